@@ -1,0 +1,323 @@
+//! One rule evaluation with its side effects: fetch from the source, run the pure
+//! engine, commit state + history + outbox in one transaction, wake the dispatcher.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+use crate::clock::SharedClock;
+use crate::engine::evaluate::RuleRuntime;
+use crate::engine::source_health::SourceHealth;
+use crate::engine::{Alert, Transition};
+use crate::model::AlertState;
+use crate::notify::payload::{new_message_id, render_payload};
+use crate::sources::{FetchRequest, Source, SourceError};
+use crate::store::{CommitBatch, NewMessage, Store};
+use crate::telemetry::Metrics;
+
+/// A rule's runtime plus a commit that could not be written yet.
+pub struct RuleTask {
+    /// The engine state.
+    pub runtime: RuleRuntime,
+    /// A batch the store refused; written before anything else next time, so a store
+    /// outage delays notifications instead of losing them.
+    pending: Option<CommitBatch>,
+}
+
+impl RuleTask {
+    /// Wraps a runtime.
+    pub fn new(runtime: RuleRuntime) -> Self {
+        Self {
+            runtime,
+            pending: None,
+        }
+    }
+}
+
+/// How an evaluation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvalResult {
+    /// Evaluated and committed; the number of notifications enqueued.
+    Ok {
+        /// Outbox rows written.
+        notifications: usize,
+    },
+    /// The source could not be reached (a `source_down` alert tracks it).
+    SourceDown(String),
+    /// The source answered but the rule's query failed.
+    QueryError(String),
+    /// The store refused the commit; it will be retried first next time.
+    StoreError(String),
+}
+
+impl EvalResult {
+    fn label(&self) -> &'static str {
+        match self {
+            EvalResult::Ok { .. } => "ok",
+            EvalResult::SourceDown(_) => "source_error",
+            EvalResult::QueryError(_) => "query_error",
+            EvalResult::StoreError(_) => "store_error",
+        }
+    }
+}
+
+/// Everything evaluations share.
+pub struct Evaluator {
+    /// The store.
+    pub store: Store,
+    /// Sources by name.
+    pub sources: HashMap<String, Arc<dyn Source>>,
+    /// Own metrics.
+    pub metrics: Metrics,
+    /// The clock.
+    pub clock: SharedClock,
+    /// Wakes the dispatcher when rows are written.
+    pub wake: Arc<Notify>,
+    /// `source_down` alerts.
+    pub health: Mutex<SourceHealth>,
+    /// Receivers for alerts not tied to a rule (`source_down`).
+    pub default_receivers: Vec<String>,
+    /// Alert counts by rule and state, for the `driftwatch_alerts` gauge.
+    counts: Mutex<HashMap<String, [i64; 4]>>,
+}
+
+impl Evaluator {
+    /// Builds the shared evaluation context.
+    pub fn new(
+        store: Store,
+        sources: HashMap<String, Arc<dyn Source>>,
+        metrics: Metrics,
+        clock: SharedClock,
+        wake: Arc<Notify>,
+        default_receivers: Vec<String>,
+    ) -> Self {
+        Self {
+            store,
+            sources,
+            metrics,
+            clock,
+            wake,
+            health: Mutex::new(SourceHealth::default()),
+            default_receivers,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Evaluates one rule once.
+    pub async fn tick(&self, task: &mut RuleTask) -> EvalResult {
+        let rule = Arc::clone(&task.runtime.rule);
+        let span = tracing::info_span!("evaluation", rule = %rule.name);
+        let started = Instant::now();
+        let result = self.tick_inner(task).instrument(span).await;
+        self.metrics
+            .evaluations
+            .with_label_values(&[&rule.name, result.label()])
+            .inc();
+        self.metrics
+            .evaluation_seconds
+            .with_label_values(&[&rule.name])
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .last_evaluation_timestamp
+            .with_label_values(&[&rule.name])
+            .set(self.clock.now().timestamp_millis() as f64 / 1000.0);
+        result
+    }
+
+    async fn tick_inner(&self, task: &mut RuleTask) -> EvalResult {
+        if let Some(batch) = task.pending.take() {
+            if let Err(e) = self.store.commit(&batch).await {
+                tracing::error!(error = %e, "store still refuses the held commit");
+                task.pending = Some(batch);
+                return EvalResult::StoreError(e.to_string());
+            }
+            if !batch.messages.is_empty() {
+                self.wake.notify_one();
+            }
+        }
+        let rule = Arc::clone(&task.runtime.rule);
+        let now = self.clock.now();
+        let Some(source) = self.sources.get(&rule.source) else {
+            return EvalResult::QueryError(SourceError::Unknown(rule.source.clone()).to_string());
+        };
+        let (start, end) = task.runtime.window_at(now);
+        let snapshot = source.is_snapshot(&rule.query);
+        let (after, until) = if snapshot {
+            (start, end)
+        } else {
+            task.runtime.window.fetch_range(start, end)
+        };
+        let fetched = source
+            .fetch(FetchRequest {
+                query: &rule.query,
+                after,
+                until,
+            })
+            .await;
+        let mut batch = CommitBatch {
+            at_ms: now.timestamp_millis(),
+            ..Default::default()
+        };
+        let result = match fetched {
+            Ok(observations) => {
+                task.runtime.ingest(observations, after, until, snapshot);
+                let outcome = task.runtime.evaluate(now);
+                self.metrics
+                    .series
+                    .with_label_values(&[&rule.name])
+                    .set(outcome.series as i64);
+                if outcome.dropped_series > 0 {
+                    self.metrics
+                        .series_dropped
+                        .with_label_values(&[&rule.name])
+                        .inc_by(outcome.dropped_series as u64);
+                    tracing::warn!(
+                        series = outcome.series + outcome.dropped_series,
+                        limit = rule.max_series,
+                        dropped = outcome.dropped_series,
+                        "series limit reached; extra series dropped"
+                    );
+                }
+                self.count_alerts(&rule.name, &task.runtime);
+                let changed: std::collections::HashSet<&str> = outcome
+                    .transitions
+                    .iter()
+                    .map(|t| t.alert.fingerprint.as_str())
+                    .collect();
+                batch.alerts = outcome
+                    .alerts
+                    .iter()
+                    .filter(|a| {
+                        changed.contains(a.fingerprint.as_str())
+                            || matches!(a.state, AlertState::Pending | AlertState::Firing)
+                    })
+                    .cloned()
+                    .collect();
+                for t in &outcome.transitions {
+                    self.enqueue(&mut batch, t, &rule.receivers, &rule.annotations);
+                }
+                batch.transitions = outcome.transitions;
+                batch.baselines = outcome
+                    .baselines
+                    .into_iter()
+                    .map(|b| (rule.name.clone(), b.fingerprint, b.state))
+                    .collect();
+                batch.forgotten = outcome.forgotten;
+                self.record_health(&mut batch, source.name(), None);
+                EvalResult::Ok {
+                    notifications: batch.messages.len(),
+                }
+            }
+            Err(e) if e.is_unreachable() => {
+                self.metrics
+                    .source_errors
+                    .with_label_values(&[source.name(), "unreachable"])
+                    .inc();
+                tracing::warn!(error = %e, "source unreachable; alert state held");
+                self.record_health(&mut batch, source.name(), Some(&e.to_string()));
+                EvalResult::SourceDown(e.to_string())
+            }
+            Err(e) => {
+                self.metrics
+                    .source_errors
+                    .with_label_values(&[source.name(), "query"])
+                    .inc();
+                tracing::error!(error = %e, "rule query failed; alert state held");
+                return EvalResult::QueryError(e.to_string());
+            }
+        };
+        let messages = batch.messages.len();
+        if let Err(e) = self.store.commit(&batch).await {
+            tracing::error!(error = %e, "store refused the evaluation commit; holding it");
+            task.pending = Some(batch);
+            return EvalResult::StoreError(e.to_string());
+        }
+        if messages > 0 {
+            self.wake.notify_one();
+        }
+        result
+    }
+
+    fn record_health(&self, batch: &mut CommitBatch, source: &str, failure: Option<&str>) {
+        let now = self.clock.now();
+        let transition = {
+            let mut health = self.health.lock().expect("health lock");
+            health.record(source, failure, now).1
+        };
+        if let Some(t) = transition {
+            let receivers = self.default_receivers.clone();
+            self.enqueue(batch, &t, &receivers, &BTreeMap::new());
+            batch.alerts.push(t.alert.clone());
+            batch.transitions.push(t);
+        }
+    }
+
+    fn enqueue(
+        &self,
+        batch: &mut CommitBatch,
+        t: &Transition,
+        receivers: &[String],
+        annotations: &BTreeMap<String, String>,
+    ) {
+        tracing::info!(
+            fingerprint = %t.alert.fingerprint,
+            from = %t.from,
+            to = %t.alert.state,
+            value = t.alert.value,
+            summary = %t.alert.summary,
+            "alert state changed"
+        );
+        if !t.notifies() {
+            return;
+        }
+        let now = self.clock.now();
+        for receiver in receivers {
+            let id = new_message_id();
+            let payload = render_payload(&id, receiver, &t.alert, annotations, now);
+            batch.messages.push(NewMessage {
+                payload: serde_json::to_string(&payload).expect("payload serializes"),
+                id,
+                receiver: receiver.clone(),
+                fingerprint: t.alert.fingerprint.clone(),
+                event: t.alert.state.as_str().to_owned(),
+                created_at_ms: now.timestamp_millis(),
+            });
+        }
+    }
+
+    fn count_alerts(&self, rule: &str, runtime: &RuleRuntime) {
+        let mut per_state = [0i64; 4];
+        for g in runtime.groups.values() {
+            per_state[state_index(&g.alert)] += 1;
+        }
+        let mut counts = self.counts.lock().expect("counts lock");
+        counts.insert(rule.to_owned(), per_state);
+        let mut totals = [0i64; 4];
+        for c in counts.values() {
+            for i in 0..4 {
+                totals[i] += c[i];
+            }
+        }
+        for (i, state) in ["inactive", "pending", "firing", "resolved"]
+            .iter()
+            .enumerate()
+        {
+            self.metrics
+                .alerts
+                .with_label_values(&[state])
+                .set(totals[i]);
+        }
+    }
+}
+
+fn state_index(a: &Alert) -> usize {
+    match a.state {
+        AlertState::Inactive => 0,
+        AlertState::Pending => 1,
+        AlertState::Firing => 2,
+        AlertState::Resolved => 3,
+    }
+}

@@ -1,0 +1,216 @@
+//! Wiring: builds the store, sources, evaluator, dispatcher and HTTP server from the
+//! validated configuration, starts their tasks, and stops them on shutdown.
+
+pub mod evaluator;
+pub mod scheduler;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SharedClock;
+use crate::config::validated::{ReceiverConfig, RuleSet, ServiceConfig, SourceConfig};
+use crate::engine::evaluate::RuleRuntime;
+use crate::engine::source_health::SOURCE_DOWN_RULE;
+use crate::notify::webhook::WebhookSender;
+use crate::notify::Dispatcher;
+use crate::sources::sql::SqlSource;
+use crate::sources::Source;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+use crate::{Error, Result};
+
+pub use evaluator::{EvalResult, Evaluator, RuleTask};
+
+/// A running driftwatch.
+pub struct Running {
+    /// Where the HTTP server listens.
+    pub addr: SocketAddr,
+    /// Own metrics.
+    pub metrics: Metrics,
+    /// The store.
+    pub store: Store,
+    /// The evaluator (for tests that look at state).
+    pub evaluator: Arc<Evaluator>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Signals every task to stop, waits up to `grace` for them, then closes the store.
+    pub async fn stop(mut self, grace: Duration) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        self.tasks.abort_all();
+        self.store.close().await;
+    }
+
+    /// The token that stops everything.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// Builds the sources a configuration names.
+pub fn build_sources(config: &ServiceConfig) -> Result<HashMap<String, Arc<dyn Source>>> {
+    let mut sources: HashMap<String, Arc<dyn Source>> = HashMap::new();
+    for (name, cfg) in &config.sources {
+        match cfg {
+            SourceConfig::Sql { url, timeout } => {
+                sources.insert(name.clone(), Arc::new(SqlSource::new(name, url, *timeout)?));
+            }
+        }
+    }
+    Ok(sources)
+}
+
+/// Builds the senders for every receiver.
+pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, WebhookSender>> {
+    let mut senders = HashMap::new();
+    for (name, cfg) in &config.receivers {
+        match cfg {
+            ReceiverConfig::Webhook(w) => {
+                let sender = WebhookSender::new(w.clone())
+                    .map_err(|e| Error::Other(format!("receiver {name}: {e}")))?;
+                senders.insert(name.clone(), sender);
+            }
+        }
+    }
+    Ok(senders)
+}
+
+/// Starts the service: restores state, then runs rules, dispatcher and server.
+pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) -> Result<Running> {
+    let metrics = Metrics::new();
+    let store = Store::connect(&config.store_url).await?;
+    let shutdown = CancellationToken::new();
+    let wake = Arc::new(Notify::new());
+    let evaluator = Arc::new(Evaluator::new(
+        store.clone(),
+        build_sources(&config)?,
+        metrics.clone(),
+        Arc::clone(&clock),
+        Arc::clone(&wake),
+        config.default_receivers.clone(),
+    ));
+
+    // Restore alert state and baselines so a restart neither re-notifies nor forgets.
+    let mut alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>> = HashMap::new();
+    for alert in store.load_alerts().await? {
+        alerts_by_rule
+            .entry(alert.rule.clone())
+            .or_default()
+            .push(alert);
+    }
+    let baselines = store.load_baselines().await?;
+    if let Some(down) = alerts_by_rule.remove(SOURCE_DOWN_RULE) {
+        evaluator.health.lock().expect("health lock").restore(down);
+    }
+
+    let mut tasks = JoinSet::new();
+    metrics.rules_loaded.set(rules.rules.len() as i64);
+    metrics.config_last_reload_successful.set(1);
+    for rule in &rules.rules {
+        let mut runtime = RuleRuntime::new(Arc::clone(rule));
+        runtime.restore(
+            alerts_by_rule.remove(&rule.name).unwrap_or_default(),
+            &baselines,
+        );
+        let task = RuleTask::new(runtime);
+        tasks.spawn(scheduler::run_rule(
+            Arc::clone(&evaluator),
+            task,
+            shutdown.clone(),
+        ));
+    }
+
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        build_senders(&config)?,
+        config.delivery.clone(),
+        Arc::clone(&clock),
+        metrics.clone(),
+    ));
+    tasks.spawn(Arc::clone(&dispatcher).run(Arc::clone(&wake), shutdown.clone()));
+    tasks.spawn(outbox_housekeeping(
+        store.clone(),
+        metrics.clone(),
+        clock,
+        shutdown.clone(),
+    ));
+
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| Error::Io {
+            path: config.listen.clone(),
+            source: e,
+        })?;
+    let addr = listener.local_addr().map_err(|e| Error::Io {
+        path: config.listen.clone(),
+        source: e,
+    })?;
+    let router = crate::server::router(crate::server::ServerState {
+        metrics: metrics.clone(),
+        store: store.clone(),
+    });
+    let server_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        let serve = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { server_shutdown.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    tracing::info!(%addr, rules = rules.rules.len(), "driftwatch started");
+    Ok(Running {
+        addr,
+        metrics,
+        store,
+        evaluator,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Keeps the outbox gauges current and drops delivered rows after a week.
+async fn outbox_housekeeping(
+    store: Store,
+    metrics: Metrics,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+) {
+    let mut last_purge = clock.now();
+    loop {
+        match store.outbox_stats().await {
+            Ok(stats) => {
+                metrics.outbox_depth.set(stats.pending);
+                metrics.outbox_dead.set(stats.dead);
+                let age = stats
+                    .oldest_pending_ms
+                    .map(|t| (clock.now().timestamp_millis() - t).max(0) as f64 / 1000.0)
+                    .unwrap_or(0.0);
+                metrics.outbox_oldest_age_seconds.set(age);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read outbox stats"),
+        }
+        if clock.now() - last_purge > chrono::Duration::hours(1) {
+            last_purge = clock.now();
+            let before = (clock.now() - chrono::Duration::days(7)).timestamp_millis();
+            if let Err(e) = store.purge_delivered(before).await {
+                tracing::warn!(error = %e, "cannot purge delivered notifications");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! Reading `driftwatch.toml` and `rules/*.toml` from disk into validated values.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::location::{ConfigError, ConfigErrors, SourceFile};
+use crate::config::rule::RuleFileConfig;
+use crate::config::service::{ReceiverSection, ServiceConfigFile, SourceSection};
+use crate::config::types::Secret;
+use crate::config::validate::{validate_rule, RuleContext};
+use crate::config::validated::{
+    DeliveryConfig, ReceiverConfig, RuleSet, ServiceConfig, SourceConfig, WebhookConfig,
+};
+use crate::notify::signing::SigningKey;
+use crate::sources::dialect::Dialect;
+
+fn read(path: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            rule: None,
+            message: format!("cannot read: {e}"),
+        }])
+    })
+}
+
+/// Reads and validates `driftwatch.toml`; a missing file means all defaults.
+pub fn load_service_config(path: &Path) -> Result<ServiceConfig, ConfigErrors> {
+    let text = if path.exists() {
+        read(path)?
+    } else {
+        String::new()
+    };
+    parse_service_config(path, &text)
+}
+
+/// Validates the text of a `driftwatch.toml` that lives at `path`.
+pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, ConfigErrors> {
+    let file = SourceFile::new(path.display().to_string(), text);
+    let raw: ServiceConfigFile = toml::from_str(text)
+        .map_err(|e| ConfigErrors(vec![file.error(e.span(), None, e.message())]))?;
+    let mut errors = Vec::new();
+
+    let listen = raw.server.listen.get_ref().clone();
+    if listen.parse::<SocketAddr>().is_err() {
+        errors.push(file.error(
+            Some(raw.server.listen.span()),
+            None,
+            format!("invalid listen address {listen:?}; expected e.g. \"127.0.0.1:9187\""),
+        ));
+    }
+
+    let store_url = match raw.store.url.get_ref().expand() {
+        Ok(u) if Dialect::from_url(&u).is_some() => u,
+        Ok(_) => {
+            errors.push(file.error(
+                Some(raw.store.url.span()),
+                None,
+                "store url must start with sqlite: or postgres:",
+            ));
+            String::new()
+        }
+        Err(e) => {
+            errors.push(file.error(Some(raw.store.url.span()), None, e));
+            String::new()
+        }
+    };
+
+    let mut sources = BTreeMap::new();
+    for (name, section) in &raw.sources {
+        let span = Some(section.span());
+        match section.get_ref() {
+            SourceSection::Sql(sql) => match sql.url.expand() {
+                Ok(url) if Dialect::from_url(&url).is_some() => {
+                    sources.insert(
+                        name.clone(),
+                        SourceConfig::Sql {
+                            url: Secret::new(url),
+                            timeout: sql
+                                .timeout
+                                .map(|d| d.get())
+                                .unwrap_or(Duration::from_secs(10)),
+                        },
+                    );
+                }
+                Ok(_) => errors.push(file.error(
+                    span,
+                    None,
+                    format!("source {name:?}: url must start with sqlite: or postgres:"),
+                )),
+                Err(e) => errors.push(file.error(span, None, format!("source {name:?}: {e}"))),
+            },
+        }
+    }
+
+    let mut receivers = BTreeMap::new();
+    for (name, section) in &raw.receivers {
+        let span = Some(section.span());
+        match section.get_ref() {
+            ReceiverSection::Webhook(w) => {
+                let url = w.url.expand().and_then(|u| {
+                    reqwest::Url::parse(&u)
+                        .map_err(|e| format!("invalid url ({e})"))
+                        .and_then(|u| match u.scheme() {
+                            "http" | "https" => Ok(u),
+                            other => Err(format!("url scheme {other:?}; expected http or https")),
+                        })
+                });
+                let secret = match &w.secret {
+                    None => Ok(None),
+                    Some(s) => s
+                        .expand()
+                        .and_then(|s| SigningKey::from_whsec(&s).map(|_| Some(Secret::new(s)))),
+                };
+                match (url, secret) {
+                    (Ok(url), Ok(secret)) => {
+                        receivers.insert(
+                            name.clone(),
+                            ReceiverConfig::Webhook(WebhookConfig {
+                                url,
+                                secret,
+                                timeout: w
+                                    .timeout
+                                    .map(|d| d.get())
+                                    .unwrap_or(Duration::from_secs(10)),
+                                max_response_bytes: w.max_response_bytes.unwrap_or(64 * 1024),
+                            }),
+                        );
+                    }
+                    (url, secret) => {
+                        for e in [url.err(), secret.err()].into_iter().flatten() {
+                            errors.push(file.error(
+                                span.clone(),
+                                None,
+                                format!("receiver {name:?}: {e}"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    let default_receivers = match &raw.notify.default_receivers {
+        Some(list) => {
+            let mut out = Vec::new();
+            for r in list {
+                if raw.receivers.contains_key(r.get_ref()) {
+                    out.push(r.get_ref().clone());
+                } else {
+                    errors.push(file.error(
+                        Some(r.span()),
+                        None,
+                        format!("unknown receiver {:?} in default_receivers", r.get_ref()),
+                    ));
+                }
+            }
+            out
+        }
+        None => raw.receivers.keys().cloned().collect(),
+    };
+
+    let mut delivery = DeliveryConfig::default();
+    if let Some(schedule) = &raw.delivery.retry_schedule {
+        delivery.retry_schedule = schedule.iter().map(|d| d.get()).collect();
+    }
+    if let Some(j) = raw.delivery.jitter {
+        if !(0.0..=1.0).contains(&j) {
+            errors.push(file.error(None, None, format!("delivery.jitter {j}: expected 0 to 1")));
+        }
+        delivery.jitter = j;
+    }
+    if let Some(c) = raw.delivery.concurrency {
+        delivery.concurrency = c.max(1);
+    }
+
+    let base = path.parent().unwrap_or(Path::new("."));
+    let rules_dir = base.join(&raw.rules.dir);
+    ConfigErrors(errors).into_result(ServiceConfig {
+        listen,
+        store_url,
+        rules_dir,
+        sources,
+        receivers,
+        default_receivers,
+        delivery,
+        log_format: raw.log.format.unwrap_or_default(),
+        log_level: raw.log.level.clone().unwrap_or_else(|| "info".to_owned()),
+    })
+}
+
+impl ServiceConfig {
+    /// The names rules may refer to.
+    pub fn rule_context(&self) -> RuleContext {
+        RuleContext {
+            sources: self.sources.keys().cloned().collect(),
+            receivers: self.receivers.keys().cloned().collect(),
+            default_receivers: self.default_receivers.clone(),
+        }
+    }
+}
+
+/// The rule files of a directory: `*.toml` directly inside it, in name order.
+pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigErrors> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: dir.display().to_string(),
+            line: 0,
+            column: 0,
+            rule: None,
+            message: format!("cannot read the rules directory: {e}"),
+        }])
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Loads and validates every rule file in `dir`, reporting all problems at once.
+pub fn load_rules(dir: &Path, ctx: &RuleContext) -> Result<RuleSet, ConfigErrors> {
+    let mut sources = Vec::new();
+    for path in rule_files(dir)? {
+        sources.push(SourceFile::new(path.display().to_string(), read(&path)?));
+    }
+    parse_rules(&sources, ctx)
+}
+
+/// Validates rule files already in memory.
+pub fn parse_rules(files: &[SourceFile], ctx: &RuleContext) -> Result<RuleSet, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut rules = Vec::new();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for file in files {
+        for (offset, parsed) in parse_rule_chunks(file, &mut errors) {
+            match validate_rule(parsed, file, offset, ctx) {
+                Ok(rule) => {
+                    if let Some(first) = seen.get(&rule.name) {
+                        errors.push(ConfigError {
+                            file: file.path.clone(),
+                            line: file.position(offset).0,
+                            column: 1,
+                            rule: Some(rule.name.clone()),
+                            message: format!("duplicate rule name (first defined in {first})"),
+                        });
+                    } else {
+                        seen.insert(rule.name.clone(), file.path.clone());
+                        rules.push(Arc::new(rule));
+                    }
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+    }
+    ConfigErrors(errors).into_result(RuleSet { rules })
+}
+
+/// Splits a file at its `[[rule]]` headers and deserializes each rule on its own, so one
+/// bad rule does not hide the problems of the next. Returns (offset, rule) pairs.
+fn parse_rule_chunks(
+    file: &SourceFile,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<(usize, crate::config::rule::RuleConfig)> {
+    // First the whole file's syntax: a syntax error makes chunking meaningless.
+    let table = match file.text.parse::<toml::Table>() {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(file.error(e.span(), None, e.message()));
+            return Vec::new();
+        }
+    };
+    let expected = table
+        .get("rule")
+        .and_then(|r| r.as_array())
+        .map(|a| a.len())
+        .unwrap_or(0);
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in file.text.split_inclusive('\n') {
+        let t = line.trim();
+        let header = t.split('#').next().unwrap_or("").trim().replace(' ', "");
+        if header == "[[rule]]" {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let mut out = Vec::new();
+    if starts.len() != expected
+        || starts
+            .first()
+            .is_some_and(|s| !only_comments(&file.text[..*s]))
+    {
+        // Unusual layout (inline arrays, keys before the first rule): whole-file parse.
+        match toml::from_str::<RuleFileConfig>(&file.text) {
+            Ok(f) => out.extend(f.rule.into_iter().map(|r| (0, r))),
+            Err(e) => errors.push(file.error(e.span(), None, e.message())),
+        }
+        return out;
+    }
+    for (i, start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(file.text.len());
+        let chunk = &file.text[*start..end];
+        match toml::from_str::<RuleFileConfig>(chunk) {
+            Ok(mut f) if f.rule.len() == 1 => out.push((*start, f.rule.remove(0))),
+            Ok(_) => errors.push(file.error(Some(*start..*start), None, "expected one rule")),
+            Err(e) => {
+                let name = table
+                    .get("rule")
+                    .and_then(|r| r.as_array())
+                    .and_then(|a| a.get(i))
+                    .and_then(|r| r.get("name"))
+                    .and_then(|n| n.as_str())
+                    .map(str::to_owned);
+                let span = e.span().map(|s| s.start + start..s.end + start);
+                errors.push(file.error(span, name.as_deref(), e.message()));
+            }
+        }
+    }
+    out
+}
+
+fn only_comments(text: &str) -> bool {
+    text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#')
+    })
+}

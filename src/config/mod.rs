@@ -1,0 +1,15 @@
+//! Configuration: `driftwatch.toml` and `rules/*.toml`, their serde models, and
+//! validation into the typed values the service runs on.
+
+pub mod load;
+pub mod location;
+pub mod rule;
+pub mod service;
+pub mod types;
+pub mod validate;
+pub mod validated;
+
+pub use load::{load_rules, load_service_config, parse_rules, parse_service_config};
+pub use location::{ConfigError, ConfigErrors, SourceFile};
+pub use validate::RuleContext;
+pub use validated::{Rule, RuleQuery, RuleSet, Schedule, ServiceConfig};

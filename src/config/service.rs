@@ -1,0 +1,196 @@
+//! The serde model of `driftwatch.toml`: server, store, sources, receivers, delivery.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::types::{DurationSpec, EnvString};
+
+/// `driftwatch.toml` exactly as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfigFile {
+    /// HTTP server for `/metrics`, `/healthz`, `/readyz`.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// driftwatch's own database.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// Where rules live.
+    #[serde(default)]
+    pub rules: RulesSection,
+    /// Metric sources by name.
+    #[serde(default)]
+    pub sources: BTreeMap<String, Spanned<SourceSection>>,
+    /// Notification receivers by name.
+    #[serde(default)]
+    pub receivers: BTreeMap<String, Spanned<ReceiverSection>>,
+    /// Default routing.
+    #[serde(default)]
+    pub notify: NotifySection,
+    /// Outbox delivery tuning.
+    #[serde(default)]
+    pub delivery: DeliverySection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address to listen on, e.g. `127.0.0.1:9187` (port 0 picks a free one).
+    #[serde(default = "default_listen")]
+    pub listen: Spanned<String>,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: Spanned::new(0..0, default_listen_str()),
+        }
+    }
+}
+
+fn default_listen_str() -> String {
+    "127.0.0.1:9187".to_owned()
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, default_listen_str())
+}
+
+/// `[store]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite://path.db` or `postgres://…`; may use `${VAR}`.
+    #[serde(default = "default_store_url")]
+    pub url: Spanned<EnvString>,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            url: default_store_url(),
+        }
+    }
+}
+
+fn default_store_url() -> Spanned<EnvString> {
+    Spanned::new(0..0, EnvString("sqlite://driftwatch.db".to_owned()))
+}
+
+/// `[rules]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSection {
+    /// Directory of `*.toml` rule files, relative to the config file.
+    #[serde(default = "default_rules_dir")]
+    pub dir: String,
+}
+
+impl Default for RulesSection {
+    fn default() -> Self {
+        Self {
+            dir: default_rules_dir(),
+        }
+    }
+}
+
+fn default_rules_dir() -> String {
+    "rules".to_owned()
+}
+
+/// `[sources.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceSection {
+    /// A CMBAgent workflow database.
+    Sql(SqlSourceSection),
+}
+
+/// `[sources.NAME] kind = "sql"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSourceSection {
+    /// `sqlite://…` or `postgres://…`; may use `${VAR}`.
+    pub url: EnvString,
+    /// Per-query timeout (default 10s).
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
+}
+
+/// `[receivers.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReceiverSection {
+    /// Signed JSON over HTTP(S).
+    Webhook(WebhookSection),
+}
+
+/// `[receivers.NAME] kind = "webhook"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    /// Where to POST; may use `${VAR}`.
+    pub url: EnvString,
+    /// Standard Webhooks secret, `whsec_<base64>`; use `${VAR}`.
+    #[serde(default)]
+    pub secret: Option<EnvString>,
+    /// Total deadline for one attempt, response included (default 10s).
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
+    /// At most this many response bytes are read (default 64 KiB).
+    #[serde(default)]
+    pub max_response_bytes: Option<usize>,
+}
+
+/// `[notify]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    /// Receivers for rules that name none (default: every receiver).
+    #[serde(default)]
+    pub default_receivers: Option<Vec<Spanned<String>>>,
+}
+
+/// `[delivery]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySection {
+    /// Waits between attempts; after the last one a notification is dead-lettered.
+    #[serde(default)]
+    pub retry_schedule: Option<Vec<DurationSpec>>,
+    /// Random spread added to each wait, as a fraction of it (default 0.2).
+    #[serde(default)]
+    pub jitter: Option<f64>,
+    /// Notifications delivered at once (default 64).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` (default) or `json`.
+    #[serde(default)]
+    pub format: Option<LogFormat>,
+    /// A tracing filter such as `info` or `driftwatch=debug` (default `info`).
+    #[serde(default)]
+    pub level: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}

@@ -1,0 +1,199 @@
+//! The typed, validated configuration that the running service is built from.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::rule::{Aggregate, NoDataPolicy};
+use crate::config::service::LogFormat;
+use crate::config::types::{CronSpec, LabelName, Secret};
+use crate::detect::DetectorConfig;
+use crate::model::{Labels, Severity};
+use crate::sources::catalog::CatalogMetric;
+
+/// The whole service configuration, validated.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Address for the HTTP server.
+    pub listen: String,
+    /// driftwatch's own database URL.
+    pub store_url: String,
+    /// Directory holding the rule files.
+    pub rules_dir: PathBuf,
+    /// Sources by name.
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// Receivers by name.
+    pub receivers: BTreeMap<String, ReceiverConfig>,
+    /// Receivers for rules that name none.
+    pub default_receivers: Vec<String>,
+    /// Outbox delivery settings.
+    pub delivery: DeliveryConfig,
+    /// Log output format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log_level: String,
+}
+
+/// One metric source.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    /// A SQL database with the CMBAgent tables.
+    Sql {
+        /// Connection URL (secrets expanded; never logged).
+        url: Secret,
+        /// Per-query timeout.
+        timeout: Duration,
+    },
+}
+
+/// One notification receiver.
+#[derive(Debug, Clone)]
+pub enum ReceiverConfig {
+    /// Signed JSON POSTs.
+    Webhook(WebhookConfig),
+}
+
+/// A webhook receiver's settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Target URL.
+    pub url: reqwest::Url,
+    /// Signing secret (`whsec_…`), if signing is wanted.
+    pub secret: Option<Secret>,
+    /// Total deadline per attempt.
+    pub timeout: Duration,
+    /// Response bytes read at most.
+    pub max_response_bytes: usize,
+}
+
+/// Outbox delivery settings.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Waits between attempts (after the last, the notification is dead).
+    pub retry_schedule: Vec<Duration>,
+    /// Random spread as a fraction of each wait.
+    pub jitter: f64,
+    /// Notifications in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            retry_schedule: [1, 5, 30, 120, 600, 1800, 3600, 3600 * 3]
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            jitter: 0.2,
+            concurrency: 64,
+        }
+    }
+}
+
+/// When a rule is evaluated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// At a fixed interval.
+    Every(Duration),
+    /// On a cron schedule.
+    Cron(Box<CronSpec>),
+}
+
+/// What a rule reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleQuery {
+    /// A built-in metric with equality filters on its labels.
+    Catalog {
+        /// The metric.
+        metric: CatalogMetric,
+        /// Required label values.
+        filter: Labels,
+    },
+    /// The rule's own SQL: columns `ts`, `value`, and label columns; `$1`/`$2` bind the
+    /// window's start and end as unix seconds.
+    Sql {
+        /// The statement.
+        sql: String,
+    },
+}
+
+/// A validated rule, ready for the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Unique name.
+    pub name: String,
+    /// The file it came from (for messages).
+    pub file: String,
+    /// Free text.
+    pub description: String,
+    /// Source name.
+    pub source: String,
+    /// What to read.
+    pub query: RuleQuery,
+    /// Labels to group by.
+    pub group_by: Vec<LabelName>,
+    /// How a group's samples become one value.
+    pub aggregate: Aggregate,
+    /// How far back to look.
+    pub window: Duration,
+    /// When to evaluate.
+    pub schedule: Schedule,
+    /// How far the window is shifted back for late rows.
+    pub delay: Duration,
+    /// How long a breach must last before firing.
+    pub for_duration: Duration,
+    /// How long to keep firing after the breach ends.
+    pub keep_firing_for: Duration,
+    /// Minimum samples for a group to be judged.
+    pub min_samples: usize,
+    /// What a group without samples means.
+    pub no_data: NoDataPolicy,
+    /// Severity of the alerts.
+    pub severity: Severity,
+    /// Summary template.
+    pub summary: String,
+    /// Extra labels on every alert.
+    pub labels: Labels,
+    /// Extra annotations on every alert.
+    pub annotations: BTreeMap<String, String>,
+    /// The detector.
+    pub detector: DetectorConfig,
+    /// Receivers to notify.
+    pub receivers: Vec<String>,
+    /// Series limit per evaluation.
+    pub max_series: usize,
+}
+
+impl Rule {
+    /// Short human name of what is measured, e.g. `p95 llm.call.duration`.
+    pub fn measure_name(&self) -> String {
+        match &self.query {
+            RuleQuery::Catalog { metric, .. } => {
+                format!("{} {}", self.aggregate.as_str(), metric.name())
+            }
+            RuleQuery::Sql { .. } => format!("{} value", self.aggregate.as_str()),
+        }
+    }
+
+    /// The unit suffix for values (`s`, `USD`, …), empty when unknown.
+    pub fn unit(&self) -> &'static str {
+        match (&self.query, self.aggregate) {
+            (_, Aggregate::Count) => "",
+            (_, Aggregate::Ratio) => "",
+            (RuleQuery::Catalog { metric, .. }, Aggregate::Rate) => {
+                let _ = metric;
+                "/s"
+            }
+            (RuleQuery::Catalog { metric, .. }, _) => metric.unit(),
+            (RuleQuery::Sql { .. }, _) => "",
+        }
+    }
+}
+
+/// Every loaded rule; immutable, swapped whole on reload.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    /// Rules in file order.
+    pub rules: Vec<Arc<Rule>>,
+}

@@ -1,0 +1,210 @@
+//! The demo: a simulated CMBAgent workload in SQLite, the shipped rules (with time
+//! compressed so a newcomer sees alerts within a minute), and a loopback receiver.
+
+pub mod receiver;
+pub mod schema;
+pub mod workload;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+
+use crate::clock::SystemClock;
+use crate::config::types::Secret;
+use crate::config::validated::{
+    DeliveryConfig, ReceiverConfig, RuleSet, Schedule, ServiceConfig, SourceConfig, WebhookConfig,
+};
+use crate::config::{load_rules, RuleContext};
+use crate::sources::dialect::Dialect;
+use crate::{Error, Result};
+use workload::{generate_run, Incident, Writer};
+
+/// How much faster than real time the demo runs its rules.
+pub const TIME_COMPRESSION: u32 = 12;
+
+/// Demo options.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Where the demo databases go.
+    pub data_dir: std::path::PathBuf,
+    /// The rules directory (the shipped `rules/`).
+    pub rules_dir: std::path::PathBuf,
+    /// Address for driftwatch's own HTTP server.
+    pub listen: String,
+    /// Stop after this long (None: until Ctrl-C).
+    pub duration: Option<Duration>,
+}
+
+/// Scales a rule's times down so the demo shows in a minute what takes ~12 in real life.
+fn compress(rules: RuleSet) -> RuleSet {
+    let f = TIME_COMPRESSION;
+    RuleSet {
+        rules: rules
+            .rules
+            .into_iter()
+            .map(|r| {
+                let mut r = (*r).clone();
+                r.window /= f;
+                r.for_duration /= f;
+                r.keep_firing_for /= f;
+                r.delay /= f;
+                r.schedule = match r.schedule {
+                    Schedule::Every(d) => Schedule::Every((d / f).max(Duration::from_secs(1))),
+                    Schedule::Cron(_) => Schedule::Every(Duration::from_secs(5)),
+                };
+                Arc::new(r)
+            })
+            .collect(),
+    }
+}
+
+/// Which incident the run generated at second `t` of the demo carries.
+fn incident_at(t: u64, rng: &mut impl rand::Rng) -> Incident {
+    match t % 150 {
+        5..=35 if rng.gen_bool(0.6) => Incident::SlowModel,
+        40 | 41 => Incident::Expensive,
+        55..=80 if rng.gen_bool(0.5) => Incident::Failure,
+        90 => Incident::HungStep,
+        100 => Incident::SlowWorkflow,
+        _ => Incident::None,
+    }
+}
+
+/// Runs the demo until Ctrl-C or the duration passes.
+pub async fn run_demo(options: DemoOptions) -> Result<()> {
+    std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::Io {
+        path: options.data_dir.display().to_string(),
+        source: e,
+    })?;
+    let workflow_db = options.data_dir.join("cmbagent.db");
+    let store_db = options.data_dir.join("driftwatch.db");
+    for f in [&workflow_db, &store_db] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
+        }
+    }
+    let workflow_url = format!("sqlite://{}?mode=rwc", workflow_db.display());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&workflow_url)
+        .await
+        .map_err(|e| Error::Other(format!("cannot create the demo database: {e}")))?;
+    schema::create_schema(&pool, Dialect::Sqlite)
+        .await
+        .map_err(|e| Error::Other(format!("cannot create the CMBAgent schema: {e}")))?;
+
+    let secret = demo_secret();
+    let receiver = receiver::Receiver::start(Some(&secret), 0, true)
+        .await
+        .map_err(|e| Error::Other(format!("cannot start the demo receiver: {e}")))?;
+
+    let mut config = ServiceConfig {
+        listen: options.listen.clone(),
+        store_url: format!("sqlite://{}", store_db.display()),
+        rules_dir: options.rules_dir.clone(),
+        sources: Default::default(),
+        receivers: Default::default(),
+        default_receivers: vec!["demo".to_owned()],
+        delivery: DeliveryConfig::default(),
+        log_format: Default::default(),
+        log_level: "warn".to_owned(),
+    };
+    config.sources.insert(
+        "cmbagent".to_owned(),
+        SourceConfig::Sql {
+            url: Secret::new(format!("sqlite://{}?mode=ro", workflow_db.display())),
+            timeout: Duration::from_secs(10),
+        },
+    );
+    config.receivers.insert(
+        "demo".to_owned(),
+        ReceiverConfig::Webhook(WebhookConfig {
+            url: receiver.url().parse().expect("loopback url"),
+            secret: Some(Secret::new(secret)),
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 64 * 1024,
+        }),
+    );
+    let ctx = RuleContext {
+        sources: vec!["cmbagent".to_owned()],
+        receivers: vec!["demo".to_owned()],
+        default_receivers: vec!["demo".to_owned()],
+    };
+    let rules = compress(load_rules(&options.rules_dir, &ctx)?);
+    let running = crate::app::start(config, rules.clone(), Arc::new(SystemClock)).await?;
+
+    println!("driftwatch demo");
+    println!("  workload database  {}", workflow_db.display());
+    println!("  driftwatch store   {}", store_db.display());
+    println!("  own metrics        http://{}/metrics", running.addr);
+    println!("  webhook receiver   {}", receiver.url());
+    println!(
+        "  rules              {} from {} (times compressed {}x: windows, `every` and `for`)",
+        rules.rules.len(),
+        options.rules_dir.display(),
+        TIME_COMPRESSION
+    );
+    println!("  incidents every 150 s: slow model, expensive run, failure burst, hung step, slow workflow");
+    println!(
+        "Writing workflow runs; alerts appear below as they reach the webhook. Ctrl-C stops.\n"
+    );
+
+    let writer = Writer::new(pool.clone(), Dialect::Sqlite);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let started = tokio::time::Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    let mut seq = 0u64;
+    let stop = async {
+        match options.duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = ticker.tick() => {}
+        }
+        let t = started.elapsed().as_secs();
+        seq += 1;
+        let incident = incident_at(t, &mut rng);
+        let run = generate_run(&mut rng, chrono::Utc::now(), seq, incident);
+        if let Err(e) = writer.insert(&run).await {
+            eprintln!("demo: cannot write a run: {e}");
+        }
+        if t % 150 == 120 {
+            // The hung step finally gives up, so its alert resolves.
+            let _ = sqlx::query("UPDATE workflow_steps SET status = 'failed', completed_at = $1 WHERE status = 'running'")
+                .bind(chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+                .execute(&pool)
+                .await;
+            let _ = sqlx::query("UPDATE workflow_runs SET status = 'failed', completed_at = $1 WHERE status = 'executing'")
+                .bind(chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+                .execute(&pool)
+                .await;
+        }
+    }
+    let delivered = receiver.deliveries().len();
+    running.stop(Duration::from_secs(5)).await;
+    println!("\ndemo stopped: {seq} runs written, {delivered} webhook deliveries received");
+    Ok(())
+}
+
+/// A fresh random signing secret for the demo receiver.
+fn demo_secret() -> String {
+    use base64::Engine;
+    let bytes: [u8; 24] = rand::random();
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// The default rules directory: `rules/` beside the current directory.
+pub fn default_rules_dir() -> &'static Path {
+    Path::new("rules")
+}

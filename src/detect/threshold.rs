@@ -1,0 +1,268 @@
+//! Static threshold detector: above, below, or outside a range, with hysteresis.
+
+use serde::{Deserialize, Serialize};
+
+use super::{DetectError, Detector, Verdict};
+
+/// `detector = { kind = "threshold", above = 600, recover_below = 540 }`.
+///
+/// With both `above` and `below` the value must stay inside `[below, above]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdConfig {
+    /// Breach when the value is strictly greater.
+    #[serde(default)]
+    pub above: Option<f64>,
+    /// Breach when the value is strictly smaller.
+    #[serde(default)]
+    pub below: Option<f64>,
+    /// While breaching above, recover only once the value is at or below this
+    /// (defaults to `above`).
+    #[serde(default)]
+    pub recover_below: Option<f64>,
+    /// While breaching below, recover only once the value is at or above this
+    /// (defaults to `below`).
+    #[serde(default)]
+    pub recover_above: Option<f64>,
+}
+
+impl ThresholdConfig {
+    /// Problems with the limits, if any.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        if self.above.is_none() && self.below.is_none() {
+            errs.push("threshold detector needs `above`, `below`, or both".to_owned());
+        }
+        if let (Some(a), Some(b)) = (self.above, self.below) {
+            if b >= a {
+                errs.push(format!("`below` ({b}) must be smaller than `above` ({a})"));
+            }
+        }
+        if let (Some(a), Some(r)) = (self.above, self.recover_below) {
+            if r > a {
+                errs.push(format!(
+                    "`recover_below` ({r}) must not exceed `above` ({a})"
+                ));
+            }
+        }
+        if let (Some(b), Some(r)) = (self.below, self.recover_above) {
+            if r < b {
+                errs.push(format!(
+                    "`recover_above` ({r}) must not be under `below` ({b})"
+                ));
+            }
+        }
+        if self.recover_below.is_some() && self.above.is_none() {
+            errs.push("`recover_below` needs `above`".to_owned());
+        }
+        if self.recover_above.is_some() && self.below.is_none() {
+            errs.push("`recover_above` needs `below`".to_owned());
+        }
+        errs
+    }
+}
+
+/// Which side a breach is on; kept so recovery uses the matching limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Breach {
+    None,
+    High,
+    Low,
+}
+
+/// A running threshold detector; its only state is whether it is in breach.
+#[derive(Debug, Clone)]
+pub struct ThresholdDetector {
+    config: ThresholdConfig,
+    breach: Breach,
+}
+
+impl ThresholdDetector {
+    /// A detector not in breach.
+    pub fn new(config: ThresholdConfig) -> Self {
+        Self {
+            config,
+            breach: Breach::None,
+        }
+    }
+
+    fn high_limit(&self) -> Option<f64> {
+        match self.breach {
+            Breach::High => self.config.recover_below.or(self.config.above),
+            _ => self.config.above,
+        }
+    }
+
+    fn low_limit(&self) -> Option<f64> {
+        match self.breach {
+            Breach::Low => self.config.recover_above.or(self.config.below),
+            _ => self.config.below,
+        }
+    }
+}
+
+impl Detector for ThresholdDetector {
+    fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
+        let high = self.high_limit();
+        let low = self.low_limit();
+        // Hysteresis: while in breach the recovery limit applies, and the edge is inclusive.
+        let is_high = match (self.breach, high) {
+            (Breach::High, Some(h)) => value > h,
+            (_, Some(h)) => value > h,
+            _ => false,
+        };
+        let is_low = match (self.breach, low) {
+            (Breach::Low, Some(l)) => value < l,
+            (_, Some(l)) => value < l,
+            _ => false,
+        };
+        self.breach = if is_high {
+            Breach::High
+        } else if is_low {
+            Breach::Low
+        } else {
+            Breach::None
+        };
+        let band = (
+            self.config.below.unwrap_or(f64::NEG_INFINITY),
+            self.config.above.unwrap_or(f64::INFINITY),
+        );
+        let (anomalous, reason, expected) = match self.breach {
+            Breach::High => {
+                let limit = self.config.above.unwrap_or_default();
+                (
+                    true,
+                    format!("is above the threshold {}", fmt_num(limit)),
+                    Some(limit),
+                )
+            }
+            Breach::Low => {
+                let limit = self.config.below.unwrap_or_default();
+                (
+                    true,
+                    format!("is below the threshold {}", fmt_num(limit)),
+                    Some(limit),
+                )
+            }
+            Breach::None => (
+                false,
+                "is within the thresholds".to_owned(),
+                self.config.above.or(self.config.below),
+            ),
+        };
+        Verdict {
+            anomalous,
+            score: if anomalous { 1.0 } else { 0.0 },
+            expected,
+            band: Some(band),
+            reason,
+            warming_up: false,
+        }
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({ "breach": self.breach })
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError> {
+        let breach = state
+            .get("breach")
+            .cloned()
+            .ok_or_else(|| DetectError("threshold state has no `breach`".into()))?;
+        self.breach = serde_json::from_value(breach).map_err(|e| DetectError(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Formats a number compactly: integers without decimals, others with up to 3.
+pub fn fmt_num(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(above: Option<f64>, below: Option<f64>, rb: Option<f64>) -> ThresholdDetector {
+        ThresholdDetector::new(ThresholdConfig {
+            above,
+            below,
+            recover_below: rb,
+            recover_above: None,
+        })
+    }
+
+    #[test]
+    fn above_with_recovery_hysteresis() {
+        let mut d = det(Some(600.0), None, Some(540.0));
+        assert!(
+            !d.observe(0, 600.0).anomalous,
+            "equal to the limit is not a breach"
+        );
+        assert!(d.observe(0, 601.0).anomalous);
+        assert!(
+            d.observe(0, 560.0).anomalous,
+            "still above the recovery limit"
+        );
+        assert!(!d.observe(0, 540.0).anomalous);
+        assert!(
+            !d.observe(0, 560.0).anomalous,
+            "re-breach needs the firing limit again"
+        );
+    }
+
+    #[test]
+    fn outside_range() {
+        let mut d = det(Some(10.0), Some(1.0), None);
+        assert!(d.observe(0, 0.5).anomalous);
+        assert!(d.observe(0, 0.5).reason.contains("below"));
+        assert!(!d.observe(0, 5.0).anomalous);
+        assert!(d.observe(0, 11.0).reason.contains("above the threshold 10"));
+    }
+
+    #[test]
+    fn snapshot_round_trip_keeps_breach() {
+        let mut d = det(Some(10.0), None, Some(5.0));
+        d.observe(0, 20.0);
+        let mut e = det(Some(10.0), None, Some(5.0));
+        e.restore(&d.snapshot()).unwrap();
+        assert!(
+            e.observe(0, 7.0).anomalous,
+            "restored breach keeps the recovery limit"
+        );
+    }
+
+    #[test]
+    fn validation_names_problems() {
+        assert!(!ThresholdConfig {
+            above: None,
+            below: None,
+            recover_below: None,
+            recover_above: None
+        }
+        .validate()
+        .is_empty());
+        assert!(!ThresholdConfig {
+            above: Some(1.0),
+            below: Some(2.0),
+            recover_below: None,
+            recover_above: None
+        }
+        .validate()
+        .is_empty());
+    }
+
+    #[test]
+    fn numbers_format_compactly() {
+        assert_eq!(fmt_num(600.0), "600");
+        assert_eq!(fmt_num(0.05), "0.05");
+        assert_eq!(fmt_num(41.2345), "41.235");
+    }
+}

@@ -1,0 +1,111 @@
+//! Grouping observations by labels and reducing each group to one value.
+
+use std::collections::BTreeMap;
+
+use crate::config::rule::Aggregate;
+use crate::config::types::LabelName;
+use crate::model::Labels;
+use crate::sources::Observation;
+
+/// The samples of one group in the window.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Group {
+    /// The group's labels (only the `group_by` ones).
+    pub labels: Labels,
+    /// The values, oldest first.
+    pub values: Vec<f64>,
+}
+
+/// Groups observations by the `group_by` labels, in label order (deterministic).
+pub fn group<'a>(
+    observations: impl IntoIterator<Item = &'a Observation>,
+    group_by: &[LabelName],
+) -> Vec<Group> {
+    let names: Vec<String> = group_by.iter().map(|l| l.as_str().to_owned()).collect();
+    let mut groups: BTreeMap<Labels, Vec<f64>> = BTreeMap::new();
+    for o in observations {
+        let key = o.labels.project(&names);
+        groups.entry(key).or_default().push(o.sample.value);
+    }
+    groups
+        .into_iter()
+        .map(|(labels, values)| Group { labels, values })
+        .collect()
+}
+
+/// Reduces a group's values; `window_secs` is used by `rate`. None for no values.
+pub fn aggregate(kind: Aggregate, values: &[f64], window_secs: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    Some(match kind {
+        Aggregate::Avg => values.iter().sum::<f64>() / n,
+        Aggregate::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
+        Aggregate::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        Aggregate::Sum => values.iter().sum(),
+        Aggregate::Count => n,
+        Aggregate::P50 => quantile(values, 0.50),
+        Aggregate::P90 => quantile(values, 0.90),
+        Aggregate::P95 => quantile(values, 0.95),
+        Aggregate::P99 => quantile(values, 0.99),
+        Aggregate::Rate => values.iter().sum::<f64>() / window_secs.max(1e-9),
+        Aggregate::Ratio => values.iter().filter(|v| **v != 0.0).count() as f64 / n,
+        Aggregate::Last => *values.last().expect("not empty"),
+    })
+}
+
+/// The q-quantile with linear interpolation between closest ranks (as numpy's default).
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted: Vec<f64> = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let rank = q * (sorted.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Sample;
+
+    #[test]
+    fn aggregates() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(aggregate(Aggregate::Avg, &v, 60.0), Some(2.5));
+        assert_eq!(aggregate(Aggregate::Min, &v, 60.0), Some(1.0));
+        assert_eq!(aggregate(Aggregate::Max, &v, 60.0), Some(4.0));
+        assert_eq!(aggregate(Aggregate::Sum, &v, 60.0), Some(10.0));
+        assert_eq!(aggregate(Aggregate::Count, &v, 60.0), Some(4.0));
+        assert_eq!(aggregate(Aggregate::P50, &v, 60.0), Some(2.5));
+        assert_eq!(aggregate(Aggregate::Rate, &v, 5.0), Some(2.0));
+        assert_eq!(
+            aggregate(Aggregate::Ratio, &[0.0, 1.0, 0.0, 0.0], 1.0),
+            Some(0.25)
+        );
+        assert_eq!(aggregate(Aggregate::Last, &v, 1.0), Some(4.0));
+        assert_eq!(aggregate(Aggregate::Max, &[], 1.0), None);
+        let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert!((quantile(&hundred, 0.95) - 95.05).abs() < 1e-9);
+    }
+
+    #[test]
+    fn groups_by_projected_labels() {
+        let ts = chrono::Utc::now();
+        let obs = |m: &str, a: &str, v: f64| Observation {
+            labels: Labels::from([("model", m), ("agent", a)]),
+            sample: Sample { ts, value: v },
+        };
+        let data = [
+            obs("m1", "a", 1.0),
+            obs("m2", "a", 2.0),
+            obs("m1", "b", 3.0),
+        ];
+        let groups = group(&data, &["model".parse().unwrap()]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].labels, Labels::from([("model", "m1")]));
+        assert_eq!(groups[0].values, vec![1.0, 3.0]);
+        assert_eq!(group(&data, &[]).len(), 1);
+    }
+}

@@ -1,0 +1,301 @@
+//! One rule's runtime state and its evaluation: window → groups → detectors → alerts.
+//! Pure: it takes fetched observations and returns what changed; it does no I/O.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::rule::NoDataPolicy;
+use crate::config::validated::Rule;
+use crate::detect::Detector;
+use crate::engine::aggregate::{aggregate, group};
+use crate::engine::alert::{Alert, Judgement, Timing, Transition};
+use crate::engine::summary::{render_summary, SummaryInputs};
+use crate::engine::window::WindowBuffer;
+use crate::model::{fingerprint, AlertState, Labels};
+use crate::sources::Observation;
+
+/// How long a quiet, inactive group is remembered (with its baseline) after its last data.
+const FORGET_AFTER: chrono::Duration = chrono::Duration::hours(24);
+
+/// A group's alert and detector.
+pub struct GroupRuntime {
+    /// The alert instance.
+    pub alert: Alert,
+    /// The detector with its baseline.
+    pub detector: Box<dyn Detector>,
+    /// When the group last had data.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A baseline to persist: (fingerprint, detector snapshot).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineSnapshot {
+    /// The group's fingerprint.
+    pub fingerprint: String,
+    /// The detector's state.
+    pub state: serde_json::Value,
+}
+
+/// What one evaluation changed.
+#[derive(Debug, Default)]
+pub struct EvaluationOutcome {
+    /// State changes, in group order.
+    pub transitions: Vec<Transition>,
+    /// Every alert that was evaluated, with its state after this evaluation.
+    pub alerts: Vec<Alert>,
+    /// Detector states to persist.
+    pub baselines: Vec<BaselineSnapshot>,
+    /// Fingerprints forgotten (inactive and quiet for long).
+    pub forgotten: Vec<String>,
+    /// Series (groups) seen this time.
+    pub series: usize,
+    /// Series dropped by the `max_series` limit.
+    pub dropped_series: usize,
+    /// Observations in the window.
+    pub observations: usize,
+}
+
+/// A rule and everything the engine remembers about it between evaluations.
+pub struct RuleRuntime {
+    /// The rule.
+    pub rule: Arc<Rule>,
+    /// The window cache.
+    pub window: WindowBuffer,
+    /// Groups by fingerprint.
+    pub groups: HashMap<String, GroupRuntime>,
+}
+
+impl RuleRuntime {
+    /// A runtime with no history.
+    pub fn new(rule: Arc<Rule>) -> Self {
+        Self {
+            rule,
+            window: WindowBuffer::default(),
+            groups: HashMap::new(),
+        }
+    }
+
+    /// Restores alert states and baselines written by an earlier process.
+    pub fn restore(&mut self, alerts: Vec<Alert>, baselines: &HashMap<String, serde_json::Value>) {
+        for alert in alerts {
+            let mut detector = self.rule.detector.build();
+            if let Some(state) = baselines.get(&alert.fingerprint) {
+                if let Err(e) = detector.restore(state) {
+                    tracing::warn!(rule = %self.rule.name, fingerprint = %alert.fingerprint, error = %e, "baseline not restored; relearning");
+                }
+            }
+            let last_seen = alert.evaluated_at;
+            self.groups.insert(
+                alert.fingerprint.clone(),
+                GroupRuntime {
+                    alert,
+                    detector,
+                    last_seen,
+                },
+            );
+        }
+    }
+
+    /// The window `(start, end]` for an evaluation at `now`.
+    pub fn window_at(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let end = now - chrono::Duration::from_std(self.rule.delay).unwrap_or_default();
+        let start = end - chrono::Duration::from_std(self.rule.window).unwrap_or_default();
+        (start, end)
+    }
+
+    fn new_alert(&self, group: &Labels, now: DateTime<Utc>) -> Alert {
+        let rule = &self.rule;
+        let labels = group
+            .merged(&rule.labels)
+            .with("rule", rule.name.clone())
+            .with("severity", rule.severity.as_str());
+        Alert {
+            fingerprint: fingerprint(&rule.name, group),
+            rule: rule.name.clone(),
+            group: group.clone(),
+            labels,
+            severity: rule.severity,
+            state: AlertState::Inactive,
+            active_since: None,
+            fired_at: None,
+            resolved_at: None,
+            last_breach_at: None,
+            evaluated_at: now,
+            value: None,
+            threshold: None,
+            score: 0.0,
+            summary: String::new(),
+            reason: String::new(),
+        }
+    }
+
+    /// Evaluates the rule at `now` over the observations now in the window.
+    pub fn evaluate(&mut self, now: DateTime<Utc>) -> EvaluationOutcome {
+        let rule = Arc::clone(&self.rule);
+        let timing = Timing {
+            for_duration: rule.for_duration,
+            keep_firing_for: rule.keep_firing_for,
+        };
+        let mut out = EvaluationOutcome {
+            observations: self.window.len(),
+            ..Default::default()
+        };
+        let mut groups = group(self.window.observations(), &rule.group_by);
+        if groups.len() > rule.max_series {
+            out.dropped_series = groups.len() - rule.max_series;
+            groups.truncate(rule.max_series);
+        }
+        out.series = groups.len();
+        let window_secs = rule.window.as_secs_f64();
+        let now_ms = now.timestamp_millis();
+        let mut seen = std::collections::HashSet::with_capacity(groups.len());
+        for g in groups {
+            if g.values.len() < rule.min_samples {
+                continue;
+            }
+            let Some(value) = aggregate(rule.aggregate, &g.values, window_secs) else {
+                continue;
+            };
+            let fp = fingerprint(&rule.name, &g.labels);
+            if !self.groups.contains_key(&fp) {
+                let alert = self.new_alert(&g.labels, now);
+                self.groups.insert(
+                    fp.clone(),
+                    GroupRuntime {
+                        alert,
+                        detector: rule.detector.build(),
+                        last_seen: now,
+                    },
+                );
+            }
+            let runtime = self.groups.get_mut(&fp).expect("inserted above");
+            let verdict = runtime.detector.observe(now_ms, value);
+            runtime.last_seen = now;
+            let summary = render_summary(
+                &rule,
+                SummaryInputs {
+                    value: Some(value),
+                    threshold: verdict.expected,
+                    reason: &verdict.reason,
+                    group: &g.labels,
+                },
+            );
+            let judgement = Judgement {
+                breach: verdict.anomalous,
+                value: Some(value),
+                threshold: verdict.expected,
+                score: verdict.score,
+                summary,
+                reason: verdict.reason,
+            };
+            if let Some(t) = runtime.alert.apply(&judgement, now, timing) {
+                out.transitions.push(t);
+            }
+            out.alerts.push(runtime.alert.clone());
+            out.baselines.push(BaselineSnapshot {
+                fingerprint: fp.clone(),
+                state: runtime.detector.snapshot(),
+            });
+            seen.insert(fp);
+        }
+        self.apply_no_data(now, timing, &seen, &mut out);
+        out
+    }
+
+    /// Groups without data this time follow the rule's no-data policy.
+    fn apply_no_data(
+        &mut self,
+        now: DateTime<Utc>,
+        timing: Timing,
+        seen: &std::collections::HashSet<String>,
+        out: &mut EvaluationOutcome,
+    ) {
+        let rule = Arc::clone(&self.rule);
+        if rule.no_data == NoDataPolicy::Alerting && self.groups.is_empty() && seen.is_empty() {
+            let empty = Labels::new();
+            let alert = self.new_alert(&empty, now);
+            self.groups.insert(
+                alert.fingerprint.clone(),
+                GroupRuntime {
+                    alert,
+                    detector: rule.detector.build(),
+                    last_seen: now,
+                },
+            );
+        }
+        let mut forget = Vec::new();
+        let mut absent: Vec<&String> = self
+            .groups
+            .keys()
+            .filter(|fp| !seen.contains(*fp))
+            .collect();
+        absent.sort();
+        let absent: Vec<String> = absent.into_iter().cloned().collect();
+        for fp in absent {
+            let runtime = self.groups.get_mut(&fp).expect("listed above");
+            let breach = match rule.no_data {
+                NoDataPolicy::Keep => None,
+                NoDataPolicy::Ok => Some(false),
+                NoDataPolicy::Alerting => Some(true),
+            };
+            if let Some(breach) = breach {
+                let reason = "has no data in the window".to_owned();
+                let summary = render_summary(
+                    &rule,
+                    SummaryInputs {
+                        value: None,
+                        threshold: runtime.alert.threshold,
+                        reason: &reason,
+                        group: &runtime.alert.group,
+                    },
+                );
+                let judgement = Judgement {
+                    breach,
+                    value: None,
+                    threshold: None,
+                    score: if breach { 1.0 } else { 0.0 },
+                    summary,
+                    reason,
+                };
+                if let Some(t) = runtime.alert.apply(&judgement, now, timing) {
+                    out.transitions.push(t);
+                }
+                out.alerts.push(runtime.alert.clone());
+            }
+            let quiet = matches!(
+                runtime.alert.state,
+                AlertState::Inactive | AlertState::Resolved
+            );
+            if quiet && now - runtime.last_seen > FORGET_AFTER {
+                forget.push(fp);
+            }
+        }
+        for fp in forget {
+            self.groups.remove(&fp);
+            out.forgotten.push(fp);
+        }
+    }
+
+    /// Feeds fetched rows for `(after, until]` into the window cache.
+    pub fn ingest(
+        &mut self,
+        fetched: Vec<Observation>,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        snapshot: bool,
+    ) {
+        if snapshot {
+            self.window.replace(fetched);
+        } else {
+            let (start, _) = self.window_at_end(until);
+            self.window.extend(fetched, after, until, start);
+        }
+    }
+
+    fn window_at_end(&self, end: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = end - chrono::Duration::from_std(self.rule.window).unwrap_or_default();
+        (start, end)
+    }
+}

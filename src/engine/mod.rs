@@ -1,0 +1,11 @@
+//! The pure middle of driftwatch: grouping, aggregation, detection, alert state.
+
+pub mod aggregate;
+pub mod alert;
+pub mod evaluate;
+pub mod source_health;
+pub mod summary;
+pub mod window;
+
+pub use alert::{Alert, Judgement, Transition};
+pub use evaluate::{EvaluationOutcome, RuleRuntime};

@@ -1,0 +1,80 @@
+//! The `source_down` alerts: a source that cannot be read is an alert of its own.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::alert::{Alert, Judgement, Timing, Transition};
+use crate::model::{fingerprint, AlertState, Labels, Severity};
+
+/// The rule name `source_down` alerts carry.
+pub const SOURCE_DOWN_RULE: &str = "source_down";
+
+/// One `source_down` alert per source.
+#[derive(Debug, Default)]
+pub struct SourceHealth {
+    alerts: HashMap<String, Alert>,
+}
+
+impl SourceHealth {
+    /// Restores alerts written by an earlier process.
+    pub fn restore(&mut self, alerts: Vec<Alert>) {
+        for a in alerts {
+            if let Some(source) = a.group.get("source") {
+                self.alerts.insert(source.to_owned(), a);
+            }
+        }
+    }
+
+    /// Records a fetch result for `source`: `Some(message)` when it was unreachable.
+    pub fn record(
+        &mut self,
+        source: &str,
+        failure: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> (Alert, Option<Transition>) {
+        let alert = self.alerts.entry(source.to_owned()).or_insert_with(|| {
+            let group = Labels::new().with("source", source);
+            Alert {
+                fingerprint: fingerprint(SOURCE_DOWN_RULE, &group),
+                rule: SOURCE_DOWN_RULE.to_owned(),
+                labels: group
+                    .clone()
+                    .with("rule", SOURCE_DOWN_RULE)
+                    .with("severity", Severity::Critical.as_str()),
+                group,
+                severity: Severity::Critical,
+                state: AlertState::Inactive,
+                active_since: None,
+                fired_at: None,
+                resolved_at: None,
+                last_breach_at: None,
+                evaluated_at: now,
+                value: None,
+                threshold: None,
+                score: 0.0,
+                summary: String::new(),
+                reason: String::new(),
+            }
+        });
+        let (breach, reason) = match failure {
+            Some(m) => (true, format!("source {source} is unreachable: {m}")),
+            None => (false, format!("source {source} is reachable again")),
+        };
+        let judgement = Judgement {
+            breach,
+            value: Some(if breach { 1.0 } else { 0.0 }),
+            threshold: None,
+            score: if breach { 1.0 } else { 0.0 },
+            summary: reason.clone(),
+            reason,
+        };
+        let timing = Timing {
+            for_duration: Duration::ZERO,
+            keep_firing_for: Duration::ZERO,
+        };
+        let transition = alert.apply(&judgement, now, timing);
+        (alert.clone(), transition)
+    }
+}

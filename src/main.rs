@@ -1,0 +1,162 @@
+//! The `driftwatch` command: run the service, check rules, or run the demo.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use driftwatch::clock::SystemClock;
+use driftwatch::config::{load_rules, load_service_config, ConfigErrors};
+use driftwatch::demo::{run_demo, DemoOptions};
+use driftwatch::telemetry::init_logging;
+
+/// driftwatch watches LLM-agent workflow metrics (runs, steps, LLM calls) and alerts on
+/// static thresholds and rolling baselines, by signed webhook.
+#[derive(Parser)]
+#[command(name = "driftwatch", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: evaluate rules on their schedules and deliver notifications.
+    Run {
+        /// The service configuration file.
+        #[arg(long, short, default_value = "driftwatch.toml")]
+        config: PathBuf,
+    },
+    /// Validate the configuration and every rule file; print every error; exit 1 on any.
+    Check {
+        /// The service configuration file.
+        #[arg(long, short, default_value = "driftwatch.toml")]
+        config: PathBuf,
+        /// A rules directory to check instead of the one the configuration names.
+        rules_dir: Option<PathBuf>,
+    },
+    /// Run the demo: a simulated CMBAgent workload in SQLite, the shipped rules, and a
+    /// webhook receiver on loopback that prints each alert it gets.
+    Demo {
+        /// The rules directory.
+        #[arg(long, default_value = "rules")]
+        rules: PathBuf,
+        /// Where the demo's SQLite files go.
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+        /// Address of driftwatch's own HTTP server (/metrics).
+        #[arg(long, default_value = "127.0.0.1:9187")]
+        listen: String,
+        /// Stop after this long, e.g. "2m" (default: until Ctrl-C).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+    },
+}
+
+fn print_errors(errors: &ConfigErrors) {
+    for e in &errors.0 {
+        eprintln!("error: {e}");
+    }
+    eprintln!("{} error(s)", errors.0.len());
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config, rules_dir } => {
+            let service = match load_service_config(&config) {
+                Ok(s) => s,
+                Err(e) => {
+                    print_errors(&e);
+                    return ExitCode::FAILURE;
+                }
+            };
+            let dir = rules_dir.unwrap_or_else(|| service.rules_dir.clone());
+            match load_rules(&dir, &service.rule_context()) {
+                Ok(rules) => {
+                    println!(
+                        "ok: {} and {} rule(s) in {}",
+                        config.display(),
+                        rules.rules.len(),
+                        dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    print_errors(&e);
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Run { config } => {
+            let service = match load_service_config(&config) {
+                Ok(s) => s,
+                Err(e) => {
+                    print_errors(&e);
+                    return ExitCode::FAILURE;
+                }
+            };
+            init_logging(service.log_format, &service.log_level);
+            let rules = match load_rules(&service.rules_dir, &service.rule_context()) {
+                Ok(r) => r,
+                Err(e) => {
+                    print_errors(&e);
+                    return ExitCode::FAILURE;
+                }
+            };
+            let running = match driftwatch::app::start(service, rules, Arc::new(SystemClock)).await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            running.stop(Duration::from_secs(10)).await;
+            ExitCode::SUCCESS
+        }
+        Command::Demo {
+            rules,
+            data_dir,
+            listen,
+            duration,
+        } => {
+            init_logging(Default::default(), "warn");
+            let options = DemoOptions {
+                data_dir,
+                rules_dir: rules,
+                listen,
+                duration,
+            };
+            match run_demo(options).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

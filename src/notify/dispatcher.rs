@@ -1,0 +1,193 @@
+//! The dispatcher: claims due outbox rows, delivers them concurrently, records each
+//! result. One [`Dispatcher::step`] returns an outcome, so tests drive it without sleeps.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SharedClock;
+use crate::config::validated::DeliveryConfig;
+use crate::notify::retry::next_attempt_delay;
+use crate::notify::webhook::WebhookSender;
+use crate::store::{DeliveryResult, OutboxMessage, Store, StoreError};
+use crate::telemetry::Metrics;
+
+/// How long a claim holds before another step may take the row again.
+const LEASE: Duration = Duration::from_secs(60);
+/// Rows claimed per step.
+const BATCH: i64 = 512;
+/// Longest idle wait between looks at the outbox (catches rows another replica wrote).
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Nothing was due.
+    Empty,
+    /// Some rows were attempted.
+    Processed {
+        /// Accepted by their receivers.
+        delivered: usize,
+        /// Failed, scheduled again.
+        retried: usize,
+        /// Failed for the last time.
+        dead: usize,
+    },
+}
+
+/// Delivers outbox rows to receivers.
+pub struct Dispatcher {
+    store: Store,
+    senders: HashMap<String, WebhookSender>,
+    config: DeliveryConfig,
+    clock: SharedClock,
+    metrics: Metrics,
+}
+
+impl Dispatcher {
+    /// A dispatcher for the given receivers.
+    pub fn new(
+        store: Store,
+        senders: HashMap<String, WebhookSender>,
+        config: DeliveryConfig,
+        clock: SharedClock,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            store,
+            senders,
+            config,
+            clock,
+            metrics,
+        }
+    }
+
+    /// Claims the due rows, delivers them, and records the results.
+    pub async fn step(&self) -> Result<StepOutcome, StoreError> {
+        let now_ms = self.clock.now().timestamp_millis();
+        let claimed = self
+            .store
+            .claim_due(now_ms, BATCH, LEASE.as_millis() as i64)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(StepOutcome::Empty);
+        }
+        let results: Vec<DeliveryResult> = stream::iter(claimed)
+            .map(|m| self.deliver(m))
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        let done_ms = self.clock.now().timestamp_millis();
+        self.store.record_results(done_ms, &results).await?;
+        let mut outcome = (0, 0, 0);
+        for r in &results {
+            match r {
+                DeliveryResult::Delivered { .. } => outcome.0 += 1,
+                DeliveryResult::Retry { .. } => outcome.1 += 1,
+                DeliveryResult::Dead { .. } => outcome.2 += 1,
+            }
+        }
+        Ok(StepOutcome::Processed {
+            delivered: outcome.0,
+            retried: outcome.1,
+            dead: outcome.2,
+        })
+    }
+
+    async fn deliver(&self, m: OutboxMessage) -> DeliveryResult {
+        let span = tracing::info_span!("delivery", id = %m.id, receiver = %m.receiver, fingerprint = %m.fingerprint);
+        let _enter = span.enter();
+        let result = match self.senders.get(&m.receiver) {
+            Some(sender) => sender
+                .send(&m.id, &m.payload)
+                .await
+                .map_err(|e| (e.message, e.retryable)),
+            None => Err((format!("receiver {:?} is not configured", m.receiver), true)),
+        };
+        let attempts = m.attempts as usize + 1;
+        match result {
+            Ok(status) => {
+                let latency =
+                    (self.clock.now().timestamp_millis() - m.created_at_ms).max(0) as f64 / 1000.0;
+                self.metrics
+                    .notifications
+                    .with_label_values(&[&m.receiver, "delivered"])
+                    .inc();
+                self.metrics
+                    .delivery_latency_seconds
+                    .with_label_values(&[&m.receiver])
+                    .observe(latency);
+                tracing::info!(status, attempts, latency_s = latency, event = %m.event, "notification delivered");
+                DeliveryResult::Delivered { id: m.id }
+            }
+            Err((error, retryable)) => {
+                let delay = retryable
+                    .then(|| {
+                        next_attempt_delay(
+                            &self.config.retry_schedule,
+                            attempts,
+                            self.config.jitter,
+                        )
+                    })
+                    .flatten();
+                match delay {
+                    Some(delay) => {
+                        self.metrics
+                            .notifications
+                            .with_label_values(&[&m.receiver, "retry"])
+                            .inc();
+                        tracing::warn!(attempts, retry_in_ms = delay.as_millis() as u64, %error, "delivery failed; will retry");
+                        DeliveryResult::Retry {
+                            id: m.id,
+                            due_at_ms: self.clock.now().timestamp_millis()
+                                + delay.as_millis() as i64,
+                            error,
+                        }
+                    }
+                    None => {
+                        self.metrics
+                            .notifications
+                            .with_label_values(&[&m.receiver, "dead"])
+                            .inc();
+                        tracing::error!(attempts, %error, "delivery failed for the last time; kept as a dead letter");
+                        DeliveryResult::Dead { id: m.id, error }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs steps until `shutdown`: right away when `wake` is notified (an evaluation
+    /// wrote rows), else when the next row falls due, polling at least every 2 s.
+    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, shutdown: CancellationToken) {
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let wait = match self.step().await {
+                Ok(StepOutcome::Processed { .. }) => continue,
+                Ok(StepOutcome::Empty) => match self.store.next_due_ms().await {
+                    Ok(Some(due)) => {
+                        let ms = (due - self.clock.now().timestamp_millis())
+                            .clamp(0, IDLE_POLL.as_millis() as i64);
+                        Duration::from_millis(ms as u64)
+                    }
+                    _ => IDLE_POLL,
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "dispatcher step failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+    }
+}

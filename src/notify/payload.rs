@@ -1,0 +1,102 @@
+//! The documented, versioned webhook payload (`driftwatch.alert.v1`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::engine::Alert;
+use crate::model::{AlertState, Labels};
+
+/// The payload schema version this code writes.
+pub const PAYLOAD_VERSION: &str = "driftwatch.alert.v1";
+
+/// The JSON body POSTed to webhooks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookPayload {
+    /// Always [`PAYLOAD_VERSION`] for this layout.
+    pub version: String,
+    /// `alert.firing` or `alert.resolved`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The notification id (equals the `webhook-id` header).
+    pub id: String,
+    /// The receiver's name.
+    pub receiver: String,
+    /// When the notification was created (RFC 3339), not when it was sent.
+    pub created_at: String,
+    /// The alerts this notification is about.
+    pub alerts: Vec<AlertPayload>,
+}
+
+/// One alert inside a payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertPayload {
+    /// Stable identity of (rule, group labels).
+    pub fingerprint: String,
+    /// The rule's name.
+    pub rule: String,
+    /// `firing` or `resolved`.
+    pub state: AlertState,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// All labels.
+    pub labels: Labels,
+    /// `summary`, `reason`, and the rule's own annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// The value that was judged (null when there was no data).
+    pub value: Option<f64>,
+    /// The threshold or baseline centre it was judged against.
+    pub threshold: Option<f64>,
+    /// Anomaly score in [0,1].
+    pub score: f64,
+    /// When the breach began (RFC 3339).
+    pub starts_at: Option<String>,
+    /// When it resolved (RFC 3339), null while firing.
+    pub ends_at: Option<String>,
+}
+
+/// Builds the payload for one alert's notification.
+pub fn render_payload(
+    id: &str,
+    receiver: &str,
+    alert: &Alert,
+    annotations: &BTreeMap<String, String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> WebhookPayload {
+    let mut all = annotations.clone();
+    all.insert("summary".into(), alert.summary.clone());
+    all.insert("reason".into(), alert.reason.clone());
+    let kind = match alert.state {
+        AlertState::Resolved => "alert.resolved",
+        _ => "alert.firing",
+    };
+    WebhookPayload {
+        version: PAYLOAD_VERSION.to_owned(),
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+        receiver: receiver.to_owned(),
+        created_at: created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        alerts: vec![AlertPayload {
+            fingerprint: alert.fingerprint.clone(),
+            rule: alert.rule.clone(),
+            state: alert.state,
+            severity: alert.severity.as_str().to_owned(),
+            labels: alert.labels.clone(),
+            annotations: all,
+            value: alert.value,
+            threshold: alert.threshold,
+            score: alert.score,
+            starts_at: alert
+                .fired_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            ends_at: alert
+                .resolved_at
+                .filter(|_| alert.state == AlertState::Resolved)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        }],
+    }
+}
+
+/// A new message id: time-ordered, unique, usable as `webhook-id`.
+pub fn new_message_id() -> String {
+    format!("msg_{}", uuid::Uuid::now_v7().simple())
+}

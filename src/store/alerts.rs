@@ -1,0 +1,157 @@
+//! Alert state, history and baselines: loaded at start, written once per evaluation
+//! together with the outbox rows, in one transaction.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::outbox::{insert_messages, NewMessage};
+use super::{Store, StoreError};
+use crate::engine::{Alert, Transition};
+
+/// Everything one evaluation writes, committed atomically.
+#[derive(Debug, Default)]
+pub struct CommitBatch {
+    /// Alerts whose stored state must be replaced.
+    pub alerts: Vec<Alert>,
+    /// State changes for the history.
+    pub transitions: Vec<Transition>,
+    /// Notifications to deliver.
+    pub messages: Vec<NewMessage>,
+    /// (rule, fingerprint, detector state) to persist.
+    pub baselines: Vec<(String, String, serde_json::Value)>,
+    /// Fingerprints whose alert and baseline are forgotten.
+    pub forgotten: Vec<String>,
+    /// Commit time (unix ms).
+    pub at_ms: i64,
+}
+
+impl CommitBatch {
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+            && self.transitions.is_empty()
+            && self.messages.is_empty()
+            && self.baselines.is_empty()
+            && self.forgotten.is_empty()
+    }
+}
+
+impl Store {
+    /// Every stored alert.
+    pub async fn load_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let rows = sqlx::query("SELECT body FROM alerts")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body")?;
+                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Every stored baseline, by fingerprint.
+    pub async fn load_baselines(&self) -> Result<HashMap<String, serde_json::Value>, StoreError> {
+        let rows = sqlx::query("SELECT fingerprint, state FROM baselines")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let fp: String = r.try_get("fingerprint")?;
+            let state: String = r.try_get("state")?;
+            let value =
+                serde_json::from_str(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            out.insert(fp, value);
+        }
+        Ok(out)
+    }
+
+    /// The last `limit` history rows of one alert, newest first: (from, to, at_ms).
+    pub async fn alert_history(
+        &self,
+        fingerprint: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT from_state, to_state, at FROM alert_history WHERE fingerprint = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(fingerprint.to_owned())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("from_state")?,
+                    r.try_get("to_state")?,
+                    r.try_get("at")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Writes one evaluation's state changes, history and outbox rows in ONE transaction.
+    pub async fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for alert in &batch.alerts {
+            let body =
+                serde_json::to_string(alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO alerts (fingerprint, rule, state, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (fingerprint) DO UPDATE SET rule = excluded.rule, state = excluded.state, \
+                 body = excluded.body, updated_at = excluded.updated_at",
+            )
+            .bind(alert.fingerprint.clone())
+            .bind(alert.rule.clone())
+            .bind(alert.state.as_str())
+            .bind(body)
+            .bind(batch.at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for t in &batch.transitions {
+            sqlx::query(
+                "INSERT INTO alert_history (fingerprint, rule, from_state, to_state, at, value, summary) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(t.alert.fingerprint.clone())
+            .bind(t.alert.rule.clone())
+            .bind(t.from.as_str())
+            .bind(t.alert.state.as_str())
+            .bind(t.at.timestamp_millis())
+            .bind(t.alert.value)
+            .bind(t.alert.summary.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (rule, fp, state) in &batch.baselines {
+            sqlx::query(
+                "INSERT INTO baselines (fingerprint, rule, state, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (fingerprint) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            )
+            .bind(fp.clone())
+            .bind(rule.clone())
+            .bind(state.to_string())
+            .bind(batch.at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for fp in &batch.forgotten {
+            sqlx::query("DELETE FROM alerts WHERE fingerprint = $1")
+                .bind(fp.clone())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM baselines WHERE fingerprint = $1")
+                .bind(fp.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_messages(&mut tx, &batch.messages).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
