@@ -5,6 +5,8 @@ pub mod receiver;
 pub mod schema;
 pub mod workload;
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,10 +65,10 @@ fn compress(rules: RuleSet) -> RuleSet {
 /// Which incident the run generated at second `t` of the demo carries.
 fn incident_at(t: u64, rng: &mut impl rand::Rng) -> Incident {
     match t % 150 {
-        5..=35 if rng.gen_bool(0.6) => Incident::SlowModel,
-        40 | 41 => Incident::Expensive,
+        0..=30 if rng.gen_bool(0.6) => Incident::SlowModel,
+        12 => Incident::Expensive,
+        20 => Incident::HungStep,
         55..=80 if rng.gen_bool(0.5) => Incident::Failure,
-        90 => Incident::HungStep,
         100 => Incident::SlowWorkflow,
         _ => Incident::None,
     }
@@ -145,7 +147,7 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
         options.rules_dir.display(),
         TIME_COMPRESSION
     );
-    println!("  incidents every 150 s: slow model, expensive run, failure burst, hung step, slow workflow");
+    println!("  incidents every 150 s: slow model, expensive run, hung step, failure burst, slow workflow");
     println!(
         "Writing workflow runs; alerts appear below as they reach the webhook. Ctrl-C stops.\n"
     );
@@ -153,8 +155,14 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
     let writer = Writer::new(pool.clone(), Dialect::Sqlite);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let started = tokio::time::Instant::now();
-    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
     let mut seq = 0u64;
+    // Writes wait here until their moment comes, as a live system would make them.
+    let mut due: BinaryHeap<Reverse<(chrono::DateTime<chrono::Utc>, u64)>> = BinaryHeap::new();
+    let mut actions: HashMap<u64, workload::Action> = HashMap::new();
+    let mut next_action = 0u64;
+    let mut last_run_at = 0u128;
+    let mut hung: Vec<String> = Vec::new();
     let stop = async {
         match options.duration {
             Some(d) => tokio::time::sleep(d).await,
@@ -170,22 +178,59 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
             _ = ticker.tick() => {}
         }
         let t = started.elapsed().as_secs();
-        seq += 1;
-        let incident = incident_at(t, &mut rng);
-        let run = generate_run(&mut rng, chrono::Utc::now(), seq, incident);
-        if let Err(e) = writer.insert(&run).await {
-            eprintln!("demo: cannot write a run: {e}");
+        let now = chrono::Utc::now();
+        if started.elapsed().as_millis() / 500 != last_run_at {
+            last_run_at = started.elapsed().as_millis() / 500;
+            seq += 1;
+            let incident = incident_at(t, &mut rng);
+            let mut run = generate_run(&mut rng, now, seq, incident);
+            if matches!(
+                incident,
+                Incident::None | Incident::SlowModel | Incident::Failure
+            ) {
+                // Ordinary runs start now and unfold in real time.
+                let d = run.duration();
+                run = run.shifted(d);
+            }
+            if incident == Incident::HungStep {
+                hung.push(run.id.clone());
+            }
+            for (at, action) in workload::timeline(&run) {
+                actions.insert(next_action, action);
+                due.push(Reverse((at, next_action)));
+                next_action += 1;
+            }
         }
-        if t % 150 == 120 {
+        while let Some(Reverse((at, id))) = due.peek().copied() {
+            if at > now {
+                break;
+            }
+            due.pop();
+            if let Some(action) = actions.remove(&id) {
+                if let Err(e) = writer.apply(&action).await {
+                    eprintln!("demo: cannot write workflow rows: {e}");
+                }
+            }
+        }
+        if t % 150 >= 60 {
             // The hung step finally gives up, so its alert resolves.
-            let _ = sqlx::query("UPDATE workflow_steps SET status = 'failed', completed_at = $1 WHERE status = 'running'")
-                .bind(chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+            for run_id in hung.drain(..) {
+                let now = chrono::Utc::now()
+                    .format("%Y-%m-%d %H:%M:%S%.6f")
+                    .to_string();
+                let _ = sqlx::query("UPDATE workflow_steps SET status = 'failed', completed_at = $1 WHERE run_id = $2 AND status = 'running'")
+                    .bind(now.clone())
+                    .bind(run_id.clone())
+                    .execute(&pool)
+                    .await;
+                let _ = sqlx::query(
+                    "UPDATE workflow_runs SET status = 'failed', completed_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(run_id)
                 .execute(&pool)
                 .await;
-            let _ = sqlx::query("UPDATE workflow_runs SET status = 'failed', completed_at = $1 WHERE status = 'executing'")
-                .bind(chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f").to_string())
-                .execute(&pool)
-                .await;
+            }
         }
     }
     let delivered = receiver.deliveries().len();

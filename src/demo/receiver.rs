@@ -163,6 +163,16 @@ fn print_delivery(
                     .get("summary")
                     .map(String::as_str)
                     .unwrap_or("");
+                let summary = if a.state == crate::model::AlertState::Resolved {
+                    let now = a
+                        .annotations
+                        .get("reason")
+                        .map(String::as_str)
+                        .unwrap_or("");
+                    format!("was: {summary}; now {now}")
+                } else {
+                    summary.to_owned()
+                };
                 println!(
                     "{time}  webhook <- {state:<8} {:<8} {:<22} {summary}  [{id}, {sig}, answered {}]",
                     a.severity,

@@ -59,6 +59,26 @@ pub struct Run {
     pub steps: Vec<Step>,
 }
 
+impl Run {
+    /// The same run moved in time by `by`.
+    pub fn shifted(mut self, by: Duration) -> Run {
+        self.started_at += by;
+        self.completed_at = self.completed_at.map(|t| t + by);
+        for step in &mut self.steps {
+            step.started_at += by;
+            step.completed_at = step.completed_at.map(|t| t + by);
+        }
+        self
+    }
+
+    /// How long the run takes from start to finish (zero while unfinished).
+    pub fn duration(&self) -> Duration {
+        self.completed_at
+            .map(|end| end - self.started_at)
+            .unwrap_or_else(Duration::zero)
+    }
+}
+
 /// Writes CMBAgent rows into a database.
 pub struct Writer {
     pool: AnyPool,
@@ -90,9 +110,59 @@ impl Writer {
         }
     }
 
-    /// Inserts a run, its steps, its LLM calls (as execution events) and cost records.
+    /// Inserts a whole run at once: the run, its steps, its LLM calls (as execution
+    /// events) and cost records.
     pub async fn insert(&self, run: &Run) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        for (_, action) in timeline(run) {
+            match action {
+                // A run written whole is written with its final state straight away.
+                Action::StartRun(r) => self.write_run(&r, true).await?,
+                Action::StartStep { run, index } => self.write_step(&run, index, true).await?,
+                Action::Call { run, index, call } => self.write_call(&run, index, call).await?,
+                Action::FinishStep { .. } | Action::FinishRun(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Performs one timeline action.
+    pub async fn apply(&self, action: &Action) -> Result<(), sqlx::Error> {
+        match action {
+            Action::StartRun(r) => self.write_run(r, false).await,
+            Action::StartStep { run, index } => self.write_step(run, *index, false).await,
+            Action::Call { run, index, call } => self.write_call(run, *index, *call).await,
+            Action::FinishStep { run, index } => {
+                let step = &run.steps[*index];
+                let sql = format!(
+                    "UPDATE workflow_steps SET status = $1, completed_at = {}, error_message = $3 WHERE id = $4",
+                    self.tp(2)
+                );
+                sqlx::query(&sql)
+                    .bind(step.status.clone())
+                    .bind(step.completed_at.map(ts))
+                    .bind((step.status == "failed").then(|| "agent raised an exception".to_owned()))
+                    .bind(step_id(run, *index))
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+            }
+            Action::FinishRun(r) => {
+                let sql = format!(
+                    "UPDATE workflow_runs SET status = $1, completed_at = {} WHERE id = $3",
+                    self.tp(2)
+                );
+                sqlx::query(&sql)
+                    .bind(r.status.clone())
+                    .bind(r.completed_at.map(ts))
+                    .bind(r.id.clone())
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+            }
+        }
+    }
+
+    async fn write_run(&self, run: &Run, final_state: bool) -> Result<(), sqlx::Error> {
         let sql = format!(
             "INSERT INTO workflow_runs (id, session_id, mode, agent, model, status, started_at, completed_at, meta) \
              VALUES ($1, $2, $3, $4, $5, $6, {}, {}, {})",
@@ -100,79 +170,182 @@ impl Writer {
             self.tp(8),
             self.jp(9)
         );
+        let (status, completed) = if final_state {
+            (run.status.clone(), run.completed_at.map(ts))
+        } else {
+            ("executing".to_owned(), None)
+        };
         sqlx::query(&sql)
             .bind(run.id.clone())
             .bind(run.session_id.clone())
             .bind(run.mode.clone())
             .bind(run.agent.clone())
             .bind(run.model.clone())
-            .bind(run.status.clone())
+            .bind(status)
             .bind(ts(run.started_at))
-            .bind(run.completed_at.map(ts))
+            .bind(completed)
             .bind("{}".to_owned())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    async fn write_step(
+        &self,
+        run: &Run,
+        index: usize,
+        final_state: bool,
+    ) -> Result<(), sqlx::Error> {
+        let step = &run.steps[index];
+        let sql = format!(
+            "INSERT INTO workflow_steps (id, run_id, session_id, step_number, status, started_at, completed_at, error_message) \
+             VALUES ($1, $2, $3, $4, $5, {}, {}, $8)",
+            self.tp(6),
+            self.tp(7)
+        );
+        let (status, completed) = if final_state {
+            (step.status.clone(), step.completed_at.map(ts))
+        } else {
+            ("running".to_owned(), None)
+        };
+        let failed = status == "failed";
+        sqlx::query(&sql)
+            .bind(step_id(run, index))
+            .bind(run.id.clone())
+            .bind(run.session_id.clone())
+            .bind((index + 1) as i32)
+            .bind(status)
+            .bind(ts(step.started_at))
+            .bind(completed)
+            .bind(failed.then(|| "agent raised an exception".to_owned()))
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    async fn write_call(&self, run: &Run, index: usize, call: usize) -> Result<(), sqlx::Error> {
+        let step = &run.steps[index];
+        let c = &step.calls[call];
+        let at = step.started_at
+            + Duration::milliseconds(
+                (step.calls[..=call].iter().map(|c| c.seconds).sum::<f64>() * 1000.0) as i64,
+            );
+        let sid = step_id(run, index);
+        let call_id = format!("{sid}-c{}", call + 1);
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "INSERT INTO execution_events (id, run_id, step_id, event_type, agent_name, timestamp, duration_ms, status, meta) \
+             VALUES ($1, $2, $3, 'agent_call', $4, {}, $6, 'completed', {})",
+            self.tp(5),
+            self.jp(7)
+        );
+        sqlx::query(&sql)
+            .bind(call_id.clone())
+            .bind(run.id.clone())
+            .bind(sid.clone())
+            .bind(c.agent.clone())
+            .bind(ts(at))
+            .bind((c.seconds * 1000.0) as i64)
+            .bind(serde_json::json!({ "model": c.model }).to_string())
             .execute(&mut *tx)
             .await?;
-        for (i, step) in run.steps.iter().enumerate() {
-            let step_id = format!("{}-s{}", run.id, i + 1);
-            let sql = format!(
-                "INSERT INTO workflow_steps (id, run_id, session_id, step_number, status, started_at, completed_at, error_message) \
-                 VALUES ($1, $2, $3, $4, $5, {}, {}, $8)",
-                self.tp(6),
-                self.tp(7)
-            );
-            sqlx::query(&sql)
-                .bind(step_id.clone())
-                .bind(run.id.clone())
-                .bind(run.session_id.clone())
-                .bind((i + 1) as i32)
-                .bind(step.status.clone())
-                .bind(ts(step.started_at))
-                .bind(step.completed_at.map(ts))
-                .bind((step.status == "failed").then(|| "agent raised an exception".to_owned()))
-                .execute(&mut *tx)
-                .await?;
-            let mut t = step.started_at;
-            for (j, call) in step.calls.iter().enumerate() {
-                t += Duration::milliseconds((call.seconds * 1000.0) as i64);
-                let call_id = format!("{step_id}-c{}", j + 1);
-                let sql = format!(
-                    "INSERT INTO execution_events (id, run_id, step_id, event_type, agent_name, timestamp, duration_ms, status, meta) \
-                     VALUES ($1, $2, $3, 'agent_call', $4, {}, $6, 'completed', {})",
-                    self.tp(5),
-                    self.jp(7)
-                );
-                sqlx::query(&sql)
-                    .bind(call_id.clone())
-                    .bind(run.id.clone())
-                    .bind(step_id.clone())
-                    .bind(call.agent.clone())
-                    .bind(ts(t))
-                    .bind((call.seconds * 1000.0) as i64)
-                    .bind(serde_json::json!({ "model": call.model }).to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                let sql = format!(
-                    "INSERT INTO cost_records (id, run_id, step_id, session_id, model, prompt_tokens, completion_tokens, total_tokens, cost_usd, timestamp) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {})",
-                    self.tp(10)
-                );
-                sqlx::query(&sql)
-                    .bind(call_id)
-                    .bind(run.id.clone())
-                    .bind(step_id.clone())
-                    .bind(run.session_id.clone())
-                    .bind(call.model.clone())
-                    .bind(call.prompt_tokens)
-                    .bind(call.completion_tokens)
-                    .bind(call.prompt_tokens + call.completion_tokens)
-                    .bind(call.cost_usd)
-                    .bind(ts(t))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        let sql = format!(
+            "INSERT INTO cost_records (id, run_id, step_id, session_id, model, prompt_tokens, completion_tokens, total_tokens, cost_usd, timestamp) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {})",
+            self.tp(10)
+        );
+        sqlx::query(&sql)
+            .bind(call_id)
+            .bind(run.id.clone())
+            .bind(sid)
+            .bind(run.session_id.clone())
+            .bind(c.model.clone())
+            .bind(c.prompt_tokens)
+            .bind(c.completion_tokens)
+            .bind(c.prompt_tokens + c.completion_tokens)
+            .bind(c.cost_usd)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
     }
+}
+
+fn step_id(run: &Run, index: usize) -> String {
+    format!("{}-s{}", run.id, index + 1)
+}
+
+/// One write that happens at a moment of a run's life.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// The run starts (executing, no end yet).
+    StartRun(Run),
+    /// A step starts running.
+    StartStep {
+        /// The run.
+        run: Run,
+        /// Index of the step in the run.
+        index: usize,
+    },
+    /// An LLM call finishes: its execution event and cost record are written.
+    Call {
+        /// The run.
+        run: Run,
+        /// Index of the step.
+        index: usize,
+        /// Index of the call in the step.
+        call: usize,
+    },
+    /// A step finishes with its final status.
+    FinishStep {
+        /// The run.
+        run: Run,
+        /// Index of the step.
+        index: usize,
+    },
+    /// The run finishes with its final status.
+    FinishRun(Run),
+}
+
+/// The writes of a run in time order, each at the moment it happens, so rows appear
+/// in the database when a live system would write them.
+pub fn timeline(run: &Run) -> Vec<(DateTime<Utc>, Action)> {
+    let mut out = vec![(run.started_at, Action::StartRun(run.clone()))];
+    for (index, step) in run.steps.iter().enumerate() {
+        out.push((
+            step.started_at,
+            Action::StartStep {
+                run: run.clone(),
+                index,
+            },
+        ));
+        let mut t = step.started_at;
+        for (call, c) in step.calls.iter().enumerate() {
+            t += Duration::milliseconds((c.seconds * 1000.0) as i64);
+            out.push((
+                t,
+                Action::Call {
+                    run: run.clone(),
+                    index,
+                    call,
+                },
+            ));
+        }
+        if let Some(end) = step.completed_at {
+            out.push((
+                end,
+                Action::FinishStep {
+                    run: run.clone(),
+                    index,
+                },
+            ));
+        }
+    }
+    if let Some(end) = run.completed_at {
+        out.push((end, Action::FinishRun(run.clone())));
+    }
+    out.sort_by_key(|(t, _)| *t);
+    out
 }
 
 /// What kind of trouble a generated run carries.

@@ -174,14 +174,18 @@ impl Detector for ThresholdDetector {
     }
 }
 
-/// Formats a number compactly: integers without decimals, others with up to 3.
+/// Formats a number compactly: integers without decimals, others with 1 to 3 decimals.
 pub fn fmt_num(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
     } else if v.abs() >= 100.0 {
         format!("{v:.1}")
     } else {
-        let s = format!("{v:.3}");
+        let s = if v.abs() >= 1.0 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.3}")
+        };
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
     }
 }
@@ -263,6 +267,7 @@ mod tests {
     fn numbers_format_compactly() {
         assert_eq!(fmt_num(600.0), "600");
         assert_eq!(fmt_num(0.05), "0.05");
-        assert_eq!(fmt_num(41.2345), "41.235");
+        assert_eq!(fmt_num(41.2345), "41.23");
+        assert_eq!(fmt_num(0.1523), "0.152");
     }
 }

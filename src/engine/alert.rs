@@ -137,7 +137,7 @@ impl Alert {
                         self.state = AlertState::Resolved;
                         self.resolved_at = Some(now);
                         self.active_since = None;
-                        self.summary = j.summary.clone();
+                        // The summary stays the one that fired; `reason` says why it ended.
                     }
                 }
                 AlertState::Inactive | AlertState::Resolved => {}
