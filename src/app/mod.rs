@@ -111,6 +111,13 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
             .push(alert);
     }
     let baselines = store.load_baselines().await?;
+    let released = store.release_orphaned_claims().await?;
+    if released > 0 {
+        tracing::warn!(
+            released,
+            "re-queued notifications claimed by a process that stopped mid-delivery"
+        );
+    }
     if let Some(down) = alerts_by_rule.remove(SOURCE_DOWN_RULE) {
         evaluator.health.lock().expect("health lock").restore(down);
     }

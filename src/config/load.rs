@@ -319,11 +319,36 @@ fn parse_rule_chunks(
                     .and_then(|n| n.as_str())
                     .map(str::to_owned);
                 let span = e.span().map(|s| s.start + start..s.end + start);
-                errors.push(file.error(span, name.as_deref(), e.message()));
+                errors.push(file.error(span, name.as_deref(), with_suggestion(e.message())));
             }
         }
     }
     out
+}
+
+/// Adds "did you mean `x`?" to serde's unknown field/variant messages.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))
+    else {
+        return message.to_owned();
+    };
+    let Some((found, expected)) = rest.split_once('`') else {
+        return message.to_owned();
+    };
+    let best = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|candidate| (strsim::damerau_levenshtein(found, candidate), candidate))
+        .min();
+    match best {
+        Some((distance, candidate)) if distance <= 2 => {
+            format!("{message}; did you mean `{candidate}`?")
+        }
+        _ => message.to_owned(),
+    }
 }
 
 fn only_comments(text: &str) -> bool {

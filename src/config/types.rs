@@ -132,7 +132,10 @@ impl FromStr for CronSpec {
                 schedule,
             })
             .map_err(|e| {
-                format!("invalid cron expression {s:?} ({e}); expected 5 fields (min hour day month weekday) or 6-7 with seconds first")
+                // The cron crate's message spans lines with a caret; keep its last line.
+                let text = e.to_string();
+                let why = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+                format!("invalid cron expression {s:?} ({why}); expected 5 fields (min hour day month weekday) or 6-7 with seconds first")
             })
     }
 }

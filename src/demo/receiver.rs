@@ -34,6 +34,7 @@ pub struct Delivery {
 
 struct Inner {
     key: Option<SigningKey>,
+    delay: std::time::Duration,
     deliveries: Mutex<Vec<Delivery>>,
     fail_first: AtomicUsize,
     arrived: Notify,
@@ -56,7 +57,18 @@ impl Receiver {
         fail_first: usize,
         print: bool,
     ) -> std::io::Result<Self> {
+        Self::start_slow(secret, fail_first, print, std::time::Duration::ZERO).await
+    }
+
+    /// Like [`Receiver::start`], but each answer waits `delay` first (a slow receiver).
+    pub async fn start_slow(
+        secret: Option<&str>,
+        fail_first: usize,
+        print: bool,
+        delay: std::time::Duration,
+    ) -> std::io::Result<Self> {
         let inner = Arc::new(Inner {
+            delay,
             key: secret.map(|s| SigningKey::from_whsec(s).expect("valid test secret")),
             deliveries: Mutex::new(Vec::new()),
             fail_first: AtomicUsize::new(fail_first),
@@ -103,6 +115,9 @@ impl Receiver {
 }
 
 async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if !inner.delay.is_zero() {
+        tokio::time::sleep(inner.delay).await;
+    }
     let header = |name: &str| {
         headers
             .get(name)

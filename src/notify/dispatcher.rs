@@ -76,19 +76,22 @@ impl Dispatcher {
         if claimed.is_empty() {
             return Ok(StepOutcome::Empty);
         }
-        let results: Vec<DeliveryResult> = stream::iter(claimed)
+        // Results are recorded as they complete, in small batches, so a crash repeats
+        // at most the deliveries still in flight, not the whole claim.
+        let mut results = stream::iter(claimed)
             .map(|m| self.deliver(m))
             .buffer_unordered(self.config.concurrency)
-            .collect()
-            .await;
-        let done_ms = self.clock.now().timestamp_millis();
-        self.store.record_results(done_ms, &results).await?;
+            .ready_chunks(self.config.concurrency.max(16));
         let mut outcome = (0, 0, 0);
-        for r in &results {
-            match r {
-                DeliveryResult::Delivered { .. } => outcome.0 += 1,
-                DeliveryResult::Retry { .. } => outcome.1 += 1,
-                DeliveryResult::Dead { .. } => outcome.2 += 1,
+        while let Some(chunk) = results.next().await {
+            let done_ms = self.clock.now().timestamp_millis();
+            self.store.record_results(done_ms, &chunk).await?;
+            for r in &chunk {
+                match r {
+                    DeliveryResult::Delivered { .. } => outcome.0 += 1,
+                    DeliveryResult::Retry { .. } => outcome.1 += 1,
+                    DeliveryResult::Dead { .. } => outcome.2 += 1,
+                }
             }
         }
         Ok(StepOutcome::Processed {

@@ -242,6 +242,22 @@ impl Store {
         })
     }
 
+    /// At start-up on SQLite, frees the claims a crashed process left behind, so its
+    /// in-flight messages go out now instead of when their lease runs out. Only SQLite:
+    /// its file is served by one process, while PostgreSQL replicas rely on the lease.
+    pub async fn release_orphaned_claims(&self) -> Result<u64, StoreError> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE outbox SET claimed_until = NULL WHERE status = 'pending' AND claimed_until IS NOT NULL")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Deletes delivered messages older than `before_ms`; returns how many.
     pub async fn purge_delivered(&self, before_ms: i64) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;

@@ -1,0 +1,10 @@
+//! Integration tests against real SQLite files, the real PostgreSQL server, a real HTTP
+//! receiver on loopback and the real `driftwatch` binary. One binary keeps links short.
+
+mod alerts_e2e;
+mod check_cli;
+mod crash;
+mod delivery;
+mod demo;
+mod helpers;
+mod source_down;
