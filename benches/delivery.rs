@@ -1,7 +1,7 @@
 //! Delivery benchmarks: durable throughput (SQLite store → loopback webhook) and the
+//! latency from an evaluation's commit to the receiver, with the dispatcher woken.
 // criterion_group! generates undocumented items; the bench functions say what they measure.
 #![allow(missing_docs)]
-//! latency from an evaluation's commit to the receiver, with the dispatcher woken.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
