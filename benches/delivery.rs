@@ -79,7 +79,10 @@ async fn setup(dir: &std::path::Path) -> (Store, Dispatcher, Arc<AtomicUsize>, A
 }
 
 fn durable_throughput(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (store, dispatcher, count, _) = rt.block_on(setup(dir.path()));
     const N: usize = 5_000;
@@ -112,7 +115,10 @@ fn durable_throughput(c: &mut Criterion) {
 }
 
 fn commit_to_receiver_latency(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (store, dispatcher, count, arrived) = rt.block_on(setup(dir.path()));
     let wake = Arc::new(Notify::new());

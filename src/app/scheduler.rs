@@ -38,3 +38,26 @@ pub async fn run_rule(evaluator: Arc<Evaluator>, mut task: RuleTask, shutdown: C
         evaluator.tick(&mut task).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::types::CronSpec;
+
+    #[test]
+    fn next_tick_for_interval_and_cron() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:02:30Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            until_next(&Schedule::Every(Duration::from_secs(60)), now),
+            Duration::from_secs(60)
+        );
+        let cron: CronSpec = "*/5 * * * *".parse().unwrap();
+        assert_eq!(
+            until_next(&Schedule::Cron(Box::new(cron)), now),
+            Duration::from_secs(150),
+            "next is 10:05:00"
+        );
+    }
+}

@@ -299,3 +299,125 @@ impl RuleRuntime {
         (start, end)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_rules, RuleContext, SourceFile};
+    use crate::model::Sample;
+
+    fn rule(extra: &str) -> Arc<Rule> {
+        let window = if extra.contains("window") {
+            ""
+        } else {
+            "window = \"10m\"\n"
+        };
+        let text = format!(
+            "[[rule]]\nname = \"r\"\nmetric = \"workflow.duration\"\n{window}severity = \"warning\"\n\
+             detector = {{ kind = \"threshold\", above = 10 }}\n{extra}"
+        );
+        let ctx = RuleContext {
+            sources: vec!["s".into()],
+            receivers: vec![],
+            default_receivers: vec![],
+        };
+        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
+        Arc::clone(&set.rules[0])
+    }
+
+    fn obs(mode: &str, secs: i64, value: f64) -> Observation {
+        Observation {
+            labels: Labels::from([("mode", mode)]),
+            sample: Sample {
+                ts: DateTime::from_timestamp(secs, 0).unwrap(),
+                value,
+            },
+        }
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    fn feed(rt: &mut RuleRuntime, now: i64, rows: Vec<Observation>) -> EvaluationOutcome {
+        let (start, end) = rt.window_at(at(now));
+        let (after, until) = rt.window.fetch_range(start, end);
+        rt.ingest(rows, after, until, false);
+        rt.evaluate(at(now))
+    }
+
+    #[test]
+    fn one_alert_per_group_and_min_samples() {
+        let mut rt = RuleRuntime::new(rule(
+            "group_by = [\"mode\"]\nmin_samples = 2\naggregate = \"max\"",
+        ));
+        let out = feed(
+            &mut rt,
+            1000,
+            vec![obs("a", 990, 50.0), obs("a", 995, 1.0), obs("b", 995, 50.0)],
+        );
+        assert_eq!(out.series, 2);
+        let firing: Vec<_> = out.transitions.iter().filter(|t| t.notifies()).collect();
+        assert_eq!(firing.len(), 1, "group b has one sample, below min_samples");
+        assert_eq!(firing[0].alert.group, Labels::from([("mode", "a")]));
+        assert!(
+            firing[0].alert.summary.contains("50"),
+            "{}",
+            firing[0].alert.summary
+        );
+    }
+
+    #[test]
+    fn no_data_policies() {
+        for (policy, expect) in [
+            ("ok", AlertState::Resolved),
+            ("keep", AlertState::Firing),
+            ("alerting", AlertState::Firing),
+        ] {
+            let mut rt =
+                RuleRuntime::new(rule(&format!("no_data = \"{policy}\"\nwindow = \"1m\"")));
+            feed(&mut rt, 1000, vec![obs("a", 990, 50.0)]);
+            // Two minutes later the sample has left the window: no data.
+            let out = feed(&mut rt, 1120, vec![]);
+            let alert = rt.groups.values().next().unwrap().alert.clone();
+            assert_eq!(
+                alert.state, expect,
+                "policy {policy}: {:?}",
+                out.transitions
+            );
+        }
+        let mut rt = RuleRuntime::new(rule("no_data = \"alerting\""));
+        let out = feed(&mut rt, 1000, vec![]);
+        assert!(
+            out.transitions.iter().any(|t| t.notifies()),
+            "a rule with no data at all alerts"
+        );
+    }
+
+    #[test]
+    fn series_limit_drops_and_counts() {
+        let mut rt = RuleRuntime::new(rule("group_by = [\"mode\"]\nmax_series = 2"));
+        let rows = (0..5).map(|i| obs(&format!("m{i}"), 990, 1.0)).collect();
+        let out = feed(&mut rt, 1000, rows);
+        assert_eq!((out.series, out.dropped_series), (2, 3));
+        assert_eq!(rt.groups.len(), 2);
+    }
+
+    #[test]
+    fn incremental_window_keeps_earlier_rows() {
+        let mut rt = RuleRuntime::new(rule("aggregate = \"count\"\nwindow = \"100s\""));
+        feed(&mut rt, 1000, vec![obs("a", 950, 1.0)]);
+        let out = feed(&mut rt, 1010, vec![obs("a", 1005, 1.0)]);
+        assert_eq!(
+            out.alerts[0].value,
+            Some(2.0),
+            "the cached row still counts"
+        );
+        let out = feed(&mut rt, 1060, vec![]);
+        assert_eq!(
+            out.alerts[0].value,
+            Some(1.0),
+            "the row at 950 left the window"
+        );
+    }
+}

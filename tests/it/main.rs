@@ -4,7 +4,9 @@
 mod alerts_e2e;
 mod check_cli;
 mod crash;
+mod custom_query;
 mod delivery;
 mod demo;
 mod helpers;
 mod source_down;
+mod webhook_limits;
