@@ -106,12 +106,12 @@ impl Evaluator {
         }
     }
 
-    /// Evaluates one rule once.
-    pub async fn tick(&self, task: &mut RuleTask) -> EvalResult {
+    /// Evaluates one rule once, as of the scheduled instant `at`.
+    pub async fn tick(&self, task: &mut RuleTask, at: chrono::DateTime<chrono::Utc>) -> EvalResult {
         let rule = Arc::clone(&task.runtime.rule);
         let span = tracing::info_span!("evaluation", rule = %rule.name);
         let started = Instant::now();
-        let result = self.tick_inner(task).instrument(span).await;
+        let result = self.tick_inner(task, at).instrument(span).await;
         self.metrics
             .evaluations
             .with_label_values(&[&rule.name, result.label()])
@@ -127,7 +127,11 @@ impl Evaluator {
         result
     }
 
-    async fn tick_inner(&self, task: &mut RuleTask) -> EvalResult {
+    async fn tick_inner(
+        &self,
+        task: &mut RuleTask,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> EvalResult {
         if let Some(batch) = task.pending.take() {
             if let Err(e) = self.store.commit(&batch).await {
                 tracing::error!(error = %e, "store still refuses the held commit");
@@ -139,7 +143,6 @@ impl Evaluator {
             }
         }
         let rule = Arc::clone(&task.runtime.rule);
-        let now = self.clock.now();
         let Some(source) = self.sources.get(&rule.source) else {
             return EvalResult::QueryError(SourceError::Unknown(rule.source.clone()).to_string());
         };

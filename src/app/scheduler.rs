@@ -8,34 +8,32 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::evaluator::{Evaluator, RuleTask};
 use crate::config::validated::Schedule;
+use crate::engine::replay::next_tick;
 
-/// How long until the next evaluation of `schedule`, from now.
+/// How long until the next evaluation of `schedule`, from now (interval schedules tick
+/// at multiples of their period, as backtests replay them).
 pub fn until_next(schedule: &Schedule, now: chrono::DateTime<chrono::Utc>) -> Duration {
-    match schedule {
-        Schedule::Every(d) => *d,
-        Schedule::Cron(spec) => spec
-            .schedule()
-            .after(&now)
-            .next()
-            .and_then(|next| (next - now).to_std().ok())
-            .unwrap_or(Duration::from_secs(3600)),
-    }
+    next_tick(schedule, now)
+        .and_then(|next| (next - now).to_std().ok())
+        .unwrap_or(Duration::from_secs(3600))
 }
 
 /// Runs a rule's evaluations until `shutdown`; the evaluation in flight is finished.
 pub async fn run_rule(evaluator: Arc<Evaluator>, mut task: RuleTask, shutdown: CancellationToken) {
     let schedule = task.runtime.rule.schedule.clone();
-    // Interval rules evaluate at once, then every period; cron rules wait for their time.
-    if matches!(schedule, Schedule::Every(_)) {
-        evaluator.tick(&mut task).await;
-    }
     loop {
-        let wait = until_next(&schedule, evaluator.clock.now());
+        let now = evaluator.clock.now();
+        let Some(at) = next_tick(&schedule, now) else {
+            tracing::error!(rule = %task.runtime.rule.name, "schedule has no next time; rule stopped");
+            break;
+        };
+        let wait = (at - now).to_std().unwrap_or_default();
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
         }
-        evaluator.tick(&mut task).await;
+        // Evaluated as of the scheduled instant, the way a backtest replays it.
+        evaluator.tick(&mut task, at).await;
     }
 }
 
@@ -51,7 +49,8 @@ mod tests {
             .with_timezone(&chrono::Utc);
         assert_eq!(
             until_next(&Schedule::Every(Duration::from_secs(60)), now),
-            Duration::from_secs(60)
+            Duration::from_secs(30),
+            "interval ticks fall on whole minutes"
         );
         let cron: CronSpec = "*/5 * * * *".parse().unwrap();
         assert_eq!(

@@ -38,9 +38,28 @@ pub struct BaselineSnapshot {
     pub state: serde_json::Value,
 }
 
+/// What a detector saw for one group at one evaluation (for plots and backtests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// The group's fingerprint.
+    pub fingerprint: String,
+    /// The aggregated value.
+    pub value: f64,
+    /// The baseline centre or threshold.
+    pub expected: Option<f64>,
+    /// The normal band.
+    pub band: Option<(f64, f64)>,
+    /// Anomaly score.
+    pub score: f64,
+    /// Whether the detector called it anomalous.
+    pub anomalous: bool,
+}
+
 /// What one evaluation changed.
 #[derive(Debug, Default)]
 pub struct EvaluationOutcome {
+    /// Every judged value, in group order.
+    pub points: Vec<Point>,
     /// State changes, in group order.
     pub transitions: Vec<Transition>,
     /// Every alert that was evaluated, with its state after this evaluation.
@@ -173,6 +192,14 @@ impl RuleRuntime {
             let runtime = self.groups.get_mut(&fp).expect("inserted above");
             let verdict = runtime.detector.observe(now_ms, value);
             runtime.last_seen = now;
+            out.points.push(Point {
+                fingerprint: fp.clone(),
+                value,
+                expected: verdict.expected,
+                band: verdict.band,
+                score: verdict.score,
+                anomalous: verdict.anomalous,
+            });
             let summary = render_summary(
                 &rule,
                 SummaryInputs {

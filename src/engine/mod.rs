@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod alert;
 pub mod evaluate;
+pub mod replay;
 pub mod source_health;
 pub mod summary;
 pub mod window;
