@@ -1,11 +1,7 @@
-//! Grouping observations by labels and reducing each group to one value.
-
-use std::collections::BTreeMap;
+//! Reducing each group's samples in the window to one value.
 
 use crate::config::rule::Aggregate;
-use crate::config::types::LabelName;
 use crate::model::Labels;
-use crate::sources::Observation;
 
 /// The samples of one group in the window.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -14,23 +10,6 @@ pub struct Group {
     pub labels: Labels,
     /// The values, oldest first.
     pub values: Vec<f64>,
-}
-
-/// Groups observations by the `group_by` labels, in label order (deterministic).
-pub fn group<'a>(
-    observations: impl IntoIterator<Item = &'a Observation>,
-    group_by: &[LabelName],
-) -> Vec<Group> {
-    let names: Vec<String> = group_by.iter().map(|l| l.as_str().to_owned()).collect();
-    let mut groups: BTreeMap<Labels, Vec<f64>> = BTreeMap::new();
-    for o in observations {
-        let key = o.labels.project(&names);
-        groups.entry(key).or_default().push(o.sample.value);
-    }
-    groups
-        .into_iter()
-        .map(|(labels, values)| Group { labels, values })
-        .collect()
 }
 
 /// Reduces a group's values; `window_secs` is used by `rate`. None for no values.
@@ -68,7 +47,6 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Sample;
 
     #[test]
     fn aggregates() {
@@ -88,24 +66,5 @@ mod tests {
         assert_eq!(aggregate(Aggregate::Max, &[], 1.0), None);
         let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
         assert!((quantile(&hundred, 0.95) - 95.05).abs() < 1e-9);
-    }
-
-    #[test]
-    fn groups_by_projected_labels() {
-        let ts = chrono::Utc::now();
-        let obs = |m: &str, a: &str, v: f64| Observation {
-            labels: Labels::from([("model", m), ("agent", a)]),
-            sample: Sample { ts, value: v },
-        };
-        let data = [
-            obs("m1", "a", 1.0),
-            obs("m2", "a", 2.0),
-            obs("m1", "b", 3.0),
-        ];
-        let groups = group(&data, &["model".parse().unwrap()]);
-        assert_eq!(groups.len(), 2);
-        assert_eq!(groups[0].labels, Labels::from([("model", "m1")]));
-        assert_eq!(groups[0].values, vec![1.0, 3.0]);
-        assert_eq!(group(&data, &[]).len(), 1);
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::config::rule::NoDataPolicy;
 use crate::config::validated::Rule;
 use crate::detect::Detector;
-use crate::engine::aggregate::{aggregate, group};
+use crate::engine::aggregate::aggregate;
 use crate::engine::alert::{Alert, Judgement, Timing, Transition};
 use crate::engine::summary::{render_summary, SummaryInputs};
 use crate::engine::window::WindowBuffer;
@@ -89,9 +89,14 @@ pub struct RuleRuntime {
 impl RuleRuntime {
     /// A runtime with no history.
     pub fn new(rule: Arc<Rule>) -> Self {
+        let group_by = rule
+            .group_by
+            .iter()
+            .map(|l| l.as_str().to_owned())
+            .collect();
         Self {
             rule,
-            window: WindowBuffer::default(),
+            window: WindowBuffer::new(group_by),
             groups: HashMap::new(),
         }
     }
@@ -161,7 +166,7 @@ impl RuleRuntime {
             observations: self.window.len(),
             ..Default::default()
         };
-        let mut groups = group(self.window.observations(), &rule.group_by);
+        let mut groups = self.window.groups();
         if groups.len() > rule.max_series {
             out.dropped_series = groups.len() - rule.max_series;
             groups.truncate(rule.max_series);

@@ -1,20 +1,42 @@
 //! The per-rule cache of observations inside the window, so each evaluation reads only
-//! rows newer than the last one instead of the whole window again.
+//! rows newer than the last one instead of the whole window again. Rows are kept
+//! compact: labels are projected to the rule's `group_by` once, at ingest, and interned.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
+use crate::engine::aggregate::Group;
+use crate::model::Labels;
 use crate::sources::Observation;
+
+/// One cached row: its group, time and value.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    group: u32,
+    ts_ms: i64,
+    value: f64,
+}
 
 /// Observations inside a rule's window and how far the source has been read.
 #[derive(Debug, Default)]
 pub struct WindowBuffer {
-    observations: VecDeque<Observation>,
+    group_by: Vec<String>,
+    entries: VecDeque<Entry>,
+    labels: Vec<Labels>,
+    index: HashMap<Labels, u32>,
     cursor: Option<DateTime<Utc>>,
 }
 
 impl WindowBuffer {
+    /// An empty buffer grouping by `group_by`.
+    pub fn new(group_by: Vec<String>) -> Self {
+        Self {
+            group_by,
+            ..Default::default()
+        }
+    }
+
     /// The range to fetch for a window `(start, end]`: everything after the cursor when
     /// the cache covers the window start, else the whole window.
     pub fn fetch_range(
@@ -28,6 +50,24 @@ impl WindowBuffer {
         }
     }
 
+    fn push(&mut self, o: Observation) {
+        let key = o.labels.project(&self.group_by);
+        let group = match self.index.get(&key) {
+            Some(g) => *g,
+            None => {
+                let g = self.labels.len() as u32;
+                self.labels.push(key.clone());
+                self.index.insert(key, g);
+                g
+            }
+        };
+        self.entries.push_back(Entry {
+            group,
+            ts_ms: o.sample.ts.timestamp_millis(),
+            value: o.sample.value,
+        });
+    }
+
     /// Adds freshly fetched rows for `(after, until]`, then drops what fell out of the
     /// window `(start, …]`.
     pub fn extend(
@@ -39,43 +79,78 @@ impl WindowBuffer {
     ) {
         if self.cursor != Some(after) {
             // A full re-read: the cache is replaced, not appended to.
-            self.observations.clear();
+            self.clear();
         }
-        self.observations.extend(fetched);
-        self.observations.retain(|o| o.sample.ts > start);
+        for o in fetched {
+            self.push(o);
+        }
+        let start_ms = start.timestamp_millis();
+        self.entries.retain(|e| e.ts_ms > start_ms);
         self.cursor = Some(until);
+        if self.entries.is_empty() {
+            // Nothing refers to the interned label sets any more: let them go, so a
+            // label explosion that has passed does not hold memory.
+            self.labels.clear();
+            self.index.clear();
+        }
     }
 
     /// Replaces the whole cache (snapshot metrics).
     pub fn replace(&mut self, fetched: Vec<Observation>) {
-        self.observations = fetched.into();
+        self.clear();
+        for o in fetched {
+            self.push(o);
+        }
         self.cursor = None;
     }
 
-    /// The observations in the window.
-    pub fn observations(&self) -> impl Iterator<Item = &Observation> {
-        self.observations.iter()
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.labels.clear();
+        self.index.clear();
+    }
+
+    /// The window's values grouped by label set, in label order.
+    pub fn groups(&self) -> Vec<Group> {
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); self.labels.len()];
+        // Entries are in arrival order; sort each group's values by time for `last`.
+        let mut by_time: Vec<&Entry> = self.entries.iter().collect();
+        by_time.sort_by_key(|e| e.ts_ms);
+        for e in by_time {
+            values[e.group as usize].push(e.value);
+        }
+        let mut out: Vec<Group> = values
+            .into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(g, values)| Group {
+                labels: self.labels[g].clone(),
+                values,
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
     }
 
     /// How many observations are held.
     pub fn len(&self) -> usize {
-        self.observations.len()
+        self.entries.len()
     }
 
     /// True when nothing is held.
     pub fn is_empty(&self) -> bool {
-        self.observations.is_empty()
+        self.entries.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Labels, Sample};
+    use crate::model::Sample;
 
-    fn obs(secs: i64) -> Observation {
+    fn obs(secs: i64, mode: &str) -> Observation {
         Observation {
-            labels: Labels::new(),
+            labels: Labels::from([("mode", mode), ("agent", "x")]),
             sample: Sample {
                 ts: DateTime::from_timestamp(secs, 0).unwrap(),
                 value: secs as f64,
@@ -84,15 +159,22 @@ mod tests {
     }
 
     #[test]
-    fn incremental_reads_and_eviction() {
+    fn incremental_reads_grouping_and_eviction() {
         let t = |s| DateTime::from_timestamp(s, 0).unwrap();
-        let mut w = WindowBuffer::default();
+        let mut w = WindowBuffer::new(vec!["mode".into()]);
         assert_eq!(w.fetch_range(t(0), t(100)), (t(0), t(100)));
-        w.extend(vec![obs(10), obs(90)], t(0), t(100), t(0));
+        w.extend(vec![obs(10, "a"), obs(90, "b")], t(0), t(100), t(0));
         assert_eq!(w.fetch_range(t(50), t(150)), (t(100), t(150)));
-        w.extend(vec![obs(120)], t(100), t(150), t(50));
-        let values: Vec<f64> = w.observations().map(|o| o.sample.value).collect();
-        assert_eq!(values, vec![90.0, 120.0]);
+        w.extend(vec![obs(120, "a")], t(100), t(150), t(50));
+        let groups = w.groups();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].labels, Labels::from([("mode", "a")]));
+        assert_eq!(
+            groups[0].values,
+            vec![120.0],
+            "the row at 10 left the window"
+        );
+        assert_eq!(groups[1].values, vec![90.0]);
         // A gap longer than the window forces a full read.
         assert_eq!(w.fetch_range(t(500), t(600)), (t(500), t(600)));
     }
