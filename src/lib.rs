@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod backtest;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use driftwatch::backtest::cli::{run_backtest, BacktestOptions};
 use driftwatch::clock::SystemClock;
 use driftwatch::config::{load_rules, load_service_config, ConfigErrors};
 use driftwatch::demo::{run_demo, DemoOptions};
 use driftwatch::telemetry::init_logging;
+use driftwatch::Error;
 
 /// driftwatch watches LLM-agent workflow metrics (runs, steps, LLM calls) and alerts on
 /// static thresholds and rolling baselines, by signed webhook.
@@ -37,6 +39,38 @@ enum Command {
         /// A rules directory to check instead of the one the configuration names.
         rules_dir: Option<PathBuf>,
     },
+    /// Replay rules over a source's history, as the live engine would have, sending
+    /// nothing; report every alert that would have fired.
+    Backtest {
+        /// The service configuration file (for the sources).
+        #[arg(long, short, default_value = "driftwatch.toml")]
+        config: PathBuf,
+        /// Rules directory (default: the configuration's).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Only this rule.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Start: RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC), or a duration ago such as "7d".
+        #[arg(long, value_parser = parse_instant)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// End (default: now); same forms as --from.
+        #[arg(long, value_parser = parse_instant)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        /// Known incidents (JSON list of {start, end, rule?, labels?, name?}): adds
+        /// precision, recall and detection delay.
+        #[arg(long)]
+        incidents: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write an SVG of the busiest series with its band and alert spans.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Compare two rule directories over the same history: OLD NEW.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+        compare: Option<Vec<PathBuf>>,
+    },
     /// Run the demo: a simulated CMBAgent workload in SQLite, the shipped rules, and a
     /// webhook receiver on loopback that prints each alert it gets.
     Demo {
@@ -53,6 +87,30 @@ enum Command {
         #[arg(long, value_parser = humantime::parse_duration)]
         duration: Option<Duration>,
     },
+}
+
+/// Output formats.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// A readable table.
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// An instant: RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC), "now", or a duration ago ("7d").
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if s == "now" {
+        return Ok(chrono::Utc::now());
+    }
+    if let Ok(t) = driftwatch::sources::sql::parse_timestamp(s) {
+        return Ok(t);
+    }
+    humantime::parse_duration(s)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| chrono::Utc::now() - d)
+        .ok_or_else(|| format!("{s:?} is not a time; expected RFC 3339, \"YYYY-MM-DD HH:MM:SS\", \"now\" or a duration ago like \"7d\""))
 }
 
 fn print_errors(errors: &ConfigErrors) {
@@ -119,6 +177,51 @@ async fn main() -> ExitCode {
             tracing::info!("shutting down");
             running.stop(Duration::from_secs(10)).await;
             ExitCode::SUCCESS
+        }
+        Command::Backtest {
+            config,
+            rules,
+            rule,
+            from,
+            to,
+            incidents,
+            format,
+            plot,
+            compare,
+        } => {
+            let service = match load_service_config(&config) {
+                Ok(s) => s,
+                Err(e) => {
+                    print_errors(&e);
+                    return ExitCode::FAILURE;
+                }
+            };
+            let options = BacktestOptions {
+                rules_dir: rules.unwrap_or_else(|| service.rules_dir.clone()),
+                config: service,
+                rule,
+                from,
+                to: to.unwrap_or_else(chrono::Utc::now),
+                incidents,
+                json: format == Format::Json,
+                plot,
+                compare: compare.map(|v| (v[0].clone(), v[1].clone())),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            match run_backtest(options).await {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(Error::Config(e)) => {
+                    print_errors(&e);
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Demo {
             rules,

@@ -132,6 +132,11 @@ impl WindowBuffer {
         out
     }
 
+    /// Where reading has got to: the end of the last fetched range.
+    pub fn cursor(&self) -> Option<DateTime<Utc>> {
+        self.cursor
+    }
+
     /// How many observations are held.
     pub fn len(&self) -> usize {
         self.entries.len()
