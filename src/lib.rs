@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod model;
 pub mod notify;
+pub mod ruletest;
 pub mod server;
 pub mod sources;
 pub mod store;

@@ -39,6 +39,13 @@ enum Command {
         /// A rules directory to check instead of the one the configuration names.
         rules_dir: Option<PathBuf>,
     },
+    /// Run rule unit tests: input series in compact notation and the alerts expected
+    /// at given times (see rules/tests/). Exit 1 with a readable diff on any failure.
+    Test {
+        /// Test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Replay rules over a source's history, as the live engine would have, sending
     /// nothing; report every alert that would have fired.
     Backtest {
@@ -177,6 +184,36 @@ async fn main() -> ExitCode {
             tracing::info!("shutting down");
             running.stop(Duration::from_secs(10)).await;
             ExitCode::SUCCESS
+        }
+        Command::Test { files } => {
+            let (mut passed, mut failed) = (0, 0);
+            for file in &files {
+                match driftwatch::ruletest::run_file(file) {
+                    Ok(outcome) => {
+                        passed += outcome.passed;
+                        failed += outcome.failures.len();
+                        for f in &outcome.failures {
+                            eprintln!("FAIL {f}");
+                        }
+                        println!(
+                            "{}: {} passed, {} failed",
+                            file.display(),
+                            outcome.passed,
+                            outcome.failures.len()
+                        );
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("error: {e}");
+                    }
+                }
+            }
+            println!("rule tests: {passed} passed, {failed} failed");
+            if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Command::Backtest {
             config,

@@ -8,5 +8,6 @@ mod custom_query;
 mod delivery;
 mod demo;
 mod helpers;
+mod rule_tests;
 mod source_down;
 mod webhook_limits;
