@@ -181,7 +181,17 @@ pub async fn start(config: ServiceConfig, rules: RuleSet) -> driftwatch::app::Ru
 
 /// A finished run of one step that took `seconds`, finishing now.
 pub fn finished_run(id: &str, mode: &str, seconds: f64, status: &str) -> Run {
-    let now = chrono::Utc::now();
+    run_ending_at(id, mode, seconds, status, chrono::Utc::now())
+}
+
+/// A finished run of one step that took `seconds`, finishing at `now`.
+pub fn run_ending_at(
+    id: &str,
+    mode: &str,
+    seconds: f64,
+    status: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Run {
     let start = now - chrono::Duration::milliseconds((seconds * 1000.0) as i64);
     Run {
         id: id.to_owned(),

@@ -2,6 +2,7 @@
 //! receiver on loopback and the real `driftwatch` binary. One binary keeps links short.
 
 mod alerts_e2e;
+mod backtest_e2e;
 mod check_cli;
 mod crash;
 mod custom_query;
