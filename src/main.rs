@@ -46,6 +46,13 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print the JSON Schema of rule files or of driftwatch.toml, for editors that
+    /// validate and complete TOML (e.g. taplo: `#:schema ./rules.schema.json`).
+    Schema {
+        /// Which file kind.
+        #[arg(value_enum, default_value_t = SchemaKind::Rules)]
+        kind: SchemaKind,
+    },
     /// Replay rules over a source's history, as the live engine would have, sending
     /// nothing; report every alert that would have fired.
     Backtest {
@@ -94,6 +101,15 @@ enum Command {
         #[arg(long, value_parser = humantime::parse_duration)]
         duration: Option<Duration>,
     },
+}
+
+/// Which JSON Schema to print.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SchemaKind {
+    /// `rules/*.toml`.
+    Rules,
+    /// `driftwatch.toml`.
+    Config,
 }
 
 /// Output formats.
@@ -183,6 +199,14 @@ async fn main() -> ExitCode {
             wait_for_signal().await;
             tracing::info!("shutting down");
             running.stop(Duration::from_secs(10)).await;
+            ExitCode::SUCCESS
+        }
+        Command::Schema { kind } => {
+            let schema = match kind {
+                SchemaKind::Rules => driftwatch::config::schema::rules_schema(),
+                SchemaKind::Config => driftwatch::config::schema::config_schema(),
+            };
+            println!("{schema}");
             ExitCode::SUCCESS
         }
         Command::Test { files } => {

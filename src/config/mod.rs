@@ -4,6 +4,7 @@
 pub mod load;
 pub mod location;
 pub mod rule;
+pub mod schema;
 pub mod service;
 pub mod types;
 pub mod validate;

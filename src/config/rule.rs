@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -10,7 +11,7 @@ use crate::detect::DetectorConfig;
 use crate::model::Severity;
 
 /// One `rules/*.toml` file: a list of `[[rule]]` tables.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleFileConfig {
     /// The rules in the file, in order.
@@ -19,39 +20,47 @@ pub struct RuleFileConfig {
 }
 
 /// One rule exactly as written; validated into [`crate::config::Rule`].
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Unique name; becomes the `rule` label of its alerts.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Free text for people reading the rule.
     #[serde(default)]
     pub description: Option<String>,
     /// Which configured source to read (may be left out when there is only one).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub source: Option<Spanned<String>>,
     /// A built-in catalog metric such as `workflow.duration`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub metric: Option<Spanned<String>>,
     /// Label equality filters applied to the metric, e.g. `{ model = "gpt-4o" }`.
     #[serde(default)]
     pub filter: BTreeMap<String, String>,
     /// Instead of `metric`: SQL returning `ts`, `value` and label columns.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub query: Option<Spanned<String>>,
     /// Labels to group by; one alert per distinct combination.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub group_by: Vec<Spanned<String>>,
     /// How samples in the window become one value per group.
     #[serde(default)]
     pub aggregate: Option<Aggregate>,
     /// How far back each evaluation looks.
+    #[schemars(with = "DurationSpec")]
     pub window: Spanned<DurationSpec>,
     /// Evaluate every so often (`"1m"`); exclusive with `cron`.
     #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
     pub every: Option<Spanned<DurationSpec>>,
     /// Evaluate on a cron schedule; exclusive with `every`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub cron: Option<Spanned<String>>,
     /// Shift the window back this much so late rows are counted.
     #[serde(default)]
@@ -64,6 +73,7 @@ pub struct RuleConfig {
     pub keep_firing_for: Option<DurationSpec>,
     /// Groups with fewer samples in the window are not judged.
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub min_samples: Option<Spanned<u32>>,
     /// What a group with no samples means.
     #[serde(default)]
@@ -81,9 +91,11 @@ pub struct RuleConfig {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     /// What decides that a value is anomalous.
+    #[schemars(with = "DetectorConfig")]
     pub detector: Spanned<DetectorConfig>,
     /// Receivers to notify; defaults to the service's default receivers.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub receivers: Vec<Spanned<String>>,
     /// At most this many series per evaluation; the rest are dropped and counted.
     #[serde(default)]
@@ -91,7 +103,7 @@ pub struct RuleConfig {
 }
 
 /// How the samples of one group in the window become one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregate {
     /// Arithmetic mean.
@@ -141,7 +153,7 @@ impl Aggregate {
 }
 
 /// What a group with no samples in the window means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NoDataPolicy {
     /// Nothing is wrong: a firing alert for the group resolves.

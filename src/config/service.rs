@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::types::{DurationSpec, EnvString};
 
 /// `driftwatch.toml` exactly as written.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfigFile {
     /// HTTP server for `/metrics`, `/healthz`, `/readyz`.
@@ -22,9 +23,11 @@ pub struct ServiceConfigFile {
     pub rules: RulesSection,
     /// Metric sources by name.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, SourceSection>")]
     pub sources: BTreeMap<String, Spanned<SourceSection>>,
     /// Notification receivers by name.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, ReceiverSection>")]
     pub receivers: BTreeMap<String, Spanned<ReceiverSection>>,
     /// Default routing.
     #[serde(default)]
@@ -38,11 +41,12 @@ pub struct ServiceConfigFile {
 }
 
 /// `[server]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// Address to listen on, e.g. `127.0.0.1:9187` (port 0 picks a free one).
     #[serde(default = "default_listen")]
+    #[schemars(with = "String")]
     pub listen: Spanned<String>,
 }
 
@@ -63,11 +67,12 @@ fn default_listen() -> Spanned<String> {
 }
 
 /// `[store]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
     /// `sqlite://path.db` or `postgres://…`; may use `${VAR}`.
     #[serde(default = "default_store_url")]
+    #[schemars(with = "EnvString")]
     pub url: Spanned<EnvString>,
 }
 
@@ -84,7 +89,7 @@ fn default_store_url() -> Spanned<EnvString> {
 }
 
 /// `[rules]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesSection {
     /// Directory of `*.toml` rule files, relative to the config file.
@@ -105,7 +110,7 @@ fn default_rules_dir() -> String {
 }
 
 /// `[sources.NAME]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourceSection {
     /// A CMBAgent workflow database.
@@ -113,7 +118,7 @@ pub enum SourceSection {
 }
 
 /// `[sources.NAME] kind = "sql"`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlSourceSection {
     /// `sqlite://…` or `postgres://…`; may use `${VAR}`.
@@ -124,7 +129,7 @@ pub struct SqlSourceSection {
 }
 
 /// `[receivers.NAME]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReceiverSection {
     /// Signed JSON over HTTP(S).
@@ -132,7 +137,7 @@ pub enum ReceiverSection {
 }
 
 /// `[receivers.NAME] kind = "webhook"`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSection {
     /// Where to POST; may use `${VAR}`.
@@ -149,16 +154,17 @@ pub struct WebhookSection {
 }
 
 /// `[notify]`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifySection {
     /// Receivers for rules that name none (default: every receiver).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
     pub default_receivers: Option<Vec<Spanned<String>>>,
 }
 
 /// `[delivery]`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliverySection {
     /// Waits between attempts; after the last one a notification is dead-lettered.
@@ -173,7 +179,7 @@ pub struct DeliverySection {
 }
 
 /// `[log]`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
     /// `text` (default) or `json`.
@@ -185,7 +191,7 @@ pub struct LogSection {
 }
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.

@@ -42,7 +42,7 @@ pub trait Detector: Send {
 }
 
 /// A detector as written in a rule: `detector = { kind = "threshold", above = 600 }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DetectorConfig {
     /// Static limits with separate recovery limits.

@@ -7,7 +7,7 @@ use super::{DetectError, Detector, Verdict};
 /// `detector = { kind = "threshold", above = 600, recover_below = 540 }`.
 ///
 /// With both `above` and `below` the value must stay inside `[below, above]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdConfig {
     /// Breach when the value is strictly greater.

@@ -10,5 +10,6 @@ mod delivery;
 mod demo;
 mod helpers;
 mod rule_tests;
+mod schema;
 mod source_down;
 mod webhook_limits;

@@ -1,0 +1,17 @@
+//! JSON Schemas of the configuration files, generated from the same serde models that
+//! parse them, so the schema cannot drift from what `check` accepts.
+
+use crate::config::rule::RuleFileConfig;
+use crate::config::service::ServiceConfigFile;
+
+/// The schema of a `rules/*.toml` file, pretty-printed.
+pub fn rules_schema() -> String {
+    let schema = schemars::schema_for!(RuleFileConfig);
+    serde_json::to_string_pretty(&schema).expect("schemas serialize")
+}
+
+/// The schema of `driftwatch.toml`, pretty-printed.
+pub fn config_schema() -> String {
+    let schema = schemars::schema_for!(ServiceConfigFile);
+    serde_json::to_string_pretty(&schema).expect("schemas serialize")
+}
