@@ -18,6 +18,7 @@ pub mod error;
 pub mod model;
 pub mod notify;
 pub mod ruletest;
+pub mod score;
 pub mod server;
 pub mod sources;
 pub mod store;

@@ -46,6 +46,25 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run a detector over CSV series (timestamp,value), one sample at a time using only
+    /// the past; write timestamp,value,anomaly_score rows (NAB's scorer reads them).
+    Score {
+        /// A CSV file, or a folder of them (NAB's data/ layout).
+        input: PathBuf,
+        /// Output file, or folder for a folder input.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// The detector as a TOML inline table, e.g. '{ kind = "mad", sigmas = 5 }'
+        /// (default: the shipped baseline detector).
+        #[arg(long)]
+        detector: Option<String>,
+        /// Name in output file names (`<name>_<file>.csv`).
+        #[arg(long, default_value = "driftwatch")]
+        name: String,
+        /// Write 1 where an alert would start firing and 0 elsewhere, instead of scores.
+        #[arg(long)]
+        alerts: bool,
+    },
     /// Print the JSON Schema of rule files or of driftwatch.toml, for editors that
     /// validate and complete TOML (e.g. taplo: `#:schema ./rules.schema.json`).
     Schema {
@@ -200,6 +219,60 @@ async fn main() -> ExitCode {
             tracing::info!("shutting down");
             running.stop(Duration::from_secs(10)).await;
             ExitCode::SUCCESS
+        }
+        Command::Score {
+            input,
+            output,
+            detector,
+            name,
+            alerts,
+        } => {
+            let config = match detector {
+                None => driftwatch::detect::DetectorConfig::default_baseline(),
+                Some(text) => match toml::from_str::<toml::Table>(&format!("d = {text}"))
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| {
+                        t["d"]
+                            .clone()
+                            .try_into::<driftwatch::detect::DetectorConfig>()
+                            .map_err(|e| e.to_string())
+                    }) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("error: --detector: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
+            let problems = config.validate();
+            if !problems.is_empty() {
+                eprintln!("error: --detector: {}", problems.join("; "));
+                return ExitCode::FAILURE;
+            }
+            let mode = if alerts {
+                driftwatch::score::ScoreMode::Alerts
+            } else {
+                driftwatch::score::ScoreMode::Score
+            };
+            let mut progress = |done: usize, all: usize| eprint!("\rscored {done}/{all} files");
+            match driftwatch::score::score_path(
+                &input,
+                &output,
+                &name,
+                &config,
+                mode,
+                &mut progress,
+            ) {
+                Ok(s) => {
+                    eprintln!();
+                    println!("{} files, {} rows, {} alerts", s.files, s.rows, s.alerts);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("\nerror: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Schema { kind } => {
             let schema = match kind {

@@ -3,7 +3,23 @@
 //! A detector instance lives per (rule, group) and sees one aggregated value per
 //! evaluation, in time order, judging it against the state built from earlier values.
 
+pub mod baselines;
+pub mod changepoint;
+pub mod combined;
+pub mod config;
+pub mod judge;
+pub mod moments;
+#[cfg(test)]
+mod scenarios;
+pub mod sketch;
 pub mod threshold;
+
+use baselines::{
+    BaselineDetector, EwmaBaseline, MadBaseline, QuantileBaseline, RollingBaseline,
+    SeasonalBaseline,
+};
+use combined::{CombinedConfig, CombinedDetector};
+use config::{BaselineConfig, Kind};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,8 +36,9 @@ pub struct Verdict {
     pub expected: Option<f64>,
     /// Lower/upper edge of the normal band, if any.
     pub band: Option<(f64, f64)>,
-    /// Sentence fragment without metric or labels, e.g. "is above the threshold 600".
-    pub reason: String,
+    /// Sentence fragment without metric or labels, e.g. "is above the threshold 600"
+    /// (borrowed when it is fixed text, so judging normal values allocates nothing).
+    pub reason: std::borrow::Cow<'static, str>,
     /// True while too little history has been seen to judge.
     pub warming_up: bool,
 }
@@ -47,13 +64,68 @@ pub trait Detector: Send {
 pub enum DetectorConfig {
     /// Static limits with separate recovery limits.
     Threshold(ThresholdConfig),
+    /// Exact rolling mean/variance over a time window (Student-t while samples are few).
+    Zscore(BaselineConfig),
+    /// Exponentially weighted mean/variance.
+    Ewma(BaselineConfig),
+    /// Robust median/MAD from a decaying sketch.
+    Mad(BaselineConfig),
+    /// Rolling quantiles from a decaying sketch.
+    Quantile(BaselineConfig),
+    /// Hour-of-day or hour-of-week profile.
+    Seasonal(BaselineConfig),
+    /// CUSUM change points: level shifts and slow drift.
+    Changepoint(BaselineConfig),
+    /// Several detectors on the same series.
+    Combined(CombinedConfig),
 }
 
 impl DetectorConfig {
     /// A fresh detector instance for one series.
     pub fn build(&self) -> Box<dyn Detector> {
+        let day_ms = 86_400_000;
         match self {
             DetectorConfig::Threshold(c) => Box::new(ThresholdDetector::new(c.clone())),
+            DetectorConfig::Zscore(c) => {
+                let window = c
+                    .window
+                    .map(|w| w.get().as_millis() as i64)
+                    .unwrap_or(7 * day_ms);
+                Box::new(BaselineDetector::new(
+                    c.clone(),
+                    Kind::Zscore,
+                    RollingBaseline::new(window),
+                ))
+            }
+            DetectorConfig::Ewma(c) => Box::new(BaselineDetector::new(
+                c.clone(),
+                Kind::Ewma,
+                EwmaBaseline::new(c.half_life.unwrap_or(60.0)),
+            )),
+            DetectorConfig::Mad(c) => Box::new(BaselineDetector::new(
+                c.clone(),
+                Kind::Mad,
+                MadBaseline::new(c.half_life.unwrap_or(1000.0)),
+            )),
+            DetectorConfig::Quantile(c) => {
+                let q = c.quantile.unwrap_or(0.99);
+                let mut c = c.clone();
+                c.sigmas = Some(QuantileBaseline::sigmas(q));
+                Box::new(BaselineDetector::new(
+                    c.clone(),
+                    Kind::Quantile,
+                    QuantileBaseline::new(q, c.half_life.unwrap_or(2000.0)),
+                ))
+            }
+            DetectorConfig::Seasonal(c) => Box::new(BaselineDetector::new(
+                c.clone(),
+                Kind::Seasonal,
+                SeasonalBaseline::new(c.season.unwrap_or_default(), c.min_seasons.unwrap_or(3)),
+            )),
+            DetectorConfig::Changepoint(c) => {
+                Box::new(changepoint::ChangepointDetector::new(c.clone()))
+            }
+            DetectorConfig::Combined(c) => Box::new(CombinedDetector::new(c)),
         }
     }
 
@@ -61,6 +133,19 @@ impl DetectorConfig {
     pub fn validate(&self) -> Vec<String> {
         match self {
             DetectorConfig::Threshold(c) => c.validate(),
+            DetectorConfig::Zscore(c) => c.validate(Kind::Zscore),
+            DetectorConfig::Ewma(c) => c.validate(Kind::Ewma),
+            DetectorConfig::Mad(c) => c.validate(Kind::Mad),
+            DetectorConfig::Quantile(c) => c.validate(Kind::Quantile),
+            DetectorConfig::Seasonal(c) => c.validate(Kind::Seasonal),
+            DetectorConfig::Changepoint(c) => c.validate(Kind::Changepoint),
+            DetectorConfig::Combined(c) => {
+                let mut errs: Vec<String> = c.of.iter().flat_map(|d| d.validate()).collect();
+                if c.of.is_empty() {
+                    errs.push("`combined` needs at least one detector in `of`".into());
+                }
+                errs
+            }
         }
     }
 
@@ -68,6 +153,19 @@ impl DetectorConfig {
     pub fn threshold_value(&self) -> Option<f64> {
         match self {
             DetectorConfig::Threshold(c) => c.above.or(c.below),
+            _ => None,
         }
+    }
+
+    /// The detector `driftwatch score` uses unless told otherwise: an EWMA baseline
+    /// (half-life 100 samples, 4σ, 150 samples of warm-up) with the rarity test; the
+    /// settings measured on NAB in BENCHMARKS.md.
+    pub fn default_baseline() -> Self {
+        DetectorConfig::Ewma(BaselineConfig {
+            half_life: Some(100.0),
+            sigmas: Some(4.0),
+            warmup: Some(150),
+            ..Default::default()
+        })
     }
 }

@@ -127,29 +127,30 @@ impl Detector for ThresholdDetector {
             self.config.below.unwrap_or(f64::NEG_INFINITY),
             self.config.above.unwrap_or(f64::INFINITY),
         );
-        let (anomalous, reason, expected) = match self.breach {
-            Breach::High => {
-                let limit = self.config.above.unwrap_or_default();
-                (
-                    true,
-                    format!("is above the threshold {}", fmt_num(limit)),
-                    Some(limit),
-                )
-            }
-            Breach::Low => {
-                let limit = self.config.below.unwrap_or_default();
-                (
-                    true,
-                    format!("is below the threshold {}", fmt_num(limit)),
-                    Some(limit),
-                )
-            }
-            Breach::None => (
-                false,
-                "is within the thresholds".to_owned(),
-                self.config.above.or(self.config.below),
-            ),
-        };
+        let (anomalous, reason, expected): (bool, std::borrow::Cow<'static, str>, _) =
+            match self.breach {
+                Breach::High => {
+                    let limit = self.config.above.unwrap_or_default();
+                    (
+                        true,
+                        format!("is above the threshold {}", fmt_num(limit)).into(),
+                        Some(limit),
+                    )
+                }
+                Breach::Low => {
+                    let limit = self.config.below.unwrap_or_default();
+                    (
+                        true,
+                        format!("is below the threshold {}", fmt_num(limit)).into(),
+                        Some(limit),
+                    )
+                }
+                Breach::None => (
+                    false,
+                    "is within the thresholds".into(),
+                    self.config.above.or(self.config.below),
+                ),
+            };
         Verdict {
             anomalous,
             score: if anomalous { 1.0 } else { 0.0 },

@@ -220,7 +220,7 @@ impl RuleRuntime {
                 threshold: verdict.expected,
                 score: verdict.score,
                 summary,
-                reason: verdict.reason,
+                reason: verdict.reason.into_owned(),
             };
             if let Some(t) = runtime.alert.apply(&judgement, now, timing) {
                 out.transitions.push(t);

@@ -26,6 +26,9 @@ pub struct WindowBuffer {
     labels: Vec<Labels>,
     index: HashMap<Labels, u32>,
     cursor: Option<DateTime<Utc>>,
+    /// True while entries are in time order (the usual case: sources return rows by
+    /// time and fetches follow each other), so evaluations need not sort.
+    ordered: bool,
 }
 
 impl WindowBuffer {
@@ -33,6 +36,7 @@ impl WindowBuffer {
     pub fn new(group_by: Vec<String>) -> Self {
         Self {
             group_by,
+            ordered: true,
             ..Default::default()
         }
     }
@@ -61,9 +65,13 @@ impl WindowBuffer {
                 g
             }
         };
+        let ts_ms = o.sample.ts.timestamp_millis();
+        if self.entries.back().is_some_and(|last| last.ts_ms > ts_ms) {
+            self.ordered = false;
+        }
         self.entries.push_back(Entry {
             group,
-            ts_ms: o.sample.ts.timestamp_millis(),
+            ts_ms,
             value: o.sample.value,
         });
     }
@@ -88,6 +96,7 @@ impl WindowBuffer {
         self.entries.retain(|e| e.ts_ms > start_ms);
         self.cursor = Some(until);
         if self.entries.is_empty() {
+            self.ordered = true;
             // Nothing refers to the interned label sets any more: let them go, so a
             // label explosion that has passed does not hold memory.
             self.labels.clear();
@@ -105,6 +114,7 @@ impl WindowBuffer {
     }
 
     fn clear(&mut self) {
+        self.ordered = true;
         self.entries.clear();
         self.labels.clear();
         self.index.clear();
@@ -113,11 +123,17 @@ impl WindowBuffer {
     /// The window's values grouped by label set, in label order.
     pub fn groups(&self) -> Vec<Group> {
         let mut values: Vec<Vec<f64>> = vec![Vec::new(); self.labels.len()];
-        // Entries are in arrival order; sort each group's values by time for `last`.
-        let mut by_time: Vec<&Entry> = self.entries.iter().collect();
-        by_time.sort_by_key(|e| e.ts_ms);
-        for e in by_time {
-            values[e.group as usize].push(e.value);
+        if self.ordered {
+            for e in &self.entries {
+                values[e.group as usize].push(e.value);
+            }
+        } else {
+            // Out-of-order rows: sort by time so `last` means the newest.
+            let mut by_time: Vec<&Entry> = self.entries.iter().collect();
+            by_time.sort_by_key(|e| e.ts_ms);
+            for e in by_time {
+                values[e.group as usize].push(e.value);
+            }
         }
         let mut out: Vec<Group> = values
             .into_iter()

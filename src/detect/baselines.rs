@@ -1,0 +1,350 @@
+//! The baseline detectors: one generic judge-and-learn loop over interchangeable
+//! baselines (exact rolling window, EWMA, robust sketch, quantile sketch, seasonal
+//! profile), persisted as JSON snapshots.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+use crate::detect::config::{BaselineConfig, Kind, Season};
+use crate::detect::judge::{sigma_reason, Deviation, Judge};
+use crate::detect::moments::{alpha_for_half_life, Ewma, WindowMoments};
+use crate::detect::sketch::DecayingSketch;
+use crate::detect::{DetectError, Detector, Verdict};
+
+/// A baseline: what is normal so far, updated one sample at a time.
+pub trait Baseline: Serialize + DeserializeOwned + Send + 'static {
+    /// (centre, spread, samples behind it, Student-t dof) before `x` is learnt.
+    fn expect(&mut self, ts_ms: i64) -> Option<(f64, f64, u64, Option<f64>)>;
+    /// Learns one sample.
+    fn learn(&mut self, ts_ms: i64, x: f64);
+    /// A short name for reasons: "7-day baseline", "hour-of-day profile".
+    fn name(&self) -> String;
+}
+
+/// Runs a baseline: judge against it, then learn (anomalies kept out unless they
+/// persist long enough to be the new normal).
+#[derive(Serialize, Deserialize)]
+pub struct BaselineDetector<B> {
+    #[serde(skip)]
+    config: BaselineConfig,
+    #[serde(skip, default = "default_judge")]
+    judge: Judge,
+    base: B,
+    streak: u64,
+    /// The series' own past deviations (in σ), for the rarity test.
+    tail: DecayingSketch,
+}
+
+fn default_judge() -> Judge {
+    BaselineConfig::default().judge(Kind::Zscore)
+}
+
+impl<B: Baseline> BaselineDetector<B> {
+    /// Wraps a fresh baseline.
+    pub fn new(config: BaselineConfig, kind: Kind, base: B) -> Self {
+        Self {
+            judge: config.judge(kind),
+            config,
+            base,
+            streak: 0,
+            tail: DecayingSketch::for_upper_tail(5000.0),
+        }
+    }
+}
+
+impl<B: Baseline> BaselineDetector<B> {
+    /// Applies the rarity test: the deviation must also be rare for this series.
+    fn calibrate(&mut self, v: &mut Verdict, t: f64) {
+        let rarity = self.config.rarity.unwrap_or(0.999);
+        if rarity <= 0.0 || !t.is_finite() {
+            return;
+        }
+        let warm = self.tail.n >= self.judge.warmup.max(30);
+        let rank = if warm { self.tail.cdf(t) } else { 0.0 };
+        self.tail.add(t);
+        if !warm {
+            v.anomalous = false;
+            return;
+        }
+        // The score is how rare the deviation is for this series.
+        v.score = v.score.min(rank);
+        if rank < rarity {
+            v.anomalous = false;
+        }
+    }
+}
+
+impl<B: Baseline> Detector for BaselineDetector<B> {
+    fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
+        let y = self.config.transform(value);
+        let verdict = match self.base.expect(ts_ms) {
+            Some((center, spread, samples, dof)) => {
+                let raw_center = self.config.untransform(center);
+                let mut v = self.judge.judge(
+                    Deviation {
+                        value: y,
+                        center,
+                        spread,
+                        samples,
+                        dof,
+                        raw: (value, raw_center),
+                    },
+                    |t| {
+                        let spread_raw = self.config.untransform(center + spread) - raw_center;
+                        sigma_reason(t, &self.base.name(), raw_center, spread_raw)
+                    },
+                );
+                v.expected = Some(raw_center);
+                v.band = v
+                    .band
+                    .map(|(l, u)| (self.config.untransform(l), self.config.untransform(u)));
+                if !v.warming_up {
+                    self.calibrate(&mut v, (y - center).abs() / spread.max(1e-12));
+                }
+                v
+            }
+            None => Verdict {
+                anomalous: false,
+                score: 0.0,
+                expected: None,
+                band: None,
+                reason: "is still learning its baseline".into(),
+                warming_up: true,
+            },
+        };
+        self.streak = if verdict.anomalous {
+            self.streak + 1
+        } else {
+            0
+        };
+        let relearn = self.streak > self.config.relearn_after();
+        if !verdict.anomalous || self.config.learn_anomalies.unwrap_or(false) || relearn {
+            self.base.learn(ts_ms, y);
+        }
+        verdict
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "base": serde_json::to_value(&self.base).unwrap_or_default(),
+            "streak": self.streak,
+            "tail": serde_json::to_value(&self.tail).unwrap_or_default(),
+        })
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError> {
+        self.base = serde_json::from_value(state.get("base").cloned().unwrap_or_default())
+            .map_err(|e| DetectError(e.to_string()))?;
+        self.streak = state.get("streak").and_then(|s| s.as_u64()).unwrap_or(0);
+        if let Some(tail) = state.get("tail") {
+            self.tail =
+                serde_json::from_value(tail.clone()).map_err(|e| DetectError(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Exact mean/variance over a sliding time window; Student-t while samples are few.
+#[derive(Serialize, Deserialize)]
+pub struct RollingBaseline {
+    moments: WindowMoments,
+    days: f64,
+}
+
+impl RollingBaseline {
+    /// A window of `window_ms`, in 28 buckets.
+    pub fn new(window_ms: i64) -> Self {
+        Self {
+            moments: WindowMoments::new(window_ms, 28),
+            days: window_ms as f64 / 86_400_000.0,
+        }
+    }
+}
+
+impl Baseline for RollingBaseline {
+    fn expect(&mut self, ts_ms: i64) -> Option<(f64, f64, u64, Option<f64>)> {
+        let m = self.moments.get(ts_ms);
+        (m.n >= 2.0).then(|| {
+            // Prediction interval for one new value: s * sqrt(1 + 1/n), n - 1 dof.
+            (
+                m.mean,
+                m.std() * (1.0 + 1.0 / m.n).sqrt(),
+                m.n as u64,
+                Some(m.n - 1.0),
+            )
+        })
+    }
+    fn learn(&mut self, ts_ms: i64, x: f64) {
+        self.moments.add(ts_ms, x);
+    }
+    fn name(&self) -> String {
+        if self.days >= 1.0 {
+            format!("{}-day baseline", self.days.round())
+        } else {
+            format!("{}-hour baseline", (self.days * 24.0).round().max(1.0))
+        }
+    }
+}
+
+/// Exponentially weighted mean/variance.
+#[derive(Serialize, Deserialize)]
+pub struct EwmaBaseline {
+    e: Ewma,
+    alpha: f64,
+}
+
+impl EwmaBaseline {
+    /// With a half-life in samples.
+    pub fn new(half_life: f64) -> Self {
+        Self {
+            e: Ewma::default(),
+            alpha: alpha_for_half_life(half_life),
+        }
+    }
+}
+
+impl Baseline for EwmaBaseline {
+    fn expect(&mut self, _: i64) -> Option<(f64, f64, u64, Option<f64>)> {
+        (self.e.n >= 2).then(|| (self.e.mean, self.e.std(), self.e.n, None))
+    }
+    fn learn(&mut self, _: i64, x: f64) {
+        self.e.add(x, self.alpha);
+    }
+    fn name(&self) -> String {
+        "moving average".into()
+    }
+}
+
+/// Robust centre and spread: median and 1.4826 × MAD from a decaying sketch.
+#[derive(Serialize, Deserialize)]
+pub struct MadBaseline {
+    sketch: DecayingSketch,
+}
+
+impl MadBaseline {
+    /// With a half-life in samples.
+    pub fn new(half_life: f64) -> Self {
+        Self {
+            sketch: DecayingSketch::new(half_life),
+        }
+    }
+}
+
+impl Baseline for MadBaseline {
+    fn expect(&mut self, _: i64) -> Option<(f64, f64, u64, Option<f64>)> {
+        let (m, mad) = self.sketch.median_mad()?;
+        Some((m, 1.4826 * mad, self.sketch.n, None))
+    }
+    fn learn(&mut self, _: i64, x: f64) {
+        self.sketch.add(x);
+    }
+    fn name(&self) -> String {
+        "median baseline".into()
+    }
+}
+
+/// Rolling quantiles: values beyond the q-quantile (and the mirrored lower one) are
+/// anomalous; expressed as a spread so the common judge applies.
+#[derive(Serialize, Deserialize)]
+pub struct QuantileBaseline {
+    sketch: DecayingSketch,
+    q: f64,
+}
+
+impl QuantileBaseline {
+    /// Bounding quantile `q`, half-life in samples.
+    pub fn new(q: f64, half_life: f64) -> Self {
+        Self {
+            sketch: DecayingSketch::new(half_life),
+            q,
+        }
+    }
+
+    /// The sigma count that puts a normal's band at quantile `q`.
+    pub fn sigmas(q: f64) -> f64 {
+        Normal::standard().inverse_cdf(q)
+    }
+}
+
+impl Baseline for QuantileBaseline {
+    fn expect(&mut self, _: i64) -> Option<(f64, f64, u64, Option<f64>)> {
+        let m = self.sketch.quantile(0.5)?;
+        let hi = self.sketch.quantile(self.q)?;
+        let lo = self.sketch.quantile(1.0 - self.q)?;
+        let z = Self::sigmas(self.q);
+        Some((m, (hi - m).max(m - lo) / z, self.sketch.n, None))
+    }
+    fn learn(&mut self, _: i64, x: f64) {
+        self.sketch.add(x);
+    }
+    fn name(&self) -> String {
+        format!("p{} band around the median", (self.q * 100.0).round())
+    }
+}
+
+/// One EWMA per hour of the day (or week); judges only hours seen on enough days.
+#[derive(Serialize, Deserialize)]
+pub struct SeasonalBaseline {
+    slots: Vec<(Ewma, u64, i64)>,
+    min_seasons: u64,
+    alpha: f64,
+}
+
+impl SeasonalBaseline {
+    /// A profile of `season`, judging slots seen on `min_seasons` distinct days.
+    pub fn new(season: Season, min_seasons: u64) -> Self {
+        let n = match season {
+            Season::Daily => 24,
+            Season::Weekly => 168,
+        };
+        Self {
+            slots: vec![(Ewma::default(), 0, i64::MIN); n],
+            min_seasons,
+            alpha: 1.0 / 7.0,
+        }
+    }
+
+    fn slot(&self, ts_ms: i64) -> usize {
+        let hours = ts_ms.div_euclid(3_600_000);
+        // 1970-01-01 was a Thursday: shift so slot 0 is Monday 00:00.
+        ((hours + 72).rem_euclid(self.slots.len() as i64)) as usize
+    }
+}
+
+impl Baseline for SeasonalBaseline {
+    fn expect(&mut self, ts_ms: i64) -> Option<(f64, f64, u64, Option<f64>)> {
+        let (e, seasons, _) = &self.slots[self.slot(ts_ms)];
+        (e.n >= 2).then(|| {
+            let samples = if *seasons >= self.min_seasons {
+                u64::MAX
+            } else {
+                0
+            };
+            (e.mean, e.std(), samples, None)
+        })
+    }
+    fn learn(&mut self, ts_ms: i64, x: f64) {
+        let i = self.slot(ts_ms);
+        let period = self.slots.len() as i64 * 3_600_000;
+        let season = ts_ms.div_euclid(period);
+        let (e, seasons, last) = &mut self.slots[i];
+        if *last != season {
+            *seasons += 1;
+            *last = season;
+        }
+        // Remember about a week of seasons: the weight per sample is spread over every
+        // sample the slot gets in that many seasons, so the whole hour counts, not its end.
+        let per_season = (e.n + 1) as f64 / (*seasons).max(1) as f64;
+        let alpha = (self.alpha / per_season).max(1.0 / (e.n + 1) as f64);
+        e.add(x, alpha);
+    }
+    fn name(&self) -> String {
+        if self.slots.len() == 24 {
+            "hour-of-day profile"
+        } else {
+            "hour-of-week profile"
+        }
+        .into()
+    }
+}

@@ -1,0 +1,106 @@
+//! Several detectors judging the same series: anomalous when any (or all) of them say so.
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{DetectError, Detector, DetectorConfig, Verdict};
+
+/// `detector = { kind = "combined", mode = "any", of = [ { kind = "mad" }, … ] }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CombinedConfig {
+    /// The member detectors.
+    pub of: Vec<DetectorConfig>,
+    /// `any` (default) or `all`.
+    #[serde(default)]
+    pub mode: CombineMode,
+}
+
+/// How member verdicts combine.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CombineMode {
+    /// Anomalous when any member is.
+    #[default]
+    Any,
+    /// Anomalous when every member is.
+    All,
+}
+
+/// The running combination.
+pub struct CombinedDetector {
+    members: Vec<Box<dyn Detector>>,
+    mode: CombineMode,
+}
+
+impl CombinedDetector {
+    /// Builds every member.
+    pub fn new(config: &CombinedConfig) -> Self {
+        Self {
+            members: config.of.iter().map(|c| c.build()).collect(),
+            mode: config.mode,
+        }
+    }
+}
+
+impl Detector for CombinedDetector {
+    fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
+        let verdicts: Vec<Verdict> = self
+            .members
+            .iter_mut()
+            .map(|d| d.observe(ts_ms, value))
+            .collect();
+        let anomalous = match self.mode {
+            CombineMode::Any => verdicts.iter().any(|v| v.anomalous),
+            CombineMode::All => !verdicts.is_empty() && verdicts.iter().all(|v| v.anomalous),
+        };
+        // Report the member that spoke (the strongest), or the first one.
+        let lead = verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.anomalous == anomalous)
+            .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        let score = verdicts.iter().map(|v| v.score).fold(0.0, f64::max);
+        let warming_up = verdicts.iter().all(|v| v.warming_up);
+        let mut out = verdicts.into_iter().nth(lead).unwrap_or(Verdict {
+            anomalous: false,
+            score: 0.0,
+            expected: None,
+            band: None,
+            reason: "has no detectors".into(),
+            warming_up: true,
+        });
+        out.anomalous = anomalous;
+        out.score = if self.mode == CombineMode::All && !anomalous {
+            out.score.min(score)
+        } else {
+            score
+        };
+        out.warming_up = warming_up;
+        out
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::Value::Array(self.members.iter().map(|d| d.snapshot()).collect())
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError> {
+        let states = state
+            .as_array()
+            .ok_or_else(|| DetectError("combined state is not a list".into()))?;
+        if states.len() != self.members.len() {
+            return Err(DetectError(format!(
+                "{} member states for {} detectors",
+                states.len(),
+                self.members.len()
+            )));
+        }
+        for (d, s) in self.members.iter_mut().zip(states) {
+            d.restore(s)?;
+        }
+        Ok(())
+    }
+}
