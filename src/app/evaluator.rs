@@ -166,8 +166,17 @@ impl Evaluator {
         };
         let result = match fetched {
             Ok(observations) => {
+                let fetched = observations.len();
                 task.runtime.ingest(observations, after, until, snapshot);
                 let outcome = task.runtime.evaluate(now);
+                tracing::debug!(
+                    fetched,
+                    series = outcome.series,
+                    observations = outcome.observations,
+                    after = %after,
+                    until = %until,
+                    "evaluated"
+                );
                 self.metrics
                     .series
                     .with_label_values(&[&rule.name])

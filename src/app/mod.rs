@@ -110,7 +110,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
             .or_default()
             .push(alert);
     }
-    let baselines = store.load_baselines().await?;
+    let mut baselines = store.load_baselines().await?;
     let released = store.release_orphaned_claims().await?;
     if released > 0 {
         tracing::warn!(
@@ -127,10 +127,17 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     metrics.config_last_reload_successful.set(1);
     for rule in &rules.rules {
         let mut runtime = RuleRuntime::new(Arc::clone(rule));
+        let learnt = baselines.remove(&rule.name).unwrap_or_default();
+        let fresh = learnt.is_empty();
         runtime.restore(
             alerts_by_rule.remove(&rule.name).unwrap_or_default(),
-            &baselines,
+            learnt,
         );
+        if fresh {
+            if let Some(source) = evaluator.sources.get(&rule.source) {
+                warm_up(&mut runtime, source.as_ref(), clock.now()).await;
+            }
+        }
         let task = RuleTask::new(runtime);
         tasks.spawn(scheduler::run_rule(
             Arc::clone(&evaluator),
@@ -185,6 +192,45 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         shutdown,
         tasks,
     })
+}
+
+/// Teaches a new rule's baselines from the source's recent history, so a first start
+/// (or a new rule) is not days of blindness; restarts restore stored baselines instead.
+async fn warm_up(
+    runtime: &mut RuleRuntime,
+    source: &dyn Source,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let rule = Arc::clone(&runtime.rule);
+    let period = match &rule.schedule {
+        crate::config::validated::Schedule::Every(d) => *d,
+        crate::config::validated::Schedule::Cron(_) => Duration::from_secs(3600),
+    };
+    let Some(span) = rule.detector.warmup_span(period) else {
+        return;
+    };
+    if source.is_snapshot(&rule.query) {
+        return;
+    }
+    let span = chrono::Duration::from_std(span).unwrap_or_default();
+    let lead = chrono::Duration::from_std(rule.window + rule.delay).unwrap_or_default();
+    let request = crate::sources::FetchRequest {
+        query: &rule.query,
+        after: now - span - lead,
+        until: now,
+    };
+    match source.fetch(request).await {
+        Ok(mut history) => {
+            history.sort_by_key(|o| o.sample.ts);
+            let mut ticks = 0;
+            crate::engine::replay::replay(runtime, &history, now - span, now, |_, _| ticks += 1);
+            runtime.forget_alert_states();
+            tracing::info!(rule = %rule.name, rows = history.len(), evaluations = ticks, "baselines warmed from history");
+        }
+        Err(e) => {
+            tracing::warn!(rule = %rule.name, error = %e, "cannot warm baselines from history; learning live")
+        }
+    }
 }
 
 /// Keeps the outbox gauges current and drops delivered rows after a week.

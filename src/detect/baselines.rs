@@ -60,7 +60,7 @@ impl<B: Baseline> BaselineDetector<B> {
         if rarity <= 0.0 || !t.is_finite() {
             return;
         }
-        let warm = self.tail.n >= self.judge.warmup.max(30);
+        let warm = self.tail.n >= self.judge.warmup;
         let rank = if warm { self.tail.cdf(t) } else { 0.0 };
         self.tail.add(t);
         if !warm {
@@ -91,7 +91,8 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
                         raw: (value, raw_center),
                     },
                     |t| {
-                        let spread_raw = self.config.untransform(center + spread) - raw_center;
+                        let floored = spread.max(crate::detect::judge::spread_floor(center));
+                        let spread_raw = self.config.untransform(center + floored) - raw_center;
                         sigma_reason(t, &self.base.name(), raw_center, spread_raw)
                     },
                 );
@@ -100,7 +101,8 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
                     .band
                     .map(|(l, u)| (self.config.untransform(l), self.config.untransform(u)));
                 if !v.warming_up {
-                    self.calibrate(&mut v, (y - center).abs() / spread.max(1e-12));
+                    let floored = spread.max(crate::detect::judge::spread_floor(center));
+                    self.calibrate(&mut v, (y - center).abs() / floored);
                 }
                 v
             }

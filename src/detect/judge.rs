@@ -60,7 +60,12 @@ pub struct Deviation {
 
 /// The smallest spread used, relative to the centre: a perfectly flat history would
 /// otherwise make any change infinitely many sigmas.
-const SPREAD_FLOOR: f64 = 1e-3;
+const SPREAD_FLOOR: f64 = 0.01;
+
+/// The smallest spread judged with around `center`.
+pub fn spread_floor(center: f64) -> f64 {
+    SPREAD_FLOOR * center.abs().max(1e-9)
+}
 
 impl Judge {
     /// Two-sided tail probability of `t` standard deviations.
@@ -76,8 +81,7 @@ impl Judge {
 
     /// Judges a deviation; `describe` makes the reason when (and only when) it is anomalous.
     pub fn judge(&self, d: Deviation, describe: impl FnOnce(f64) -> String) -> Verdict {
-        let floor = SPREAD_FLOOR * d.center.abs().max(1e-9);
-        let spread = d.spread.max(floor);
+        let spread = d.spread.max(spread_floor(d.center));
         let band = (
             d.center - self.sigmas * spread,
             d.center + self.sigmas * spread,

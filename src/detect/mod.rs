@@ -149,6 +149,34 @@ impl DetectorConfig {
         }
     }
 
+    /// How much history warms this detector up when evaluated every `period`: enough
+    /// evaluations for its warm-up twice over (seasonal: its seasons), at most 7 days.
+    /// None for detectors without a baseline.
+    pub fn warmup_span(&self, period: std::time::Duration) -> Option<std::time::Duration> {
+        let week = std::time::Duration::from_secs(7 * 86_400);
+        let span = match self {
+            DetectorConfig::Threshold(_) => return None,
+            DetectorConfig::Seasonal(c) => {
+                let days = c.min_seasons.unwrap_or(3) + 1;
+                let period_days = if c.season == Some(config::Season::Weekly) {
+                    7
+                } else {
+                    1
+                };
+                std::time::Duration::from_secs(days * period_days * 86_400)
+            }
+            DetectorConfig::Zscore(c)
+            | DetectorConfig::Ewma(c)
+            | DetectorConfig::Mad(c)
+            | DetectorConfig::Quantile(c)
+            | DetectorConfig::Changepoint(c) => period * (2 * c.warmup.unwrap_or(30)) as u32,
+            DetectorConfig::Combined(c) => {
+                c.of.iter().filter_map(|d| d.warmup_span(period)).max()?
+            }
+        };
+        Some(span.min(week))
+    }
+
     /// The limit that `{threshold}` in a summary shows, if the detector has one.
     pub fn threshold_value(&self) -> Option<f64> {
         match self {

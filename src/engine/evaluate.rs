@@ -84,6 +84,9 @@ pub struct RuleRuntime {
     pub window: WindowBuffer,
     /// Groups by fingerprint.
     pub groups: HashMap<String, GroupRuntime>,
+    /// Stored baselines of groups not seen since the restart: applied when they return,
+    /// so a restart does not mean relearning.
+    stored: HashMap<String, serde_json::Value>,
 }
 
 impl RuleRuntime {
@@ -98,15 +101,19 @@ impl RuleRuntime {
             rule,
             window: WindowBuffer::new(group_by),
             groups: HashMap::new(),
+            stored: HashMap::new(),
         }
     }
 
-    /// Restores alert states and baselines written by an earlier process.
-    pub fn restore(&mut self, alerts: Vec<Alert>, baselines: &HashMap<String, serde_json::Value>) {
+    /// Restores alert states and this rule's baselines written by an earlier process.
+    pub fn restore(&mut self, alerts: Vec<Alert>, baselines: HashMap<String, serde_json::Value>) {
+        // Baselines are stored for quiet groups too, whose alerts are not: keep them for
+        // when those groups show up again.
+        self.stored = baselines;
         for alert in alerts {
             let mut detector = self.rule.detector.build();
-            if let Some(state) = baselines.get(&alert.fingerprint) {
-                if let Err(e) = detector.restore(state) {
+            if let Some(state) = self.stored.remove(&alert.fingerprint) {
+                if let Err(e) = detector.restore(&state) {
                     tracing::warn!(rule = %self.rule.name, fingerprint = %alert.fingerprint, error = %e, "baseline not restored; relearning");
                 }
             }
@@ -119,6 +126,18 @@ impl RuleRuntime {
                     last_seen,
                 },
             );
+        }
+    }
+
+    /// After a warm-up replay: what history taught the detectors stays, but no alert is
+    /// left pending or firing from the past.
+    pub fn forget_alert_states(&mut self) {
+        for g in self.groups.values_mut() {
+            let a = &mut g.alert;
+            a.state = AlertState::Inactive;
+            a.active_since = None;
+            a.fired_at = None;
+            a.last_breach_at = None;
         }
     }
 
@@ -185,11 +204,17 @@ impl RuleRuntime {
             let fp = fingerprint(&rule.name, &g.labels);
             if !self.groups.contains_key(&fp) {
                 let alert = self.new_alert(&g.labels, now);
+                let mut detector = rule.detector.build();
+                if let Some(state) = self.stored.remove(&fp) {
+                    if let Err(e) = detector.restore(&state) {
+                        tracing::warn!(rule = %rule.name, fingerprint = %fp, error = %e, "baseline not restored; relearning");
+                    }
+                }
                 self.groups.insert(
                     fp.clone(),
                     GroupRuntime {
                         alert,
-                        detector: rule.detector.build(),
+                        detector,
                         last_seen: now,
                     },
                 );

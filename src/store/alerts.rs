@@ -51,18 +51,21 @@ impl Store {
             .collect()
     }
 
-    /// Every stored baseline, by fingerprint.
-    pub async fn load_baselines(&self) -> Result<HashMap<String, serde_json::Value>, StoreError> {
-        let rows = sqlx::query("SELECT fingerprint, state FROM baselines")
+    /// Every stored baseline: by rule, then by fingerprint.
+    pub async fn load_baselines(
+        &self,
+    ) -> Result<HashMap<String, HashMap<String, serde_json::Value>>, StoreError> {
+        let rows = sqlx::query("SELECT rule, fingerprint, state FROM baselines")
             .fetch_all(&self.pool)
             .await?;
-        let mut out = HashMap::with_capacity(rows.len());
+        let mut out: HashMap<String, HashMap<String, serde_json::Value>> = HashMap::new();
         for r in rows {
+            let rule: String = r.try_get("rule")?;
             let fp: String = r.try_get("fingerprint")?;
             let state: String = r.try_get("state")?;
             let value =
                 serde_json::from_str(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            out.insert(fp, value);
+            out.entry(rule).or_default().insert(fp, value);
         }
         Ok(out)
     }

@@ -32,7 +32,7 @@ fn check_names_every_error_with_its_position() {
         (
             "bad.toml:21:21:",
             "rule \"unknown_kind\": unknown variant `treshold`",
-            "expected `threshold`",
+            "expected one of `threshold`, `zscore`",
         ),
         (
             "bad.toml:27:8:",

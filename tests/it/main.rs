@@ -3,6 +3,7 @@
 
 mod alerts_e2e;
 mod backtest_e2e;
+mod baseline_e2e;
 mod check_cli;
 mod crash;
 mod custom_query;
