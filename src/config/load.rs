@@ -181,8 +181,28 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
 
     let base = path.parent().unwrap_or(Path::new("."));
     let rules_dir = base.join(&raw.rules.dir);
+    let api_token = match &raw.server.api_token {
+        None => None,
+        Some(t) => match t.get_ref().expand() {
+            Ok(v) if v.trim().len() >= 16 => Some(Secret::new(v)),
+            Ok(_) => {
+                errors.push(file.error(
+                    Some(t.span()),
+                    None,
+                    "api_token must be at least 16 characters (use a random secret)",
+                ));
+                None
+            }
+            Err(e) => {
+                errors.push(file.error(Some(t.span()), None, e));
+                None
+            }
+        },
+    };
+
     ConfigErrors(errors).into_result(ServiceConfig {
         listen,
+        api_token,
         store_url,
         rules_dir,
         sources,

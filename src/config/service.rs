@@ -48,12 +48,18 @@ pub struct ServerSection {
     #[serde(default = "default_listen")]
     #[schemars(with = "String")]
     pub listen: Spanned<String>,
+    /// Bearer token that mutating API calls (`POST /-/reload`, …) must present; use
+    /// `${VAR}`. Without one, mutating calls are refused.
+    #[serde(default)]
+    #[schemars(with = "Option<EnvString>")]
+    pub api_token: Option<Spanned<EnvString>>,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
         Self {
             listen: Spanned::new(0..0, default_listen_str()),
+            api_token: None,
         }
     }
 }

@@ -17,6 +17,8 @@ use crate::sources::catalog::CatalogMetric;
 pub struct ServiceConfig {
     /// Address for the HTTP server.
     pub listen: String,
+    /// Bearer token for mutating API calls (expanded from the environment; never logged).
+    pub api_token: Option<Secret>,
     /// driftwatch's own database URL.
     pub store_url: String,
     /// Directory holding the rule files.

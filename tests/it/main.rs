@@ -10,6 +10,7 @@ mod custom_query;
 mod delivery;
 mod demo;
 mod helpers;
+mod reload_api;
 mod rule_tests;
 mod schema;
 mod source_down;
