@@ -13,5 +13,6 @@ mod helpers;
 mod reload_api;
 mod rule_tests;
 mod schema;
+mod shutdown;
 mod source_down;
 mod webhook_limits;
