@@ -22,6 +22,7 @@ use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SOURCE_DOWN_RULE;
 use crate::notify::webhook::WebhookSender;
 use crate::notify::Dispatcher;
+use crate::sources::prometheus_query::PrometheusSource;
 use crate::sources::sql::SqlSource;
 use crate::sources::Source;
 use crate::store::Store;
@@ -80,6 +81,12 @@ pub fn build_sources(config: &ServiceConfig) -> Result<HashMap<String, Arc<dyn S
         match cfg {
             SourceConfig::Sql { url, timeout } => {
                 sources.insert(name.clone(), Arc::new(SqlSource::new(name, url, *timeout)?));
+            }
+            SourceConfig::Prometheus { url, timeout } => {
+                sources.insert(
+                    name.clone(),
+                    Arc::new(PrometheusSource::new(name, url.clone(), *timeout)?),
+                );
             }
         }
     }

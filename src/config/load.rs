@@ -75,6 +75,28 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
     for (name, section) in &raw.sources {
         let span = Some(section.span());
         match section.get_ref() {
+            SourceSection::Prometheus(p) => match p.url.expand().and_then(|u| {
+                reqwest::Url::parse(&u)
+                    .map_err(|e| format!("invalid url ({e})"))
+                    .and_then(|u| match u.scheme() {
+                        "http" | "https" => Ok(u),
+                        other => Err(format!("url scheme {other:?}; expected http or https")),
+                    })
+            }) {
+                Ok(url) => {
+                    sources.insert(
+                        name.clone(),
+                        SourceConfig::Prometheus {
+                            url,
+                            timeout: p
+                                .timeout
+                                .map(|d| d.get())
+                                .unwrap_or(Duration::from_secs(10)),
+                        },
+                    );
+                }
+                Err(e) => errors.push(file.error(span, None, format!("source {name:?}: {e}"))),
+            },
             SourceSection::Sql(sql) => match sql.url.expand() {
                 Ok(url) if Dialect::from_url(&url).is_some() => {
                     sources.insert(

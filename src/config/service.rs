@@ -121,6 +121,19 @@ fn default_rules_dir() -> String {
 pub enum SourceSection {
     /// A CMBAgent workflow database.
     Sql(SqlSourceSection),
+    /// A Prometheus server's HTTP query API, for `promql` rules.
+    Prometheus(PrometheusSourceSection),
+}
+
+/// `[sources.NAME] kind = "prometheus"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSourceSection {
+    /// Base URL of the server, e.g. `http://127.0.0.1:9090`; may use `${VAR}`.
+    pub url: EnvString,
+    /// Per-query timeout (default 10s).
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
 }
 
 /// `[sources.NAME] kind = "sql"`.

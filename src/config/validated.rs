@@ -47,6 +47,13 @@ pub enum SourceConfig {
         /// Per-query timeout.
         timeout: Duration,
     },
+    /// A Prometheus server's query API.
+    Prometheus {
+        /// Base URL.
+        url: reqwest::Url,
+        /// Per-query timeout.
+        timeout: Duration,
+    },
 }
 
 /// One notification receiver.
@@ -118,6 +125,11 @@ pub enum RuleQuery {
         /// The statement.
         sql: String,
     },
+    /// A PromQL expression for a Prometheus server, evaluated as an instant query.
+    PromQl {
+        /// The expression.
+        expr: String,
+    },
 }
 
 /// A validated rule, ready for the engine.
@@ -174,7 +186,9 @@ impl Rule {
             RuleQuery::Catalog { metric, .. } => {
                 format!("{} {}", self.aggregate.as_str(), metric.name())
             }
-            RuleQuery::Sql { .. } => format!("{} value", self.aggregate.as_str()),
+            RuleQuery::Sql { .. } | RuleQuery::PromQl { .. } => {
+                format!("{} value", self.aggregate.as_str())
+            }
         }
     }
 
@@ -188,7 +202,7 @@ impl Rule {
                 "/s"
             }
             (RuleQuery::Catalog { metric, .. }, _) => metric.unit(),
-            (RuleQuery::Sql { .. }, _) => "",
+            (RuleQuery::Sql { .. } | RuleQuery::PromQl { .. }, _) => "",
         }
     }
 }

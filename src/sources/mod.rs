@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod dialect;
+pub mod prometheus_query;
 pub mod sql;
 
 use async_trait_free::BoxFuture;
