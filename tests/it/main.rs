@@ -8,6 +8,7 @@ mod check_cli;
 mod crash;
 mod custom_query;
 mod delivery;
+mod deploy;
 mod demo;
 mod external;
 mod helpers;
