@@ -76,11 +76,24 @@ impl Running {
 
 /// Builds the sources a configuration names.
 pub fn build_sources(config: &ServiceConfig) -> Result<HashMap<String, Arc<dyn Source>>> {
+    Ok(build_all_sources(config)?.0)
+}
+
+/// Every source, and the SQL ones again by their type (for the performance summary).
+type AllSources = (
+    HashMap<String, Arc<dyn Source>>,
+    HashMap<String, Arc<SqlSource>>,
+);
+
+fn build_all_sources(config: &ServiceConfig) -> Result<AllSources> {
     let mut sources: HashMap<String, Arc<dyn Source>> = HashMap::new();
+    let mut sql = HashMap::new();
     for (name, cfg) in &config.sources {
         match cfg {
             SourceConfig::Sql { url, timeout } => {
-                sources.insert(name.clone(), Arc::new(SqlSource::new(name, url, *timeout)?));
+                let source = Arc::new(SqlSource::new(name, url, *timeout)?);
+                sql.insert(name.clone(), Arc::clone(&source));
+                sources.insert(name.clone(), source);
             }
             SourceConfig::Prometheus { url, timeout } => {
                 sources.insert(
@@ -90,7 +103,7 @@ pub fn build_sources(config: &ServiceConfig) -> Result<HashMap<String, Arc<dyn S
             }
         }
     }
-    Ok(sources)
+    Ok((sources, sql))
 }
 
 /// Builds the senders for every receiver.
@@ -114,9 +127,10 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     let store = Store::connect(&config.store_url).await?;
     let shutdown = CancellationToken::new();
     let wake = Arc::new(Notify::new());
+    let (sources, sql_sources) = build_all_sources(&config)?;
     let evaluator = Arc::new(Evaluator::new(
         store.clone(),
-        build_sources(&config)?,
+        sources,
         metrics.clone(),
         Arc::clone(&clock),
         Arc::clone(&wake),
@@ -205,6 +219,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         evaluator: Arc::clone(&evaluator),
         reloader: Arc::clone(&reloader),
         started_at: clock.now(),
+        sql_sources: Arc::new(sql_sources),
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
     });
     let server_shutdown = shutdown.clone();

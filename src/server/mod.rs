@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod summary;
 
 use std::sync::Arc;
 
@@ -34,6 +35,8 @@ pub struct ServerState {
     pub reloader: Arc<Reloader>,
     /// When the service started.
     pub started_at: DateTime<Utc>,
+    /// The SQL sources by name, for the performance summary.
+    pub sql_sources: Arc<std::collections::HashMap<String, Arc<crate::sources::sql::SqlSource>>>,
     /// The bearer token mutating calls must present.
     pub api_token: auth::ApiToken,
 }
@@ -51,6 +54,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/api/v1/alerts", get(api::alerts))
         .route("/api/v1/rules", get(api::rules))
         .route("/api/v1/status", get(api::status))
+        .route("/api/v1/summary", get(summary::summary))
         .merge(mutating)
         .fallback(|| async {
             error::ApiError::new(

@@ -15,10 +15,10 @@ use crate::sources::{FetchRequest, Observation, Source, SourceError};
 
 /// A workflow database read through sqlx.
 pub struct SqlSource {
-    name: String,
-    dialect: Dialect,
-    pool: AnyPool,
-    timeout: Duration,
+    pub(crate) name: String,
+    pub(crate) dialect: Dialect,
+    pub(crate) pool: AnyPool,
+    pub(crate) timeout: Duration,
 }
 
 impl SqlSource {

@@ -6,8 +6,12 @@ use std::path::Path;
 use std::process::Command;
 
 fn deploy(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(name))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// `driftwatch_*` names in a text, with histogram suffixes removed.
@@ -50,8 +54,16 @@ fn deploy_files_name_only_metrics_driftwatch_exports() {
     let mut used = metric_names(&dashboard);
     used.extend(metric_names(&deploy("prometheus-alerts.yml")));
     let unknown: Vec<_> = used.difference(&defined).collect();
-    assert!(unknown.is_empty(), "not exported by driftwatch: {unknown:?}");
-    for alert in ["ReloadFailed", "OutboxBackingUp", "NotEvaluating", "SourceDown"] {
+    assert!(
+        unknown.is_empty(),
+        "not exported by driftwatch: {unknown:?}"
+    );
+    for alert in [
+        "ReloadFailed",
+        "OutboxBackingUp",
+        "NotEvaluating",
+        "SourceDown",
+    ] {
         assert!(deploy("prometheus-alerts.yml").contains(alert), "{alert}");
     }
     let unit = deploy("driftwatch.service");
