@@ -1,6 +1,9 @@
-//! The Prometheus query source: runs a rule's `promql` as an instant query against a
-//! Prometheus server's HTTP API (`/api/v1/query`) at each evaluation; every series of the
-//! result becomes an observation with its labels, judged by driftwatch's detectors.
+//! The Prometheus query source: runs a rule's `promql` against a Prometheus server's HTTP
+//! API. An evaluation asks for the new part of its window, `(after, until]`: a range query
+//! (`/api/v1/query_range`) with points ending at `until`, at most [`MAX_POINTS`] of them
+//! (so warming a baseline over days is one request), or an instant query (`/api/v1/query`)
+//! when less than a second is new. Every result series becomes observations with its
+//! labels, judged by driftwatch's detectors like SQL rows.
 
 use std::time::Duration;
 
@@ -11,6 +14,12 @@ use crate::config::validated::RuleQuery;
 use crate::model::{Labels, Sample};
 use crate::sources::async_trait_free::BoxFuture;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
+
+/// The most points a range query asks for per series (Prometheus allows 11,000).
+pub const MAX_POINTS: i64 = 1000;
+
+/// The finest step of a range query.
+const MIN_STEP_MS: i64 = 1000;
 
 /// The most response bytes read from one query.
 const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -46,15 +55,56 @@ impl PrometheusSource {
         expr: &str,
         at: DateTime<Utc>,
     ) -> Result<Vec<Observation>, SourceError> {
-        let url = self
-            .base
-            .join("api/v1/query")
-            .map_err(|e| self.query_err(e))?;
-        let time = format!("{:.3}", at.timestamp_millis() as f64 / 1000.0);
+        self.get("api/v1/query", &[("query", expr), ("time", &seconds(at))])
+            .await
+    }
+
+    /// Runs `expr` as a range query from `start` to `end` every `step_ms`.
+    pub async fn range(
+        &self,
+        expr: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step_ms: i64,
+    ) -> Result<Vec<Observation>, SourceError> {
+        let step = format!("{:.3}", step_ms as f64 / 1000.0);
+        let params = [
+            ("query", expr),
+            ("start", &seconds(start)),
+            ("end", &seconds(end)),
+            ("step", &step),
+        ];
+        self.get("api/v1/query_range", &params).await
+    }
+
+    /// The points of `(after, until]` an evaluation needs: ending at `until`, one per
+    /// step, the step growing with the span so that no more than `MAX_POINTS` are asked.
+    pub async fn window(
+        &self,
+        expr: &str,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Observation>, SourceError> {
+        let span_ms = (until - after).num_milliseconds();
+        let step_ms = (span_ms / MAX_POINTS).max(MIN_STEP_MS);
+        let points = span_ms / step_ms;
+        if points <= 1 {
+            return self.instant(expr, until).await;
+        }
+        let start = until - chrono::Duration::milliseconds((points - 1) * step_ms);
+        self.range(expr, start, until, step_ms).await
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<Observation>, SourceError> {
+        let url = self.base.join(path).map_err(|e| self.query_err(e))?;
         let response = self
             .client
             .get(url)
-            .query(&[("query", expr), ("time", time.as_str())])
+            .query(params)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
@@ -101,7 +151,7 @@ impl Source for PrometheusSource {
     ) -> BoxFuture<'a, Result<Vec<Observation>, SourceError>> {
         Box::pin(async move {
             match request.query {
-                RuleQuery::PromQl { expr } => self.instant(expr, request.until).await,
+                RuleQuery::PromQl { expr } => self.window(expr, request.after, request.until).await,
                 _ => Err(self.query_err(
                     "a prometheus source runs only `promql` rules (not `metric` or `query`)",
                 )),
@@ -109,9 +159,10 @@ impl Source for PrometheusSource {
         })
     }
 
-    /// Each evaluation asks for the expression's value now.
+    /// Evaluations read only the new part of their window, and new rules can warm
+    /// their baselines from the server's history.
     fn is_snapshot(&self, _query: &RuleQuery) -> bool {
-        true
+        false
     }
 }
 
@@ -129,8 +180,14 @@ struct Envelope {
 enum Data {
     Vector(Vec<VectorItem>),
     Scalar((f64, String)),
-    Matrix(Vec<serde_json::Value>),
+    Matrix(Vec<MatrixItem>),
     String((f64, String)),
+}
+
+#[derive(Deserialize)]
+struct MatrixItem {
+    metric: std::collections::BTreeMap<String, String>,
+    values: Vec<(f64, String)>,
 }
 
 #[derive(Deserialize)]
@@ -179,15 +236,29 @@ pub fn parse_response(body: &[u8]) -> Result<Vec<Observation>, String> {
             labels: Labels::new(),
             sample: point(p)?,
         }]),
-        Some(Data::Matrix(series)) => Err(format!(
-            "the expression returned a range vector ({} series); a rule needs an instant vector or a scalar",
-            series.len()
-        )),
+        Some(Data::Matrix(series)) => {
+            let mut out = Vec::new();
+            for item in series {
+                let labels = Labels(item.metric.into_iter().collect());
+                for p in item.values {
+                    out.push(Observation {
+                        labels: labels.clone(),
+                        sample: point(p)?,
+                    });
+                }
+            }
+            Ok(out)
+        }
         Some(Data::String((_, s))) => Err(format!(
             "the expression returned the string {s:?}; a rule needs an instant vector or a scalar"
         )),
         None => Err("reply without data".to_owned()),
     }
+}
+
+/// Unix seconds with milliseconds, as the API takes them.
+fn seconds(t: DateTime<Utc>) -> String {
+    format!("{:.3}", t.timestamp_millis() as f64 / 1000.0)
 }
 
 #[cfg(test)]
@@ -212,8 +283,13 @@ mod tests {
         );
         let err = br#"{"status":"error","errorType":"bad_data","error":"parse error at char 5"}"#;
         assert_eq!(parse_response(err).unwrap_err(), "parse error at char 5");
-        let matrix = br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
-        assert!(parse_response(matrix).unwrap_err().contains("range vector"));
+        let matrix = br#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"model":"o1"},"values":[[10,"1"],[11,"2"]]}]}}"#;
+        let obs = parse_response(matrix).unwrap();
+        assert_eq!(obs.len(), 2);
+        assert_eq!(obs[1].sample.value, 2.0);
+        assert_eq!(obs[1].sample.ts.timestamp(), 11);
+        assert_eq!(obs[1].labels.get("model"), Some("o1"));
         assert!(parse_response(b"<html>")
             .unwrap_err()
             .contains("not a Prometheus"));
