@@ -58,7 +58,7 @@ pub struct Judgement {
     /// Summary rendered for this judgement.
     pub summary: String,
     /// Reason fragment.
-    pub reason: String,
+    pub reason: std::borrow::Cow<'static, str>,
 }
 
 /// A change of state that the store records.
@@ -106,7 +106,9 @@ impl Alert {
         }
         self.threshold = j.threshold.or(self.threshold);
         self.score = j.score;
-        self.reason = j.reason.clone();
+        if self.reason != j.reason {
+            self.reason = j.reason.to_string();
+        }
         if j.breach {
             self.summary = j.summary.clone();
             self.last_breach_at = Some(now);

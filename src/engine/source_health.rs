@@ -68,7 +68,7 @@ impl SourceHealth {
             threshold: None,
             score: if breach { 1.0 } else { 0.0 },
             summary: reason.clone(),
-            reason,
+            reason: reason.into(),
         };
         let timing = Timing {
             for_duration: Duration::ZERO,

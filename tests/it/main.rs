@@ -12,5 +12,6 @@ mod demo;
 mod helpers;
 mod rule_tests;
 mod schema;
+mod score_nab;
 mod source_down;
 mod webhook_limits;
