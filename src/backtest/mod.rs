@@ -92,6 +92,22 @@ struct Collector {
 }
 
 impl Collector {
+    /// A collector and a runtime set up for replaying `rule`.
+    fn start(rule: &Arc<Rule>, keep_traces: bool) -> (Collector, RuleRuntime) {
+        let mut runtime = RuleRuntime::new(Arc::clone(rule));
+        runtime.collect_points = keep_traces;
+        runtime.collect_baselines = false;
+        let collector = Collector {
+            report: RuleReport {
+                rule: rule.name.clone(),
+                ..Default::default()
+            },
+            keep_traces,
+            ..Default::default()
+        };
+        (collector, runtime)
+    }
+
     fn on_tick(&mut self, at: DateTime<Utc>, outcome: &EvaluationOutcome) {
         self.report.evaluations += 1;
         for t in &outcome.transitions {
@@ -169,17 +185,7 @@ pub fn replay_rule(
     to: DateTime<Utc>,
     keep_traces: bool,
 ) -> RuleReport {
-    let mut runtime = RuleRuntime::new(Arc::clone(&rule));
-    runtime.collect_points = keep_traces;
-    runtime.collect_baselines = false;
-    let mut collector = Collector {
-        report: RuleReport {
-            rule: rule.name.clone(),
-            ..Default::default()
-        },
-        keep_traces,
-        ..Default::default()
-    };
+    let (mut collector, mut runtime) = Collector::start(&rule, keep_traces);
     replay(&mut runtime, history, from, to, |at, o| {
         collector.on_tick(at, o)
     });
@@ -212,17 +218,7 @@ pub async fn backtest(
             });
             continue;
         }
-        let mut runtime = RuleRuntime::new(Arc::clone(rule));
-        runtime.collect_points = keep_traces;
-        runtime.collect_baselines = false;
-        let mut collector = Collector {
-            report: RuleReport {
-                rule: rule.name.clone(),
-                ..Default::default()
-            },
-            keep_traces,
-            ..Default::default()
-        };
+        let (mut collector, mut runtime) = Collector::start(rule, keep_traces);
         let lead = chrono::Duration::from_std(rule.window + rule.delay).unwrap_or_default();
         let mut chunk_from = from;
         // The first chunk also holds the rows of the first window.

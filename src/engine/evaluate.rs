@@ -156,28 +156,7 @@ impl RuleRuntime {
 
     fn new_alert(&self, group: &Labels, now: DateTime<Utc>) -> Alert {
         let rule = &self.rule;
-        let labels = group
-            .merged(&rule.labels)
-            .with("rule", rule.name.clone())
-            .with("severity", rule.severity.as_str());
-        Alert {
-            fingerprint: fingerprint(&rule.name, group),
-            rule: rule.name.clone(),
-            group: group.clone(),
-            labels,
-            severity: rule.severity,
-            state: AlertState::Inactive,
-            active_since: None,
-            fired_at: None,
-            resolved_at: None,
-            last_breach_at: None,
-            evaluated_at: now,
-            value: None,
-            threshold: None,
-            score: 0.0,
-            summary: String::new(),
-            reason: String::new(),
-        }
+        Alert::new(&rule.name, group.clone(), &rule.labels, rule.severity, now)
     }
 
     /// Evaluates the rule at `now` over the observations now in the window.

@@ -174,30 +174,13 @@ impl WindowBuffer {
 
     /// The window's values grouped by label set, in label order.
     pub fn groups(&self) -> Vec<Group> {
-        let mut values: Vec<Vec<f64>> = vec![Vec::new(); self.labels.len()];
-        if self.ordered {
-            for e in &self.entries {
-                values[e.group as usize].push(e.value);
-            }
-        } else {
-            // Out-of-order rows: sort by time so `last` means the newest.
-            let mut by_time: Vec<&Entry> = self.entries.iter().collect();
-            by_time.sort_by_key(|e| e.ts_ms);
-            for e in by_time {
-                values[e.group as usize].push(e.value);
-            }
-        }
-        let mut out: Vec<Group> = values
+        self.group_values()
             .into_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(g, values)| Group {
-                labels: self.labels[g].clone(),
+            .map(|(id, values)| Group {
+                labels: self.labels[id as usize].clone(),
                 values,
             })
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        out
+            .collect()
     }
 
     /// Where reading has got to: the end of the last fetched range.
