@@ -271,7 +271,9 @@ pub(crate) async fn warm_up(
         Ok(mut history) => {
             history.sort_by_key(|o| o.sample.ts);
             let mut ticks = 0;
+            runtime.collect_baselines = false;
             crate::engine::replay::replay(runtime, &history, now - span, now, |_, _| ticks += 1);
+            runtime.collect_baselines = true;
             runtime.forget_alert_states();
             tracing::info!(rule = %rule.name, rows = history.len(), evaluations = ticks, "baselines warmed from history");
         }

@@ -92,6 +92,22 @@ struct Collector {
 }
 
 impl Collector {
+    /// A collector and a runtime set up for replaying `rule`.
+    fn start(rule: &Arc<Rule>, keep_traces: bool) -> (Collector, RuleRuntime) {
+        let mut runtime = RuleRuntime::new(Arc::clone(rule));
+        runtime.collect_points = keep_traces;
+        runtime.collect_baselines = false;
+        let collector = Collector {
+            report: RuleReport {
+                rule: rule.name.clone(),
+                ..Default::default()
+            },
+            keep_traces,
+            ..Default::default()
+        };
+        (collector, runtime)
+    }
+
     fn on_tick(&mut self, at: DateTime<Utc>, outcome: &EvaluationOutcome) {
         self.report.evaluations += 1;
         for t in &outcome.transitions {
@@ -118,32 +134,39 @@ impl Collector {
                 _ => {}
             }
         }
-        for p in &outcome.points {
-            if let Some(i) = self.open.get(&p.fingerprint) {
+        for a in &outcome.alerts {
+            if let Some(i) = self.open.get(&a.fingerprint) {
                 let span = &mut self.report.alerts[*i];
                 // NaN (no value when it fired) is replaced by the first real value.
-                if span.peak.is_nan() || p.value > span.peak {
-                    span.peak = p.value;
+                if let Some(v) = a.value {
+                    if span.peak.is_nan() || v > span.peak {
+                        span.peak = v;
+                    }
                 }
             }
         }
         if self.keep_traces {
-            for (p, a) in outcome.points.iter().zip(outcome.alerts.iter()) {
-                let entry = self
-                    .report
+            for p in &outcome.points {
+                self.report
                     .traces
                     .entry(p.fingerprint.clone())
-                    .or_insert_with(|| (a.group.clone(), Vec::new()));
-                entry.1.push(TracePoint {
-                    at,
-                    value: p.value,
-                    band: p.band,
-                });
+                    .or_insert_with(|| (Labels::new(), Vec::new()))
+                    .1
+                    .push(TracePoint {
+                        at,
+                        value: p.value,
+                        band: p.band,
+                    });
             }
         }
     }
 
-    fn finish(mut self, to: DateTime<Utc>) -> RuleReport {
+    fn finish(mut self, to: DateTime<Utc>, runtime: &RuleRuntime) -> RuleReport {
+        for (fp, (labels, _)) in self.report.traces.iter_mut() {
+            if let Some(g) = runtime.groups.get(fp) {
+                *labels = g.alert.group.clone();
+            }
+        }
         self.report.firing_seconds = self
             .report
             .alerts
@@ -162,19 +185,11 @@ pub fn replay_rule(
     to: DateTime<Utc>,
     keep_traces: bool,
 ) -> RuleReport {
-    let mut runtime = RuleRuntime::new(Arc::clone(&rule));
-    let mut collector = Collector {
-        report: RuleReport {
-            rule: rule.name.clone(),
-            ..Default::default()
-        },
-        keep_traces,
-        ..Default::default()
-    };
+    let (mut collector, mut runtime) = Collector::start(&rule, keep_traces);
     replay(&mut runtime, history, from, to, |at, o| {
         collector.on_tick(at, o)
     });
-    collector.finish(to)
+    collector.finish(to, &runtime)
 }
 
 /// Replays every rule over `[from, to]`, reading history from the rules' sources in
@@ -203,15 +218,7 @@ pub async fn backtest(
             });
             continue;
         }
-        let mut runtime = RuleRuntime::new(Arc::clone(rule));
-        let mut collector = Collector {
-            report: RuleReport {
-                rule: rule.name.clone(),
-                ..Default::default()
-            },
-            keep_traces,
-            ..Default::default()
-        };
+        let (mut collector, mut runtime) = Collector::start(rule, keep_traces);
         let lead = chrono::Duration::from_std(rule.window + rule.delay).unwrap_or_default();
         let mut chunk_from = from;
         // The first chunk also holds the rows of the first window.
@@ -239,7 +246,7 @@ pub async fn backtest(
             fetch_from = runtime.window.cursor().unwrap_or(fetch_to);
             chunk_from = chunk_to;
         }
-        reports.push(collector.finish(to));
+        reports.push(collector.finish(to, &runtime));
     }
     Ok(BacktestReport {
         from,

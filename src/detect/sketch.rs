@@ -28,6 +28,13 @@ pub struct DecayingSketch {
     /// of the middle (for medians).
     #[serde(default)]
     upper_tail: bool,
+    /// Most buckets kept.
+    #[serde(default = "default_max")]
+    max_buckets: usize,
+}
+
+fn default_max() -> usize {
+    MAX_BUCKETS
 }
 
 fn key(x: f64) -> i32 {
@@ -67,13 +74,16 @@ impl DecayingSketch {
             growth: 2f64.powf(1.0 / half_life.max(1.0)),
             n: 0,
             upper_tail: false,
+            max_buckets: MAX_BUCKETS,
         }
     }
 
-    /// A sketch that keeps its upper tail exact and coarsens the low end when full.
+    /// A sketch that keeps only its upper tail exact (24 buckets, 192 bytes): everything
+    /// below folds into its lowest bucket. Enough to rank rare values, cheap to update.
     pub fn for_upper_tail(half_life: f64) -> Self {
         Self {
             upper_tail: true,
+            max_buckets: 24,
             ..Self::new(half_life)
         }
     }
@@ -102,7 +112,7 @@ impl DecayingSketch {
             self.buckets.retain(|b| b.1 > 1e-12);
             self.total = self.buckets.iter().map(|b| b.1 as f64).sum();
         }
-        if self.buckets.len() > MAX_BUCKETS {
+        if self.buckets.len() > self.max_buckets {
             self.compact();
         }
     }

@@ -58,7 +58,7 @@ pub struct Judgement {
     /// Summary rendered for this judgement.
     pub summary: String,
     /// Reason fragment.
-    pub reason: String,
+    pub reason: std::borrow::Cow<'static, str>,
 }
 
 /// A change of state that the store records.
@@ -92,6 +92,39 @@ pub struct Timing {
 }
 
 impl Alert {
+    /// A new, inactive alert of `rule` for the group `group`, carrying `extra` labels
+    /// besides the group's, `rule` and `severity`.
+    pub fn new(
+        rule: &str,
+        group: Labels,
+        extra: &Labels,
+        severity: Severity,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let labels = group
+            .merged(extra)
+            .with("rule", rule)
+            .with("severity", severity.as_str());
+        Alert {
+            fingerprint: crate::model::fingerprint(rule, &group),
+            rule: rule.to_owned(),
+            group,
+            labels,
+            severity,
+            state: AlertState::Inactive,
+            active_since: None,
+            fired_at: None,
+            resolved_at: None,
+            last_breach_at: None,
+            evaluated_at: now,
+            value: None,
+            threshold: None,
+            score: 0.0,
+            summary: String::new(),
+            reason: String::new(),
+        }
+    }
+
     /// Applies one judgement at `now`; returns the transition if the state changed.
     pub fn apply(
         &mut self,
@@ -106,7 +139,9 @@ impl Alert {
         }
         self.threshold = j.threshold.or(self.threshold);
         self.score = j.score;
-        self.reason = j.reason.clone();
+        if self.reason != j.reason {
+            self.reason = j.reason.to_string();
+        }
         if j.breach {
             self.summary = j.summary.clone();
             self.last_breach_at = Some(now);
@@ -160,24 +195,13 @@ mod tests {
     use super::*;
 
     fn alert() -> Alert {
-        Alert {
-            fingerprint: "f".into(),
-            rule: "r".into(),
-            group: Labels::new(),
-            labels: Labels::new(),
-            severity: Severity::Warning,
-            state: AlertState::Inactive,
-            active_since: None,
-            fired_at: None,
-            resolved_at: None,
-            last_breach_at: None,
-            evaluated_at: Utc::now(),
-            value: None,
-            threshold: None,
-            score: 0.0,
-            summary: String::new(),
-            reason: String::new(),
-        }
+        Alert::new(
+            "r",
+            Labels::new(),
+            &Labels::new(),
+            Severity::Warning,
+            Utc::now(),
+        )
     }
 
     fn j(breach: bool) -> Judgement {

@@ -62,7 +62,7 @@ pub struct EvaluationOutcome {
     pub points: Vec<Point>,
     /// State changes, in group order.
     pub transitions: Vec<Transition>,
-    /// Every alert that was evaluated, with its state after this evaluation.
+    /// Alerts pending, firing, or changed by this evaluation, with their new state.
     pub alerts: Vec<Alert>,
     /// Detector states to persist.
     pub baselines: Vec<BaselineSnapshot>,
@@ -87,6 +87,10 @@ pub struct RuleRuntime {
     /// Stored baselines of groups not seen since the restart: applied when they return,
     /// so a restart does not mean relearning.
     stored: HashMap<String, serde_json::Value>,
+    /// Report every judged value in `EvaluationOutcome::points` (backtest plots).
+    pub collect_points: bool,
+    /// Report detector snapshots for persistence (the live service; not replays).
+    pub collect_baselines: bool,
 }
 
 impl RuleRuntime {
@@ -102,6 +106,8 @@ impl RuleRuntime {
             window: WindowBuffer::new(group_by),
             groups: HashMap::new(),
             stored: HashMap::new(),
+            collect_points: false,
+            collect_baselines: true,
         }
     }
 
@@ -150,28 +156,7 @@ impl RuleRuntime {
 
     fn new_alert(&self, group: &Labels, now: DateTime<Utc>) -> Alert {
         let rule = &self.rule;
-        let labels = group
-            .merged(&rule.labels)
-            .with("rule", rule.name.clone())
-            .with("severity", rule.severity.as_str());
-        Alert {
-            fingerprint: fingerprint(&rule.name, group),
-            rule: rule.name.clone(),
-            group: group.clone(),
-            labels,
-            severity: rule.severity,
-            state: AlertState::Inactive,
-            active_since: None,
-            fired_at: None,
-            resolved_at: None,
-            last_breach_at: None,
-            evaluated_at: now,
-            value: None,
-            threshold: None,
-            score: 0.0,
-            summary: String::new(),
-            reason: String::new(),
-        }
+        Alert::new(&rule.name, group.clone(), &rule.labels, rule.severity, now)
     }
 
     /// Evaluates the rule at `now` over the observations now in the window.
@@ -185,7 +170,7 @@ impl RuleRuntime {
             observations: self.window.len(),
             ..Default::default()
         };
-        let mut groups = self.window.groups();
+        let mut groups = self.window.group_values();
         if groups.len() > rule.max_series {
             out.dropped_series = groups.len() - rule.max_series;
             groups.truncate(rule.max_series);
@@ -194,16 +179,20 @@ impl RuleRuntime {
         let window_secs = rule.window.as_secs_f64();
         let now_ms = now.timestamp_millis();
         let mut seen = std::collections::HashSet::with_capacity(groups.len());
-        for g in groups {
-            if g.values.len() < rule.min_samples {
+        for (id, values) in groups {
+            if values.len() < rule.min_samples {
                 continue;
             }
-            let Some(value) = aggregate(rule.aggregate, &g.values, window_secs) else {
+            let Some(value) = aggregate(rule.aggregate, &values, window_secs) else {
                 continue;
             };
-            let fp = fingerprint(&rule.name, &g.labels);
+            let fp = self
+                .window
+                .fingerprint(id, |labels| fingerprint(&rule.name, labels))
+                .to_owned();
             if !self.groups.contains_key(&fp) {
-                let alert = self.new_alert(&g.labels, now);
+                let labels = self.window.labels(id).clone();
+                let alert = self.new_alert(&labels, now);
                 let mut detector = rule.detector.build();
                 if let Some(state) = self.stored.remove(&fp) {
                     if let Err(e) = detector.restore(&state) {
@@ -222,39 +211,53 @@ impl RuleRuntime {
             let runtime = self.groups.get_mut(&fp).expect("inserted above");
             let verdict = runtime.detector.observe(now_ms, value);
             runtime.last_seen = now;
-            out.points.push(Point {
-                fingerprint: fp.clone(),
-                value,
-                expected: verdict.expected,
-                band: verdict.band,
-                score: verdict.score,
-                anomalous: verdict.anomalous,
-            });
-            let summary = render_summary(
-                &rule,
-                SummaryInputs {
-                    value: Some(value),
-                    threshold: verdict.expected,
-                    reason: &verdict.reason,
-                    group: &g.labels,
-                },
-            );
+            if self.collect_points {
+                out.points.push(Point {
+                    fingerprint: fp.clone(),
+                    value,
+                    expected: verdict.expected,
+                    band: verdict.band,
+                    score: verdict.score,
+                    anomalous: verdict.anomalous,
+                });
+            }
+            // The summary is only read while breaching: render it only then.
+            let summary = if verdict.anomalous {
+                render_summary(
+                    &rule,
+                    SummaryInputs {
+                        value: Some(value),
+                        threshold: verdict.expected,
+                        reason: &verdict.reason,
+                        group: &runtime.alert.group,
+                    },
+                )
+            } else {
+                String::new()
+            };
             let judgement = Judgement {
                 breach: verdict.anomalous,
                 value: Some(value),
                 threshold: verdict.expected,
                 score: verdict.score,
                 summary,
-                reason: verdict.reason.into_owned(),
+                reason: verdict.reason,
             };
-            if let Some(t) = runtime.alert.apply(&judgement, now, timing) {
-                out.transitions.push(t);
+            let transition = runtime.alert.apply(&judgement, now, timing);
+            let active = matches!(
+                runtime.alert.state,
+                AlertState::Pending | AlertState::Firing
+            );
+            if active || transition.is_some() {
+                out.alerts.push(runtime.alert.clone());
             }
-            out.alerts.push(runtime.alert.clone());
-            out.baselines.push(BaselineSnapshot {
-                fingerprint: fp.clone(),
-                state: runtime.detector.snapshot(),
-            });
+            out.transitions.extend(transition);
+            if self.collect_baselines {
+                out.baselines.push(BaselineSnapshot {
+                    fingerprint: fp.clone(),
+                    state: runtime.detector.snapshot(),
+                });
+            }
             seen.insert(fp);
         }
         self.apply_no_data(now, timing, &seen, &mut out);
@@ -298,7 +301,7 @@ impl RuleRuntime {
                 NoDataPolicy::Alerting => Some(true),
             };
             if let Some(breach) = breach {
-                let reason = "has no data in the window".to_owned();
+                let reason: std::borrow::Cow<'static, str> = "has no data in the window".into();
                 let summary = render_summary(
                     &rule,
                     SummaryInputs {
@@ -463,18 +466,11 @@ mod tests {
     #[test]
     fn incremental_window_keeps_earlier_rows() {
         let mut rt = RuleRuntime::new(rule("aggregate = \"count\"\nwindow = \"100s\""));
+        let value = |rt: &RuleRuntime| rt.groups.values().next().unwrap().alert.value;
         feed(&mut rt, 1000, vec![obs("a", 950, 1.0)]);
-        let out = feed(&mut rt, 1010, vec![obs("a", 1005, 1.0)]);
-        assert_eq!(
-            out.alerts[0].value,
-            Some(2.0),
-            "the cached row still counts"
-        );
-        let out = feed(&mut rt, 1060, vec![]);
-        assert_eq!(
-            out.alerts[0].value,
-            Some(1.0),
-            "the row at 950 left the window"
-        );
+        feed(&mut rt, 1010, vec![obs("a", 1005, 1.0)]);
+        assert_eq!(value(&rt), Some(2.0), "the cached row still counts");
+        feed(&mut rt, 1060, vec![]);
+        assert_eq!(value(&rt), Some(1.0), "the row at 950 left the window");
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::engine::alert::{Alert, Judgement, Timing, Transition};
-use crate::model::{fingerprint, AlertState, Labels, Severity};
+use crate::model::{Labels, Severity};
 
 /// The rule name `source_down` alerts carry.
 pub const SOURCE_DOWN_RULE: &str = "source_down";
@@ -36,27 +36,13 @@ impl SourceHealth {
     ) -> (Alert, Option<Transition>) {
         let alert = self.alerts.entry(source.to_owned()).or_insert_with(|| {
             let group = Labels::new().with("source", source);
-            Alert {
-                fingerprint: fingerprint(SOURCE_DOWN_RULE, &group),
-                rule: SOURCE_DOWN_RULE.to_owned(),
-                labels: group
-                    .clone()
-                    .with("rule", SOURCE_DOWN_RULE)
-                    .with("severity", Severity::Critical.as_str()),
+            Alert::new(
+                SOURCE_DOWN_RULE,
                 group,
-                severity: Severity::Critical,
-                state: AlertState::Inactive,
-                active_since: None,
-                fired_at: None,
-                resolved_at: None,
-                last_breach_at: None,
-                evaluated_at: now,
-                value: None,
-                threshold: None,
-                score: 0.0,
-                summary: String::new(),
-                reason: String::new(),
-            }
+                &Labels::new(),
+                Severity::Critical,
+                now,
+            )
         });
         let (breach, reason) = match failure {
             Some(m) => (true, format!("source {source} is unreachable: {m}")),
@@ -68,7 +54,7 @@ impl SourceHealth {
             threshold: None,
             score: if breach { 1.0 } else { 0.0 },
             summary: reason.clone(),
-            reason,
+            reason: reason.into(),
         };
         let timing = Timing {
             for_duration: Duration::ZERO,

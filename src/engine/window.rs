@@ -24,6 +24,8 @@ pub struct WindowBuffer {
     group_by: Vec<String>,
     entries: VecDeque<Entry>,
     labels: Vec<Labels>,
+    /// Each interned label set's alert fingerprint, computed once.
+    fingerprints: Vec<Option<String>>,
     index: HashMap<Labels, u32>,
     cursor: Option<DateTime<Utc>>,
     /// True while entries are in time order (the usual case: sources return rows by
@@ -55,24 +57,33 @@ impl WindowBuffer {
     }
 
     fn push(&mut self, o: Observation) {
-        let key = o.labels.project(&self.group_by);
+        let ts_ms = o.sample.ts.timestamp_millis();
+        let value = o.sample.value;
+        // When the row carries exactly the grouping labels, it is its own key: no copy.
+        let exact = o.labels.0.len() == self.group_by.len()
+            && self.group_by.iter().all(|g| o.labels.0.contains_key(g));
+        let key = if exact {
+            o.labels
+        } else {
+            o.labels.project(&self.group_by)
+        };
         let group = match self.index.get(&key) {
             Some(g) => *g,
             None => {
                 let g = self.labels.len() as u32;
                 self.labels.push(key.clone());
+                self.fingerprints.push(None);
                 self.index.insert(key, g);
                 g
             }
         };
-        let ts_ms = o.sample.ts.timestamp_millis();
         if self.entries.back().is_some_and(|last| last.ts_ms > ts_ms) {
             self.ordered = false;
         }
         self.entries.push_back(Entry {
             group,
             ts_ms,
-            value: o.sample.value,
+            value,
         });
     }
 
@@ -100,6 +111,7 @@ impl WindowBuffer {
             // Nothing refers to the interned label sets any more: let them go, so a
             // label explosion that has passed does not hold memory.
             self.labels.clear();
+            self.fingerprints.clear();
             self.index.clear();
         }
     }
@@ -116,12 +128,27 @@ impl WindowBuffer {
     fn clear(&mut self) {
         self.ordered = true;
         self.entries.clear();
+        self.fingerprints.clear();
         self.labels.clear();
         self.index.clear();
     }
 
-    /// The window's values grouped by label set, in label order.
-    pub fn groups(&self) -> Vec<Group> {
+    /// The labels of interned group `id`.
+    pub fn labels(&self, id: u32) -> &Labels {
+        &self.labels[id as usize]
+    }
+
+    /// The fingerprint of interned group `id`, made by `make` the first time.
+    pub fn fingerprint(&mut self, id: u32, make: impl FnOnce(&Labels) -> String) -> &str {
+        let i = id as usize;
+        if self.fingerprints[i].is_none() {
+            self.fingerprints[i] = Some(make(&self.labels[i]));
+        }
+        self.fingerprints[i].as_deref().expect("set above")
+    }
+
+    /// The window's values by interned group id, in label order.
+    pub fn group_values(&self) -> Vec<(u32, Vec<f64>)> {
         let mut values: Vec<Vec<f64>> = vec![Vec::new(); self.labels.len()];
         if self.ordered {
             for e in &self.entries {
@@ -135,17 +162,25 @@ impl WindowBuffer {
                 values[e.group as usize].push(e.value);
             }
         }
-        let mut out: Vec<Group> = values
+        let mut out: Vec<(u32, Vec<f64>)> = values
             .into_iter()
             .enumerate()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(g, values)| Group {
-                labels: self.labels[g].clone(),
+            .map(|(g, v)| (g as u32, v))
+            .collect();
+        out.sort_by(|a, b| self.labels[a.0 as usize].cmp(&self.labels[b.0 as usize]));
+        out
+    }
+
+    /// The window's values grouped by label set, in label order.
+    pub fn groups(&self) -> Vec<Group> {
+        self.group_values()
+            .into_iter()
+            .map(|(id, values)| Group {
+                labels: self.labels[id as usize].clone(),
                 values,
             })
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        out
+            .collect()
     }
 
     /// Where reading has got to: the end of the last fetched range.

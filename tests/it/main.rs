@@ -16,6 +16,7 @@ mod promql;
 mod reload_api;
 mod rule_tests;
 mod schema;
+mod score_nab;
 mod shutdown;
 mod source_down;
 mod summary_api;
