@@ -9,6 +9,13 @@ use std::time::{Duration, Instant};
 /// A child process killed on drop.
 pub struct Proc(Child);
 
+impl Proc {
+    /// Takes ownership of a started child.
+    pub fn new(child: Child) -> Self {
+        Self(child)
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();

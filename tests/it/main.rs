@@ -18,6 +18,7 @@ mod rule_tests;
 mod schema;
 mod score_nab;
 mod shutdown;
+mod sighup;
 mod source_down;
 mod summary_api;
 mod webhook_limits;
