@@ -17,7 +17,16 @@ use driftwatch::Error;
 /// driftwatch watches LLM-agent workflow metrics (runs, steps, LLM calls) and alerts on
 /// static thresholds and rolling baselines, by signed webhook.
 #[derive(Parser)]
-#[command(name = "driftwatch", version, about, long_about = None)]
+#[command(
+    name = "driftwatch",
+    version,
+    about,
+    long_about = None,
+    after_help = "Start with `driftwatch demo` to see alerts reach a webhook within a minute.\n\
+                  As a service: `driftwatch check -c driftwatch.toml && driftwatch run -c driftwatch.toml`.\n\
+                  HTTP: /metrics, /healthz, /readyz, /api/v1/alerts, /api/v1/rules, /api/v1/status,\n\
+                  /api/v1/summary, POST /-/reload (bearer token). `driftwatch help <command>` for details."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
