@@ -17,7 +17,16 @@ use driftwatch::Error;
 /// driftwatch watches LLM-agent workflow metrics (runs, steps, LLM calls) and alerts on
 /// static thresholds and rolling baselines, by signed webhook.
 #[derive(Parser)]
-#[command(name = "driftwatch", version, about, long_about = None)]
+#[command(
+    name = "driftwatch",
+    version,
+    about,
+    long_about = None,
+    after_help = "Start with `driftwatch demo` to see alerts reach a webhook within a minute.\n\
+                  As a service: `driftwatch check -c driftwatch.toml && driftwatch run -c driftwatch.toml`.\n\
+                  HTTP: /metrics, /healthz, /readyz, /api/v1/alerts, /api/v1/rules, /api/v1/status,\n\
+                  /api/v1/summary, POST /-/reload (bearer token). `driftwatch help <command>` for details."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,10 +35,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service: evaluate rules on their schedules and deliver notifications.
+    ///
+    /// The rules are reloaded on SIGHUP, on `POST /-/reload` (bearer token) and when a
+    /// file in the rules directory changes; a broken rule file keeps the previous rules
+    /// running. SIGTERM or Ctrl-C stops gracefully: evaluations in flight finish, no new
+    /// notifications are claimed, and the process exits within `--shutdown-grace`.
     Run {
         /// The service configuration file.
         #[arg(long, short, default_value = "driftwatch.toml")]
         config: PathBuf,
+        /// The longest a graceful shutdown may take before remaining work is abandoned
+        /// (claimed notifications are then retried by the next process).
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        shutdown_grace: Duration,
     },
     /// Validate the configuration and every rule file; print every error; exit 1 on any.
     Check {
@@ -191,7 +209,10 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Run { config } => {
+        Command::Run {
+            config,
+            shutdown_grace,
+        } => {
             let service = match load_service_config(&config) {
                 Ok(s) => s,
                 Err(e) => {
@@ -215,9 +236,10 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            wait_for_signal().await;
+            wait_for_signal(&running.reloader).await;
             tracing::info!("shutting down");
-            running.stop(Duration::from_secs(10)).await;
+            running.stop(shutdown_grace).await;
+            tracing::info!("stopped");
             ExitCode::SUCCESS
         }
         Command::Score {
@@ -381,19 +403,27 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
+/// Waits for Ctrl-C or SIGTERM; reloads the rules on every SIGHUP meanwhile.
+async fn wait_for_signal(reloader: &driftwatch::app::Reloader) {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP received; reloading rules");
+                    reloader.reload("sighup").await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = reloader;
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -24,7 +24,7 @@ pub struct RuleTask {
     pub runtime: RuleRuntime,
     /// A batch the store refused; written before anything else next time, so a store
     /// outage delays notifications instead of losing them.
-    pending: Option<CommitBatch>,
+    pub(crate) pending: Option<CommitBatch>,
 }
 
 impl RuleTask {
@@ -54,6 +54,16 @@ pub enum EvalResult {
 }
 
 impl EvalResult {
+    /// The error message, when the evaluation failed.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            EvalResult::Ok { .. } => None,
+            EvalResult::SourceDown(e) | EvalResult::QueryError(e) | EvalResult::StoreError(e) => {
+                Some(e)
+            }
+        }
+    }
+
     fn label(&self) -> &'static str {
         match self {
             EvalResult::Ok { .. } => "ok",
@@ -80,6 +90,8 @@ pub struct Evaluator {
     pub health: Mutex<SourceHealth>,
     /// Receivers for alerts not tied to a rule (`source_down`).
     pub default_receivers: Vec<String>,
+    /// The last evaluation of each rule, for `GET /api/v1/rules`.
+    pub statuses: crate::app::status::RuleStatuses,
     /// Alert counts by rule and state, for the `driftwatch_alerts` gauge.
     counts: Mutex<HashMap<String, [i64; 4]>>,
 }
@@ -102,6 +114,7 @@ impl Evaluator {
             wake,
             health: Mutex::new(SourceHealth::default()),
             default_receivers,
+            statuses: Default::default(),
             counts: Mutex::new(HashMap::new()),
         }
     }
@@ -120,6 +133,16 @@ impl Evaluator {
             .evaluation_seconds
             .with_label_values(&[&rule.name])
             .observe(started.elapsed().as_secs_f64());
+        self.statuses.record(
+            &rule.name,
+            crate::app::status::RuleStatus {
+                last_evaluation: self.clock.now(),
+                duration_seconds: started.elapsed().as_secs_f64(),
+                result: result.label(),
+                error: result.error().map(str::to_owned),
+                series: self.metrics.series.with_label_values(&[&rule.name]).get(),
+            },
+        );
         self.metrics
             .last_evaluation_timestamp
             .with_label_values(&[&rule.name])

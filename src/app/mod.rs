@@ -2,7 +2,10 @@
 //! validated configuration, starts their tasks, and stops them on shutdown.
 
 pub mod evaluator;
+pub mod reload;
 pub mod scheduler;
+pub mod status;
+pub mod supervisor;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,6 +22,7 @@ use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SOURCE_DOWN_RULE;
 use crate::notify::webhook::WebhookSender;
 use crate::notify::Dispatcher;
+use crate::sources::prometheus_query::PrometheusSource;
 use crate::sources::sql::SqlSource;
 use crate::sources::Source;
 use crate::store::Store;
@@ -26,6 +30,11 @@ use crate::telemetry::Metrics;
 use crate::{Error, Result};
 
 pub use evaluator::{EvalResult, Evaluator, RuleTask};
+pub use reload::Reloader;
+pub use supervisor::Supervisor;
+
+/// How often the rules directory is checked for changes.
+const RULES_WATCH_EVERY: Duration = Duration::from_secs(1);
 
 /// A running driftwatch.
 pub struct Running {
@@ -37,15 +46,21 @@ pub struct Running {
     pub store: Store,
     /// The evaluator (for tests that look at state).
     pub evaluator: Arc<Evaluator>,
+    /// Reloads the rules (SIGHUP, API, directory changes).
+    pub reloader: Arc<Reloader>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
 
 impl Running {
-    /// Signals every task to stop, waits up to `grace` for them, then closes the store.
+    /// Signals every task to stop: rules finish the evaluation in flight, the dispatcher
+    /// finishes the batch it claimed (settling its claims) and claims no more. Waits up to
+    /// `grace` in all, aborts what is left, then closes the store.
     pub async fn stop(mut self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
         self.shutdown.cancel();
-        let _ = tokio::time::timeout(grace, async {
+        self.reloader.stop(grace).await;
+        let _ = tokio::time::timeout_at(deadline, async {
             while self.tasks.join_next().await.is_some() {}
         })
         .await;
@@ -61,15 +76,34 @@ impl Running {
 
 /// Builds the sources a configuration names.
 pub fn build_sources(config: &ServiceConfig) -> Result<HashMap<String, Arc<dyn Source>>> {
+    Ok(build_all_sources(config)?.0)
+}
+
+/// Every source, and the SQL ones again by their type (for the performance summary).
+type AllSources = (
+    HashMap<String, Arc<dyn Source>>,
+    HashMap<String, Arc<SqlSource>>,
+);
+
+fn build_all_sources(config: &ServiceConfig) -> Result<AllSources> {
     let mut sources: HashMap<String, Arc<dyn Source>> = HashMap::new();
+    let mut sql = HashMap::new();
     for (name, cfg) in &config.sources {
         match cfg {
             SourceConfig::Sql { url, timeout } => {
-                sources.insert(name.clone(), Arc::new(SqlSource::new(name, url, *timeout)?));
+                let source = Arc::new(SqlSource::new(name, url, *timeout)?);
+                sql.insert(name.clone(), Arc::clone(&source));
+                sources.insert(name.clone(), source);
+            }
+            SourceConfig::Prometheus { url, timeout } => {
+                sources.insert(
+                    name.clone(),
+                    Arc::new(PrometheusSource::new(name, url.clone(), *timeout)?),
+                );
             }
         }
     }
-    Ok(sources)
+    Ok((sources, sql))
 }
 
 /// Builds the senders for every receiver.
@@ -93,9 +127,10 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     let store = Store::connect(&config.store_url).await?;
     let shutdown = CancellationToken::new();
     let wake = Arc::new(Notify::new());
+    let (sources, sql_sources) = build_all_sources(&config)?;
     let evaluator = Arc::new(Evaluator::new(
         store.clone(),
-        build_sources(&config)?,
+        sources,
         metrics.clone(),
         Arc::clone(&clock),
         Arc::clone(&wake),
@@ -124,7 +159,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
 
     let mut tasks = JoinSet::new();
     metrics.rules_loaded.set(rules.rules.len() as i64);
-    metrics.config_last_reload_successful.set(1);
+    let mut supervisor = Supervisor::new(Arc::clone(&evaluator), shutdown.clone());
     for rule in &rules.rules {
         let mut runtime = RuleRuntime::new(Arc::clone(rule));
         let learnt = baselines.remove(&rule.name).unwrap_or_default();
@@ -138,13 +173,20 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
                 warm_up(&mut runtime, source.as_ref(), clock.now()).await;
             }
         }
-        let task = RuleTask::new(runtime);
-        tasks.spawn(scheduler::run_rule(
-            Arc::clone(&evaluator),
-            task,
-            shutdown.clone(),
-        ));
+        supervisor.spawn(RuleTask::new(runtime));
     }
+    let reloader = Arc::new(Reloader::new(
+        config.rules_dir.clone(),
+        config.rule_context(),
+        supervisor,
+        metrics.clone(),
+        Arc::clone(&clock),
+    ));
+    tasks.spawn(reload::watch_rules_dir(
+        Arc::clone(&reloader),
+        RULES_WATCH_EVERY,
+        shutdown.clone(),
+    ));
 
     let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
@@ -157,7 +199,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     tasks.spawn(outbox_housekeeping(
         store.clone(),
         metrics.clone(),
-        clock,
+        Arc::clone(&clock),
         shutdown.clone(),
     ));
 
@@ -174,6 +216,11 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     let router = crate::server::router(crate::server::ServerState {
         metrics: metrics.clone(),
         store: store.clone(),
+        evaluator: Arc::clone(&evaluator),
+        reloader: Arc::clone(&reloader),
+        started_at: clock.now(),
+        sql_sources: Arc::new(sql_sources),
+        api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
     });
     let server_shutdown = shutdown.clone();
     tasks.spawn(async move {
@@ -189,6 +236,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         metrics,
         store,
         evaluator,
+        reloader,
         shutdown,
         tasks,
     })
@@ -196,7 +244,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
 
 /// Teaches a new rule's baselines from the source's recent history, so a first start
 /// (or a new rule) is not days of blindness; restarts restore stored baselines instead.
-async fn warm_up(
+pub(crate) async fn warm_up(
     runtime: &mut RuleRuntime,
     source: &dyn Source,
     now: chrono::DateTime<chrono::Utc>,

@@ -18,8 +18,13 @@ pub fn until_next(schedule: &Schedule, now: chrono::DateTime<chrono::Utc>) -> Du
         .unwrap_or(Duration::from_secs(3600))
 }
 
-/// Runs a rule's evaluations until `shutdown`; the evaluation in flight is finished.
-pub async fn run_rule(evaluator: Arc<Evaluator>, mut task: RuleTask, shutdown: CancellationToken) {
+/// Runs a rule's evaluations until `shutdown`; the evaluation in flight is finished, and
+/// the task (with its alert state) is handed back so a reload can carry it over.
+pub async fn run_rule(
+    evaluator: Arc<Evaluator>,
+    mut task: RuleTask,
+    shutdown: CancellationToken,
+) -> RuleTask {
     let schedule = task.runtime.rule.schedule.clone();
     loop {
         let now = evaluator.clock.now();
@@ -35,6 +40,7 @@ pub async fn run_rule(evaluator: Arc<Evaluator>, mut task: RuleTask, shutdown: C
         // Evaluated as of the scheduled instant, the way a backtest replays it.
         evaluator.tick(&mut task, at).await;
     }
+    task
 }
 
 #[cfg(test)]

@@ -75,6 +75,28 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
     for (name, section) in &raw.sources {
         let span = Some(section.span());
         match section.get_ref() {
+            SourceSection::Prometheus(p) => match p.url.expand().and_then(|u| {
+                reqwest::Url::parse(&u)
+                    .map_err(|e| format!("invalid url ({e})"))
+                    .and_then(|u| match u.scheme() {
+                        "http" | "https" => Ok(u),
+                        other => Err(format!("url scheme {other:?}; expected http or https")),
+                    })
+            }) {
+                Ok(url) => {
+                    sources.insert(
+                        name.clone(),
+                        SourceConfig::Prometheus {
+                            url,
+                            timeout: p
+                                .timeout
+                                .map(|d| d.get())
+                                .unwrap_or(Duration::from_secs(10)),
+                        },
+                    );
+                }
+                Err(e) => errors.push(file.error(span, None, format!("source {name:?}: {e}"))),
+            },
             SourceSection::Sql(sql) => match sql.url.expand() {
                 Ok(url) if Dialect::from_url(&url).is_some() => {
                     sources.insert(
@@ -181,8 +203,28 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
 
     let base = path.parent().unwrap_or(Path::new("."));
     let rules_dir = base.join(&raw.rules.dir);
+    let api_token = match &raw.server.api_token {
+        None => None,
+        Some(t) => match t.get_ref().expand() {
+            Ok(v) if v.trim().len() >= 16 => Some(Secret::new(v)),
+            Ok(_) => {
+                errors.push(file.error(
+                    Some(t.span()),
+                    None,
+                    "api_token must be at least 16 characters (use a random secret)",
+                ));
+                None
+            }
+            Err(e) => {
+                errors.push(file.error(Some(t.span()), None, e));
+                None
+            }
+        },
+    };
+
     ConfigErrors(errors).into_result(ServiceConfig {
         listen,
+        api_token,
         store_url,
         rules_dir,
         sources,

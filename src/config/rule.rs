@@ -44,6 +44,11 @@ pub struct RuleConfig {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub query: Option<Spanned<String>>,
+    /// Instead of `metric`: a PromQL expression, run as an instant query against a
+    /// `kind = "prometheus"` source at every evaluation; each result series is a group.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub promql: Option<Spanned<String>>,
     /// Labels to group by; one alert per distinct combination.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]

@@ -48,12 +48,18 @@ pub struct ServerSection {
     #[serde(default = "default_listen")]
     #[schemars(with = "String")]
     pub listen: Spanned<String>,
+    /// Bearer token that mutating API calls (`POST /-/reload`, …) must present; use
+    /// `${VAR}`. Without one, mutating calls are refused.
+    #[serde(default)]
+    #[schemars(with = "Option<EnvString>")]
+    pub api_token: Option<Spanned<EnvString>>,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
         Self {
             listen: Spanned::new(0..0, default_listen_str()),
+            api_token: None,
         }
     }
 }
@@ -115,6 +121,19 @@ fn default_rules_dir() -> String {
 pub enum SourceSection {
     /// A CMBAgent workflow database.
     Sql(SqlSourceSection),
+    /// A Prometheus server's HTTP query API, for `promql` rules.
+    Prometheus(PrometheusSourceSection),
+}
+
+/// `[sources.NAME] kind = "prometheus"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSourceSection {
+    /// Base URL of the server, e.g. `http://127.0.0.1:9090`; may use `${VAR}`.
+    pub url: EnvString,
+    /// Per-query timeout (default 10s).
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
 }
 
 /// `[sources.NAME] kind = "sql"`.

@@ -79,6 +79,22 @@ pub fn validate_rule(
 
     let filter = Labels(cfg.filter.clone().into_iter().collect());
     let query = match (&cfg.metric, &cfg.query) {
+        (None, None) if cfg.promql.is_some() => {
+            let q = cfg.promql.as_ref().expect("checked");
+            if q.get_ref().trim().is_empty() {
+                err(q.span(), "`promql` must not be empty".to_owned());
+            }
+            Some(RuleQuery::PromQl {
+                expr: q.get_ref().clone(),
+            })
+        }
+        (Some(_), _) | (_, Some(_)) if cfg.promql.is_some() => {
+            err(
+                cfg.promql.as_ref().expect("checked").span(),
+                "give only one of `metric`, `query` and `promql`".to_owned(),
+            );
+            None
+        }
         (Some(m), None) => match CatalogMetric::from_name(m.get_ref()) {
             Some(metric) => {
                 let known = metric.label_names();
@@ -143,7 +159,7 @@ pub fn validate_rule(
         (None, None) => {
             err(
                 cfg.name.span(),
-                "rule needs `metric` (a catalog metric) or `query` (SQL)".to_owned(),
+                "rule needs `metric` (a catalog metric), `query` (SQL) or `promql`".to_owned(),
             );
             None
         }

@@ -17,6 +17,8 @@ use crate::sources::catalog::CatalogMetric;
 pub struct ServiceConfig {
     /// Address for the HTTP server.
     pub listen: String,
+    /// Bearer token for mutating API calls (expanded from the environment; never logged).
+    pub api_token: Option<Secret>,
     /// driftwatch's own database URL.
     pub store_url: String,
     /// Directory holding the rule files.
@@ -42,6 +44,13 @@ pub enum SourceConfig {
     Sql {
         /// Connection URL (secrets expanded; never logged).
         url: Secret,
+        /// Per-query timeout.
+        timeout: Duration,
+    },
+    /// A Prometheus server's query API.
+    Prometheus {
+        /// Base URL.
+        url: reqwest::Url,
         /// Per-query timeout.
         timeout: Duration,
     },
@@ -116,6 +125,11 @@ pub enum RuleQuery {
         /// The statement.
         sql: String,
     },
+    /// A PromQL expression for a Prometheus server, evaluated as an instant query.
+    PromQl {
+        /// The expression.
+        expr: String,
+    },
 }
 
 /// A validated rule, ready for the engine.
@@ -172,7 +186,9 @@ impl Rule {
             RuleQuery::Catalog { metric, .. } => {
                 format!("{} {}", self.aggregate.as_str(), metric.name())
             }
-            RuleQuery::Sql { .. } => format!("{} value", self.aggregate.as_str()),
+            RuleQuery::Sql { .. } | RuleQuery::PromQl { .. } => {
+                format!("{} value", self.aggregate.as_str())
+            }
         }
     }
 
@@ -186,7 +202,7 @@ impl Rule {
                 "/s"
             }
             (RuleQuery::Catalog { metric, .. }, _) => metric.unit(),
-            (RuleQuery::Sql { .. }, _) => "",
+            (RuleQuery::Sql { .. } | RuleQuery::PromQl { .. }, _) => "",
         }
     }
 }

@@ -68,6 +68,13 @@ impl Dispatcher {
 
     /// Claims the due rows, delivers them, and records the results.
     pub async fn step(&self) -> Result<StepOutcome, StoreError> {
+        self.step_until(&CancellationToken::new()).await
+    }
+
+    /// Like [`Dispatcher::step`], but once `stop` is cancelled no further delivery of
+    /// the batch starts: those in flight finish and are recorded, and the claims on the
+    /// rest are released so the next process sends them at once.
+    pub async fn step_until(&self, stop: &CancellationToken) -> Result<StepOutcome, StoreError> {
         let now_ms = self.clock.now().timestamp_millis();
         let claimed = self
             .store
@@ -78,7 +85,10 @@ impl Dispatcher {
         }
         // Results are recorded as they complete, in small batches, so a crash repeats
         // at most the deliveries still in flight, not the whole claim.
+        let mut unsettled: std::collections::HashSet<String> =
+            claimed.iter().map(|m| m.id.clone()).collect();
         let mut results = stream::iter(claimed)
+            .take_until(Box::pin(stop.cancelled()))
             .map(|m| self.deliver(m))
             .buffer_unordered(self.config.concurrency)
             .ready_chunks(self.config.concurrency.max(16));
@@ -87,12 +97,22 @@ impl Dispatcher {
             let done_ms = self.clock.now().timestamp_millis();
             self.store.record_results(done_ms, &chunk).await?;
             for r in &chunk {
+                unsettled.remove(r.id());
                 match r {
                     DeliveryResult::Delivered { .. } => outcome.0 += 1,
                     DeliveryResult::Retry { .. } => outcome.1 += 1,
                     DeliveryResult::Dead { .. } => outcome.2 += 1,
                 }
             }
+        }
+        drop(results);
+        if !unsettled.is_empty() {
+            let ids: Vec<String> = unsettled.into_iter().collect();
+            self.store.release_claims(&ids).await?;
+            tracing::info!(
+                released = ids.len(),
+                "stopping: notifications not yet started were released"
+            );
         }
         Ok(StepOutcome::Processed {
             delivered: outcome.0,
@@ -171,7 +191,7 @@ impl Dispatcher {
             if shutdown.is_cancelled() {
                 break;
             }
-            let wait = match self.step().await {
+            let wait = match self.step_until(&shutdown).await {
                 Ok(StepOutcome::Processed { .. }) => continue,
                 Ok(StepOutcome::Empty) => match self.store.next_due_ms().await {
                     Ok(Some(due)) => {

@@ -1,29 +1,68 @@
-//! The HTTP server: `/metrics`, `/healthz`, `/readyz`.
+//! The HTTP server: `/metrics`, `/healthz`, `/readyz`, the read API under `/api/v1`, and
+//! the token-protected `POST /-/reload`.
 
-use axum::extract::State;
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod summary;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
+use chrono::{DateTime, Utc};
 
+use crate::app::{Evaluator, Reloader};
 use crate::store::Store;
 use crate::telemetry::Metrics;
+
+/// The largest request body any endpoint accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What the handlers need.
 #[derive(Clone)]
 pub struct ServerState {
     /// Own metrics.
     pub metrics: Metrics,
-    /// The store (for readiness).
+    /// The store (for readiness and alert state).
     pub store: Store,
+    /// Rule evaluation state.
+    pub evaluator: Arc<Evaluator>,
+    /// Reloads rules and knows how the last reload went.
+    pub reloader: Arc<Reloader>,
+    /// When the service started.
+    pub started_at: DateTime<Utc>,
+    /// The SQL sources by name, for the performance summary.
+    pub sql_sources: Arc<std::collections::HashMap<String, Arc<crate::sources::sql::SqlSource>>>,
+    /// The bearer token mutating calls must present.
+    pub api_token: auth::ApiToken,
 }
 
 /// The routes.
 pub fn router(state: ServerState) -> Router {
+    let mutating = auth::require_token(
+        Router::new().route("/-/reload", post(api::reload)),
+        state.api_token.clone(),
+    );
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/api/v1/alerts", get(api::alerts))
+        .route("/api/v1/rules", get(api::rules))
+        .route("/api/v1/status", get(api::status))
+        .route("/api/v1/summary", get(summary::summary))
+        .merge(mutating)
+        .fallback(|| async {
+            error::ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such endpoint; see /api/v1/status",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 

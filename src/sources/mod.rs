@@ -2,7 +2,9 @@
 
 pub mod catalog;
 pub mod dialect;
+pub mod prometheus_query;
 pub mod sql;
+pub mod summary;
 
 use async_trait_free::BoxFuture;
 use chrono::{DateTime, Utc};

@@ -15,10 +15,10 @@ use crate::sources::{FetchRequest, Observation, Source, SourceError};
 
 /// A workflow database read through sqlx.
 pub struct SqlSource {
-    name: String,
-    dialect: Dialect,
-    pool: AnyPool,
-    timeout: Duration,
+    pub(crate) name: String,
+    pub(crate) dialect: Dialect,
+    pub(crate) pool: AnyPool,
+    pub(crate) timeout: Duration,
 }
 
 impl SqlSource {
@@ -75,6 +75,7 @@ impl SqlSource {
                 sql: sql.clone(),
                 binds: vec![Bind::Float(after), Bind::Float(until)],
             },
+            RuleQuery::PromQl { .. } => unreachable!("`fetch` refuses promql before building SQL"),
         }
     }
 
@@ -113,6 +114,13 @@ impl Source for SqlSource {
         &'a self,
         request: FetchRequest<'a>,
     ) -> BoxFuture<'a, Result<Vec<Observation>, SourceError>> {
+        if let RuleQuery::PromQl { .. } = request.query {
+            let err = SourceError::Query {
+                source_name: self.name().to_owned(),
+                message: "a SQL source cannot run `promql`; point the rule at a kind = \"prometheus\" source".to_owned(),
+            };
+            return Box::pin(async move { Err(err) });
+        }
         let statement = self.statement(&request);
         Box::pin(self.run(statement))
     }

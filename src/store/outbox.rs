@@ -68,6 +68,17 @@ pub enum DeliveryResult {
     },
 }
 
+impl DeliveryResult {
+    /// The message this result is about.
+    pub fn id(&self) -> &str {
+        match self {
+            DeliveryResult::Delivered { id }
+            | DeliveryResult::Retry { id, .. }
+            | DeliveryResult::Dead { id, .. } => id,
+        }
+    }
+}
+
 /// How the outbox stands.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct OutboxStats {
@@ -254,6 +265,25 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Frees the claims on messages this process claimed but will not deliver (it is
+    /// stopping), so another process or the next start sends them without waiting for
+    /// the lease to run out.
+    pub async fn release_claims(&self, ids: &[String]) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut n = 0;
+        for id in ids {
+            n += sqlx::query(
+                "UPDATE outbox SET claimed_until = NULL WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
         tx.commit().await?;
         Ok(n)
     }

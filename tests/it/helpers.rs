@@ -19,6 +19,9 @@ use sqlx::AnyPool;
 /// The signing secret tests use.
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// The API bearer token the test services require for mutating calls.
+pub const API_TOKEN: &str = "test-token-0123456789abcdef";
+
 /// The PostgreSQL server tests use (trust auth on loopback).
 pub fn pg_admin_url() -> String {
     std::env::var("DRIFTWATCH_TEST_PG")
@@ -129,6 +132,7 @@ pub fn pg_url(name: &str) -> String {
 pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) -> ServiceConfig {
     let mut config = ServiceConfig {
         listen: "127.0.0.1:0".to_owned(),
+        api_token: Some(Secret::new(API_TOKEN)),
         store_url: store_url.to_owned(),
         rules_dir: "rules".into(),
         sources: Default::default(),
