@@ -36,7 +36,8 @@ async fn call(db: &TestDb, id: usize, at: chrono::DateTime<Utc>, seconds: f64) {
     .unwrap();
 }
 
-/// Writes normal calls (2-3 s) for `for_ms`, stamped slightly ahead of insertion.
+/// Writes normal calls (2-3 s) for `for_ms`, stamped 300 ms ahead of insertion so no
+/// evaluation reads past a row that is not committed yet, even on a loaded machine.
 async fn normal_traffic(db: &TestDb, first_id: usize, for_ms: u64) -> usize {
     let mut id = first_id;
     let until = std::time::Instant::now() + Duration::from_millis(for_ms);
@@ -44,7 +45,7 @@ async fn normal_traffic(db: &TestDb, first_id: usize, for_ms: u64) -> usize {
         call(
             db,
             id,
-            Utc::now() + chrono::Duration::milliseconds(100),
+            Utc::now() + chrono::Duration::milliseconds(300),
             2.0 + (id % 5) as f64 * 0.2,
         )
         .await;
@@ -103,14 +104,14 @@ async fn baseline_rule_warms_fires_on_a_jump_and_survives_a_restart() {
         call(
             &db,
             id,
-            Utc::now() + chrono::Duration::milliseconds(100),
+            Utc::now() + chrono::Duration::milliseconds(300),
             9.5,
         )
         .await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let got = receiver
-        .wait_for(Duration::from_secs(10), |d| !d.is_empty())
+        .wait_for(Duration::from_secs(20), |d| !d.is_empty())
         .await;
     let alert = &got
         .first()
