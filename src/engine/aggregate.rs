@@ -13,7 +13,7 @@ pub struct Group {
 }
 
 /// Reduces a group's values; `window_secs` is used by `rate`. None for no values.
-pub fn aggregate(kind: Aggregate, values: &[f64], window_secs: f64) -> Option<f64> {
+pub fn aggregate(kind: Aggregate, values: &mut [f64], window_secs: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -35,9 +35,10 @@ pub fn aggregate(kind: Aggregate, values: &[f64], window_secs: f64) -> Option<f6
 }
 
 /// The q-quantile with linear interpolation between closest ranks (as numpy's default).
-pub fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted: Vec<f64> = values.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
+pub fn quantile(values: &mut [f64], q: f64) -> f64 {
+    // Sorted in place: the caller's values are its own copy of the window's.
+    values.sort_by(|a, b| a.total_cmp(b));
+    let sorted = values;
     let rank = q * (sorted.len() - 1) as f64;
     let lo = rank.floor() as usize;
     let hi = rank.ceil() as usize;
@@ -51,20 +52,21 @@ mod tests {
     #[test]
     fn aggregates() {
         let v = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(aggregate(Aggregate::Avg, &v, 60.0), Some(2.5));
-        assert_eq!(aggregate(Aggregate::Min, &v, 60.0), Some(1.0));
-        assert_eq!(aggregate(Aggregate::Max, &v, 60.0), Some(4.0));
-        assert_eq!(aggregate(Aggregate::Sum, &v, 60.0), Some(10.0));
-        assert_eq!(aggregate(Aggregate::Count, &v, 60.0), Some(4.0));
-        assert_eq!(aggregate(Aggregate::P50, &v, 60.0), Some(2.5));
-        assert_eq!(aggregate(Aggregate::Rate, &v, 5.0), Some(2.0));
+        let of = |kind, window| aggregate(kind, &mut v.clone(), window);
+        assert_eq!(of(Aggregate::Avg, 60.0), Some(2.5));
+        assert_eq!(of(Aggregate::Min, 60.0), Some(1.0));
+        assert_eq!(of(Aggregate::Max, 60.0), Some(4.0));
+        assert_eq!(of(Aggregate::Sum, 60.0), Some(10.0));
+        assert_eq!(of(Aggregate::Count, 60.0), Some(4.0));
+        assert_eq!(of(Aggregate::P50, 60.0), Some(2.5));
+        assert_eq!(of(Aggregate::Rate, 5.0), Some(2.0));
+        assert_eq!(of(Aggregate::Last, 1.0), Some(4.0));
         assert_eq!(
-            aggregate(Aggregate::Ratio, &[0.0, 1.0, 0.0, 0.0], 1.0),
+            aggregate(Aggregate::Ratio, &mut [0.0, 1.0, 0.0, 0.0], 1.0),
             Some(0.25)
         );
-        assert_eq!(aggregate(Aggregate::Last, &v, 1.0), Some(4.0));
-        assert_eq!(aggregate(Aggregate::Max, &[], 1.0), None);
-        let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert!((quantile(&hundred, 0.95) - 95.05).abs() < 1e-9);
+        assert_eq!(aggregate(Aggregate::Max, &mut [], 1.0), None);
+        let mut hundred: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert!((quantile(&mut hundred, 0.95) - 95.05).abs() < 1e-9);
     }
 }

@@ -27,6 +27,8 @@ pub struct GroupRuntime {
     pub detector: Box<dyn Detector>,
     /// When the group last had data.
     pub last_seen: DateTime<Utc>,
+    /// The evaluation (counted per runtime) that last judged it.
+    seen_in: u64,
 }
 
 /// A baseline to persist: (fingerprint, detector snapshot).
@@ -91,6 +93,8 @@ pub struct RuleRuntime {
     pub collect_points: bool,
     /// Report detector snapshots for persistence (the live service; not replays).
     pub collect_baselines: bool,
+    /// Evaluations so far (a group judged in this one has `seen_in == evaluations`).
+    evaluations: u64,
 }
 
 impl RuleRuntime {
@@ -108,6 +112,7 @@ impl RuleRuntime {
             stored: HashMap::new(),
             collect_points: false,
             collect_baselines: true,
+            evaluations: 0,
         }
     }
 
@@ -130,6 +135,7 @@ impl RuleRuntime {
                     alert,
                     detector,
                     last_seen,
+                    seen_in: 0,
                 },
             );
         }
@@ -178,19 +184,21 @@ impl RuleRuntime {
         out.series = groups.len();
         let window_secs = rule.window.as_secs_f64();
         let now_ms = now.timestamp_millis();
-        let mut seen = std::collections::HashSet::with_capacity(groups.len());
-        for (id, values) in groups {
+        self.evaluations += 1;
+        let this = self.evaluations;
+        let mut judged = 0;
+        for (id, mut values) in groups {
             if values.len() < rule.min_samples {
                 continue;
             }
-            let Some(value) = aggregate(rule.aggregate, &values, window_secs) else {
+            let Some(value) = aggregate(rule.aggregate, &mut values, window_secs) else {
                 continue;
             };
             let fp = self
                 .window
-                .fingerprint(id, |labels| fingerprint(&rule.name, labels))
-                .to_owned();
-            if !self.groups.contains_key(&fp) {
+                .fingerprint(id, |labels| fingerprint(&rule.name, labels));
+            if !self.groups.contains_key(fp) {
+                let fp = fp.to_owned();
                 let labels = self.window.labels(id).clone();
                 let alert = self.new_alert(&labels, now);
                 let mut detector = rule.detector.build();
@@ -200,20 +208,26 @@ impl RuleRuntime {
                     }
                 }
                 self.groups.insert(
-                    fp.clone(),
+                    fp,
                     GroupRuntime {
                         alert,
                         detector,
                         last_seen: now,
+                        seen_in: 0,
                     },
                 );
             }
-            let runtime = self.groups.get_mut(&fp).expect("inserted above");
+            let fp = self
+                .window
+                .fingerprint(id, |labels| fingerprint(&rule.name, labels));
+            let runtime = self.groups.get_mut(fp).expect("inserted above");
+            runtime.seen_in = this;
+            judged += 1;
             let verdict = runtime.detector.observe(now_ms, value);
             runtime.last_seen = now;
             if self.collect_points {
                 out.points.push(Point {
-                    fingerprint: fp.clone(),
+                    fingerprint: fp.to_owned(),
                     value,
                     expected: verdict.expected,
                     band: verdict.band,
@@ -254,13 +268,12 @@ impl RuleRuntime {
             out.transitions.extend(transition);
             if self.collect_baselines {
                 out.baselines.push(BaselineSnapshot {
-                    fingerprint: fp.clone(),
+                    fingerprint: fp.to_owned(),
                     state: runtime.detector.snapshot(),
                 });
             }
-            seen.insert(fp);
         }
-        self.apply_no_data(now, timing, &seen, &mut out);
+        self.apply_no_data(now, timing, judged, &mut out);
         out
     }
 
@@ -269,11 +282,11 @@ impl RuleRuntime {
         &mut self,
         now: DateTime<Utc>,
         timing: Timing,
-        seen: &std::collections::HashSet<String>,
+        judged: usize,
         out: &mut EvaluationOutcome,
     ) {
         let rule = Arc::clone(&self.rule);
-        if rule.no_data == NoDataPolicy::Alerting && self.groups.is_empty() && seen.is_empty() {
+        if rule.no_data == NoDataPolicy::Alerting && self.groups.is_empty() && judged == 0 {
             let empty = Labels::new();
             let alert = self.new_alert(&empty, now);
             self.groups.insert(
@@ -282,6 +295,7 @@ impl RuleRuntime {
                     alert,
                     detector: rule.detector.build(),
                     last_seen: now,
+                    seen_in: 0,
                 },
             );
         }
@@ -289,7 +303,7 @@ impl RuleRuntime {
         let mut absent: Vec<&String> = self
             .groups
             .keys()
-            .filter(|fp| !seen.contains(*fp))
+            .filter(|fp| self.groups[*fp].seen_in != self.evaluations)
             .collect();
         absent.sort();
         let absent: Vec<String> = absent.into_iter().cloned().collect();

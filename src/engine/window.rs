@@ -26,6 +26,8 @@ pub struct WindowBuffer {
     labels: Vec<Labels>,
     /// Each interned label set's alert fingerprint, computed once.
     fingerprints: Vec<Option<String>>,
+    /// Interned ids in label order; rebuilt only when a label set is added.
+    order: Vec<u32>,
     index: HashMap<Labels, u32>,
     cursor: Option<DateTime<Utc>>,
     /// True while entries are in time order (the usual case: sources return rows by
@@ -73,6 +75,7 @@ impl WindowBuffer {
                 let g = self.labels.len() as u32;
                 self.labels.push(key.clone());
                 self.fingerprints.push(None);
+                self.order.clear();
                 self.index.insert(key, g);
                 g
             }
@@ -112,6 +115,7 @@ impl WindowBuffer {
             // label explosion that has passed does not hold memory.
             self.labels.clear();
             self.fingerprints.clear();
+            self.order.clear();
             self.index.clear();
         }
     }
@@ -129,6 +133,7 @@ impl WindowBuffer {
         self.ordered = true;
         self.entries.clear();
         self.fingerprints.clear();
+        self.order.clear();
         self.labels.clear();
         self.index.clear();
     }
@@ -148,7 +153,13 @@ impl WindowBuffer {
     }
 
     /// The window's values by interned group id, in label order.
-    pub fn group_values(&self) -> Vec<(u32, Vec<f64>)> {
+    pub fn group_values(&mut self) -> Vec<(u32, Vec<f64>)> {
+        if self.order.len() != self.labels.len() {
+            let labels = &self.labels;
+            self.order = (0..labels.len() as u32).collect();
+            self.order
+                .sort_by(|a, b| labels[*a as usize].cmp(&labels[*b as usize]));
+        }
         let mut values: Vec<Vec<f64>> = vec![Vec::new(); self.labels.len()];
         if self.ordered {
             for e in &self.entries {
@@ -162,18 +173,17 @@ impl WindowBuffer {
                 values[e.group as usize].push(e.value);
             }
         }
-        let mut out: Vec<(u32, Vec<f64>)> = values
-            .into_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(g, v)| (g as u32, v))
-            .collect();
-        out.sort_by(|a, b| self.labels[a.0 as usize].cmp(&self.labels[b.0 as usize]));
-        out
+        self.order
+            .iter()
+            .filter_map(|id| {
+                let v = std::mem::take(&mut values[*id as usize]);
+                (!v.is_empty()).then_some((*id, v))
+            })
+            .collect()
     }
 
     /// The window's values grouped by label set, in label order.
-    pub fn groups(&self) -> Vec<Group> {
+    pub fn groups(&mut self) -> Vec<Group> {
         self.group_values()
             .into_iter()
             .map(|(id, values)| Group {
