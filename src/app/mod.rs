@@ -23,6 +23,7 @@ use crate::engine::source_health::SOURCE_DOWN_RULE;
 use crate::notify::webhook::WebhookSender;
 use crate::notify::Dispatcher;
 use crate::sources::prometheus_query::PrometheusSource;
+use crate::sources::scrape::ScrapeSource;
 use crate::sources::sql::SqlSource;
 use crate::sources::Source;
 use crate::store::Store;
@@ -74,36 +75,55 @@ impl Running {
     }
 }
 
-/// Builds the sources a configuration names.
+/// Builds the sources a configuration names (scrape sources are built but not started:
+/// they answer from what they scraped, which here is nothing).
 pub fn build_sources(config: &ServiceConfig) -> Result<HashMap<String, Arc<dyn Source>>> {
-    Ok(build_all_sources(config)?.0)
+    Ok(build_all_sources(config, Arc::new(crate::clock::SystemClock), None)?.sources)
 }
 
-/// Every source, and the SQL ones again by their type (for the performance summary).
-type AllSources = (
-    HashMap<String, Arc<dyn Source>>,
-    HashMap<String, Arc<SqlSource>>,
-);
+/// Every source, and again by type the ones that need more than fetching.
+struct AllSources {
+    sources: HashMap<String, Arc<dyn Source>>,
+    /// For the performance summary.
+    sql: HashMap<String, Arc<SqlSource>>,
+    /// Their scrape loops run beside the rules.
+    scrapers: Vec<Arc<ScrapeSource>>,
+}
 
-fn build_all_sources(config: &ServiceConfig) -> Result<AllSources> {
-    let mut sources: HashMap<String, Arc<dyn Source>> = HashMap::new();
-    let mut sql = HashMap::new();
+fn build_all_sources(
+    config: &ServiceConfig,
+    clock: SharedClock,
+    metrics: Option<Metrics>,
+) -> Result<AllSources> {
+    let mut all = AllSources {
+        sources: HashMap::new(),
+        sql: HashMap::new(),
+        scrapers: Vec::new(),
+    };
     for (name, cfg) in &config.sources {
         match cfg {
             SourceConfig::Sql { url, timeout } => {
                 let source = Arc::new(SqlSource::new(name, url, *timeout)?);
-                sql.insert(name.clone(), Arc::clone(&source));
-                sources.insert(name.clone(), source);
+                all.sql.insert(name.clone(), Arc::clone(&source));
+                all.sources.insert(name.clone(), source);
             }
             SourceConfig::Prometheus { url, timeout } => {
-                sources.insert(
+                all.sources.insert(
                     name.clone(),
                     Arc::new(PrometheusSource::new(name, url.clone(), *timeout)?),
                 );
             }
+            SourceConfig::Scrape(settings) => {
+                let source = Arc::new(
+                    ScrapeSource::new(name, settings.clone(), Arc::clone(&clock), metrics.clone())
+                        .map_err(Error::Other)?,
+                );
+                all.scrapers.push(Arc::clone(&source));
+                all.sources.insert(name.clone(), source);
+            }
         }
     }
-    Ok((sources, sql))
+    Ok(all)
 }
 
 /// Builds the senders for every receiver.
@@ -127,7 +147,16 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     let store = Store::connect(&config.store_url).await?;
     let shutdown = CancellationToken::new();
     let wake = Arc::new(Notify::new());
-    let (sources, sql_sources) = build_all_sources(&config)?;
+    let AllSources {
+        sources,
+        sql: sql_sources,
+        scrapers,
+    } = build_all_sources(&config, Arc::clone(&clock), Some(metrics.clone()))?;
+    let mut tasks = JoinSet::new();
+    // Scrapes start first, so the first evaluations and warm-ups find data.
+    for scraper in scrapers {
+        tasks.spawn(scraper.run(shutdown.clone()));
+    }
     let evaluator = Arc::new(Evaluator::new(
         store.clone(),
         sources,
@@ -157,7 +186,6 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         evaluator.health.lock().expect("health lock").restore(down);
     }
 
-    let mut tasks = JoinSet::new();
     metrics.rules_loaded.set(rules.rules.len() as i64);
     let mut supervisor = Supervisor::new(Arc::clone(&evaluator), shutdown.clone());
     for rule in &rules.rules {

@@ -97,6 +97,48 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                 }
                 Err(e) => errors.push(file.error(span, None, format!("source {name:?}: {e}"))),
             },
+            SourceSection::Scrape(sc) => match sc.url.expand().and_then(|u| {
+                reqwest::Url::parse(&u)
+                    .map_err(|e| format!("invalid url ({e})"))
+                    .and_then(|u| match u.scheme() {
+                        "http" | "https" => Ok(u),
+                        other => Err(format!("url scheme {other:?}; expected http or https")),
+                    })
+            }) {
+                Ok(url) => {
+                    let interval = sc
+                        .interval
+                        .map(|d| d.get())
+                        .unwrap_or(Duration::from_secs(15));
+                    let timeout = sc
+                        .timeout
+                        .map(|d| d.get())
+                        .unwrap_or(Duration::from_secs(10))
+                        .min(interval);
+                    if interval < Duration::from_millis(100) {
+                        errors.push(file.error(
+                            span,
+                            None,
+                            format!("source {name:?}: `interval` must be at least 100ms"),
+                        ));
+                    }
+                    sources.insert(
+                        name.clone(),
+                        SourceConfig::Scrape(crate::sources::scrape::ScrapeSettings {
+                            url,
+                            interval,
+                            timeout,
+                            max_bytes: sc.max_bytes.unwrap_or(64 << 20) as usize,
+                            retention: sc
+                                .retention
+                                .map(|d| d.get())
+                                .unwrap_or(Duration::from_secs(15 * 60))
+                                .max(interval * 2),
+                        }),
+                    );
+                }
+                Err(e) => errors.push(file.error(span, None, format!("source {name:?}: {e}"))),
+            },
             SourceSection::Sql(sql) => match sql.url.expand() {
                 Ok(url) if Dialect::from_url(&url).is_some() => {
                     sources.insert(
@@ -241,6 +283,11 @@ impl ServiceConfig {
     pub fn rule_context(&self) -> RuleContext {
         RuleContext {
             sources: self.sources.keys().cloned().collect(),
+            source_kinds: self
+                .sources
+                .iter()
+                .map(|(name, s)| (name.clone(), s.kind()))
+                .collect(),
             receivers: self.receivers.keys().cloned().collect(),
             default_receivers: self.default_receivers.clone(),
         }

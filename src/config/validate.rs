@@ -1,5 +1,6 @@
 //! Turns a [`RuleConfig`] into a typed [`Rule`], collecting every problem with its place.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use crate::config::location::{ConfigError, SourceFile};
 use crate::config::rule::{Aggregate, RuleConfig};
 use crate::config::types::{CronSpec, LabelName};
-use crate::config::validated::{Rule, RuleQuery, Schedule};
+use crate::config::validated::{Rule, RuleQuery, Schedule, SourceKind};
 use crate::model::Labels;
 use crate::sources::catalog::CatalogMetric;
 
@@ -16,6 +17,9 @@ use crate::sources::catalog::CatalogMetric;
 pub struct RuleContext {
     /// Configured source names.
     pub sources: Vec<String>,
+    /// Each source's kind, when known, so a rule that asks a source what it cannot
+    /// answer (PromQL of a SQL database) is refused at load time.
+    pub source_kinds: BTreeMap<String, SourceKind>,
     /// Configured receiver names.
     pub receivers: Vec<String>,
     /// Receivers for rules that name none.
@@ -78,90 +82,134 @@ pub fn validate_rule(
     };
 
     let filter = Labels(cfg.filter.clone().into_iter().collect());
-    let query = match (&cfg.metric, &cfg.query) {
-        (None, None) if cfg.promql.is_some() => {
-            let q = cfg.promql.as_ref().expect("checked");
-            if q.get_ref().trim().is_empty() {
-                err(q.span(), "`promql` must not be empty".to_owned());
-            }
-            Some(RuleQuery::PromQl {
-                expr: q.get_ref().clone(),
-            })
-        }
-        (Some(_), _) | (_, Some(_)) if cfg.promql.is_some() => {
+    let kind = ctx.source_kinds.get(&source).copied();
+    let mismatch = match (kind, &cfg.metric, &cfg.query, &cfg.promql) {
+        (Some(SourceKind::Scrape), _, Some(q), _) => Some((
+            q.span(),
+            format!("source {source:?} is a scrape source: name an exposition metric with `metric` instead of `query`"),
+        )),
+        (Some(SourceKind::Scrape), _, _, Some(q)) => Some((
+            q.span(),
+            format!("source {source:?} is a scrape source: name an exposition metric with `metric`; `promql` needs a prometheus source"),
+        )),
+        (Some(SourceKind::Prometheus), Some(m), _, _) => Some((
+            m.span(),
+            format!("source {source:?} is a prometheus source: give `promql` instead of `metric`"),
+        )),
+        (Some(SourceKind::Prometheus), _, Some(q), _) => Some((
+            q.span(),
+            format!("source {source:?} is a prometheus source: give `promql` instead of `query`"),
+        )),
+        (Some(SourceKind::Sql), _, _, Some(q)) => Some((
+            q.span(),
+            format!("source {source:?} is a sql source: `promql` needs a prometheus source"),
+        )),
+        _ => None,
+    };
+    let query = if let Some((span, message)) = mismatch {
+        err(span, message);
+        None
+    } else if let (Some(SourceKind::Scrape), Some(m)) = (kind, &cfg.metric) {
+        let name = m.get_ref();
+        let valid = name.bytes().enumerate().all(|(i, c)| {
+            c.is_ascii_alphabetic() || c == b'_' || c == b':' || (i > 0 && c.is_ascii_digit())
+        });
+        if name.is_empty() || !valid {
             err(
-                cfg.promql.as_ref().expect("checked").span(),
-                "give only one of `metric`, `query` and `promql`".to_owned(),
+                m.span(),
+                format!("invalid metric name {name:?}; expected letters, digits, '_' or ':', not starting with a digit"),
             );
-            None
         }
-        (Some(m), None) => match CatalogMetric::from_name(m.get_ref()) {
-            Some(metric) => {
-                let known = metric.label_names();
-                for key in cfg.filter.keys() {
-                    if !known.contains(&key.as_str()) {
-                        err(
-                            m.span(),
-                            format!(
-                                "filter label {key:?} is not a label of {}; expected one of {}",
-                                metric.name(),
-                                known.join(", ")
-                            ),
-                        );
-                    }
+        Some(RuleQuery::Scraped {
+            metric: name.clone(),
+            filter: filter.clone(),
+        })
+    } else {
+        match (&cfg.metric, &cfg.query) {
+            (None, None) if cfg.promql.is_some() => {
+                let q = cfg.promql.as_ref().expect("checked");
+                if q.get_ref().trim().is_empty() {
+                    err(q.span(), "`promql` must not be empty".to_owned());
                 }
-                for g in &cfg.group_by {
-                    if !known.contains(&g.get_ref().as_str()) {
-                        err(
-                            g.span(),
-                            format!(
-                                "group_by label {:?} is not a label of {}; expected one of {}",
-                                g.get_ref(),
-                                metric.name(),
-                                known.join(", ")
-                            ),
-                        );
-                    }
-                }
-                Some(RuleQuery::Catalog { metric, filter })
+                Some(RuleQuery::PromQl {
+                    expr: q.get_ref().clone(),
+                })
             }
-            None => {
+            (Some(_), _) | (_, Some(_)) if cfg.promql.is_some() => {
                 err(
-                    m.span(),
-                    format!(
-                        "unknown metric {:?}; expected one of {}",
-                        m.get_ref(),
-                        CatalogMetric::names().join(", ")
-                    ),
+                    cfg.promql.as_ref().expect("checked").span(),
+                    "give only one of `metric`, `query` and `promql`".to_owned(),
                 );
                 None
             }
-        },
-        (None, Some(q)) => {
-            let lower = q.get_ref().to_ascii_lowercase();
-            if !lower.contains("ts") || !lower.contains("value") {
-                err(
-                    q.span(),
-                    "query must return columns named `ts` and `value`".to_owned(),
-                );
+            (Some(m), None) => match CatalogMetric::from_name(m.get_ref()) {
+                Some(metric) => {
+                    let known = metric.label_names();
+                    for key in cfg.filter.keys() {
+                        if !known.contains(&key.as_str()) {
+                            err(
+                                m.span(),
+                                format!(
+                                    "filter label {key:?} is not a label of {}; expected one of {}",
+                                    metric.name(),
+                                    known.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                    for g in &cfg.group_by {
+                        if !known.contains(&g.get_ref().as_str()) {
+                            err(
+                                g.span(),
+                                format!(
+                                    "group_by label {:?} is not a label of {}; expected one of {}",
+                                    g.get_ref(),
+                                    metric.name(),
+                                    known.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                    Some(RuleQuery::Catalog { metric, filter })
+                }
+                None => {
+                    err(
+                        m.span(),
+                        format!(
+                            "unknown metric {:?}; expected one of {}",
+                            m.get_ref(),
+                            CatalogMetric::names().join(", ")
+                        ),
+                    );
+                    None
+                }
+            },
+            (None, Some(q)) => {
+                let lower = q.get_ref().to_ascii_lowercase();
+                if !lower.contains("ts") || !lower.contains("value") {
+                    err(
+                        q.span(),
+                        "query must return columns named `ts` and `value`".to_owned(),
+                    );
+                }
+                Some(RuleQuery::Sql {
+                    sql: q.get_ref().clone(),
+                })
             }
-            Some(RuleQuery::Sql {
-                sql: q.get_ref().clone(),
-            })
-        }
-        (Some(m), Some(_)) => {
-            err(
-                m.span(),
-                "give either `metric` or `query`, not both".to_owned(),
-            );
-            None
-        }
-        (None, None) => {
-            err(
-                cfg.name.span(),
-                "rule needs `metric` (a catalog metric), `query` (SQL) or `promql`".to_owned(),
-            );
-            None
+            (Some(m), Some(_)) => {
+                err(
+                    m.span(),
+                    "give either `metric` or `query`, not both".to_owned(),
+                );
+                None
+            }
+            (None, None) => {
+                err(
+                    cfg.name.span(),
+                    "rule needs `metric` (a catalog metric), `query` (SQL) or `promql`".to_owned(),
+                );
+                None
+            }
         }
     };
 
@@ -297,5 +345,79 @@ fn list(names: &[String]) -> String {
         "none".to_owned()
     } else {
         names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_rules, SourceFile};
+
+    fn ctx() -> RuleContext {
+        RuleContext {
+            sources: vec!["db".into(), "prom".into(), "exporter".into()],
+            source_kinds: BTreeMap::from([
+                ("db".to_owned(), SourceKind::Sql),
+                ("prom".to_owned(), SourceKind::Prometheus),
+                ("exporter".to_owned(), SourceKind::Scrape),
+            ]),
+            receivers: vec![],
+            default_receivers: vec![],
+        }
+    }
+
+    const BASE: &str =
+        "window = \"1m\"\nseverity = \"info\"\ndetector = { kind = \"threshold\", above = 1 }\n";
+
+    #[test]
+    fn a_rule_may_only_ask_its_source_what_that_kind_answers() {
+        let text = format!(
+            "[[rule]]\nname = \"a\"\nsource = \"db\"\npromql = \"up\"\n{BASE}\n\
+             [[rule]]\nname = \"b\"\nsource = \"prom\"\nmetric = \"workflow.duration\"\n{BASE}\n\
+             [[rule]]\nname = \"c\"\nsource = \"exporter\"\nquery = \"select ts, value from t\"\n{BASE}\n\
+             [[rule]]\nname = \"d\"\nsource = \"exporter\"\nmetric = \"9bad\"\n{BASE}"
+        );
+        let errors = parse_rules(&[SourceFile::new("r.toml", &text)], &ctx())
+            .expect_err("four mismatches")
+            .0;
+        let lines: Vec<(usize, &str)> = errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(errors.len(), 4, "{lines:?}");
+        assert!(
+            lines[0].1.contains("`promql` needs a prometheus source"),
+            "{lines:?}"
+        );
+        assert_eq!(lines[0].0, 4);
+        assert!(
+            lines[1].1.contains("give `promql` instead of `metric`"),
+            "{lines:?}"
+        );
+        assert!(lines[2].1.contains("is a scrape source"), "{lines:?}");
+        assert!(
+            lines[3].1.contains("invalid metric name \"9bad\""),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_scrape_rule_names_an_exposition_metric_with_any_labels() {
+        let text = format!(
+            "[[rule]]\nname = \"p95\"\nsource = \"exporter\"\nmetric = \"llm_call_duration_seconds\"\n\
+             filter = {{ model = \"gpt-4o\" }}\ngroup_by = [\"agent\"]\naggregate = \"p95\"\n{BASE}"
+        );
+        let rules = parse_rules(&[SourceFile::new("r.toml", &text)], &ctx()).unwrap();
+        assert_eq!(
+            rules.rules[0].query,
+            RuleQuery::Scraped {
+                metric: "llm_call_duration_seconds".to_owned(),
+                filter: Labels::new().with("model", "gpt-4o"),
+            }
+        );
+        assert_eq!(
+            rules.rules[0].measure_name(),
+            "p95 llm_call_duration_seconds"
+        );
     }
 }

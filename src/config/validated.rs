@@ -54,6 +54,30 @@ pub enum SourceConfig {
         /// Per-query timeout.
         timeout: Duration,
     },
+    /// A scraped exposition endpoint.
+    Scrape(crate::sources::scrape::ScrapeSettings),
+}
+
+/// The kinds of source, for checking that a rule asks its source a question it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// `kind = "sql"`: catalog metrics and SQL queries.
+    Sql,
+    /// `kind = "prometheus"`: PromQL.
+    Prometheus,
+    /// `kind = "scrape"`: exposition metric names.
+    Scrape,
+}
+
+impl SourceConfig {
+    /// Which kind of source this is.
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            SourceConfig::Sql { .. } => SourceKind::Sql,
+            SourceConfig::Prometheus { .. } => SourceKind::Prometheus,
+            SourceConfig::Scrape(_) => SourceKind::Scrape,
+        }
+    }
 }
 
 /// One notification receiver.
@@ -130,6 +154,14 @@ pub enum RuleQuery {
         /// The expression.
         expr: String,
     },
+    /// A metric read from a scrape source, by its exposition name (`x_total`, a
+    /// histogram's family name, `x_count`, …), with label equality filters.
+    Scraped {
+        /// The sample name.
+        metric: String,
+        /// Required label values.
+        filter: Labels,
+    },
 }
 
 /// A validated rule, ready for the engine.
@@ -186,6 +218,7 @@ impl Rule {
             RuleQuery::Catalog { metric, .. } => {
                 format!("{} {}", self.aggregate.as_str(), metric.name())
             }
+            RuleQuery::Scraped { metric, .. } => format!("{} {metric}", self.aggregate.as_str()),
             RuleQuery::Sql { .. } | RuleQuery::PromQl { .. } => {
                 format!("{} value", self.aggregate.as_str())
             }
@@ -202,7 +235,15 @@ impl Rule {
                 "/s"
             }
             (RuleQuery::Catalog { metric, .. }, _) => metric.unit(),
-            (RuleQuery::Sql { .. } | RuleQuery::PromQl { .. }, _) => "",
+            (RuleQuery::Scraped { metric, .. }, Aggregate::Rate) => {
+                if metric.ends_with("_seconds_sum") {
+                    ""
+                } else {
+                    "/s"
+                }
+            }
+            (RuleQuery::Scraped { metric, .. }, _) if metric.ends_with("_seconds") => "s",
+            (RuleQuery::Sql { .. } | RuleQuery::PromQl { .. } | RuleQuery::Scraped { .. }, _) => "",
         }
     }
 }

@@ -131,6 +131,7 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
     );
     let ctx = RuleContext {
         sources: vec!["cmbagent".to_owned()],
+        source_kinds: Default::default(),
         receivers: vec!["demo".to_owned()],
         default_receivers: vec!["demo".to_owned()],
     };

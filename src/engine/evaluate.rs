@@ -392,6 +392,7 @@ mod tests {
         );
         let ctx = RuleContext {
             sources: vec!["s".into()],
+            source_kinds: Default::default(),
             receivers: vec![],
             default_receivers: vec![],
         };

@@ -100,6 +100,7 @@ pub struct FileOutcome {
 fn context_for(texts: &[SourceFile]) -> RuleContext {
     let mut ctx = RuleContext {
         sources: vec!["default".into()],
+        source_kinds: Default::default(),
         ..Default::default()
     };
     for f in texts {

@@ -2,7 +2,10 @@
 
 pub mod catalog;
 pub mod dialect;
+pub mod exposition;
 pub mod prometheus_query;
+pub mod scrape;
+pub mod scrape_store;
 pub mod sql;
 pub mod summary;
 

@@ -75,7 +75,9 @@ impl SqlSource {
                 sql: sql.clone(),
                 binds: vec![Bind::Float(after), Bind::Float(until)],
             },
-            RuleQuery::PromQl { .. } => unreachable!("`fetch` refuses promql before building SQL"),
+            RuleQuery::PromQl { .. } | RuleQuery::Scraped { .. } => {
+                unreachable!("`fetch` refuses other sources' queries before building SQL")
+            }
         }
     }
 
@@ -114,10 +116,15 @@ impl Source for SqlSource {
         &'a self,
         request: FetchRequest<'a>,
     ) -> BoxFuture<'a, Result<Vec<Observation>, SourceError>> {
-        if let RuleQuery::PromQl { .. } = request.query {
+        let refused = match request.query {
+            RuleQuery::PromQl { .. } => Some("a SQL source cannot run `promql`; point the rule at a kind = \"prometheus\" source"),
+            RuleQuery::Scraped { .. } => Some("a SQL source has no scraped metrics; point the rule at a kind = \"scrape\" source"),
+            _ => None,
+        };
+        if let Some(message) = refused {
             let err = SourceError::Query {
                 source_name: self.name().to_owned(),
-                message: "a SQL source cannot run `promql`; point the rule at a kind = \"prometheus\" source".to_owned(),
+                message: message.to_owned(),
             };
             return Box::pin(async move { Err(err) });
         }

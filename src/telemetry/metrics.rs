@@ -31,6 +31,12 @@ pub struct Metrics {
     pub outbox_dead: IntGauge,
     /// Source fetch errors by source and kind (`unreachable`, `query`).
     pub source_errors: IntCounterVec,
+    /// Scrapes by source and result (`ok`, `error`).
+    pub scrapes: IntCounterVec,
+    /// Time one scrape took (fetch, parse, store), by source.
+    pub scrape_seconds: HistogramVec,
+    /// Series a scrape source holds, by source.
+    pub scrape_series: IntGaugeVec,
     /// 1 when the last configuration reload succeeded.
     pub config_last_reload_successful: IntGauge,
     /// Rules loaded.
@@ -121,6 +127,28 @@ impl Metrics {
                 &["source", "kind"],
             )
             .expect("valid metric"),
+            scrapes: IntCounterVec::new(
+                Opts::new(
+                    "driftwatch_scrapes_total",
+                    "Scrapes of scrape sources by source and result.",
+                ),
+                &["source", "result"],
+            )
+            .expect("valid metric"),
+            scrape_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "driftwatch_scrape_duration_seconds",
+                    "Time one scrape took: fetch, parse and store.",
+                )
+                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
+                &["source"],
+            )
+            .expect("valid metric"),
+            scrape_series: IntGaugeVec::new(
+                Opts::new("driftwatch_scrape_series", "Series a scrape source holds."),
+                &["source"],
+            )
+            .expect("valid metric"),
             config_last_reload_successful: IntGauge::new(
                 "driftwatch_config_last_reload_successful",
                 "1 when the last configuration load succeeded.",
@@ -150,6 +178,9 @@ impl Metrics {
             Box::new(m.outbox_oldest_age_seconds.clone()),
             Box::new(m.outbox_dead.clone()),
             Box::new(m.source_errors.clone()),
+            Box::new(m.scrapes.clone()),
+            Box::new(m.scrape_seconds.clone()),
+            Box::new(m.scrape_series.clone()),
             Box::new(m.config_last_reload_successful.clone()),
             Box::new(m.rules_loaded.clone()),
             Box::new(m.last_evaluation_timestamp.clone()),

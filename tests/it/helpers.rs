@@ -169,6 +169,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
 pub fn rules(text: &str) -> RuleSet {
     let ctx = RuleContext {
         sources: vec!["cmbagent".to_owned()],
+        source_kinds: Default::default(),
         receivers: vec!["hook".to_owned()],
         default_receivers: vec!["hook".to_owned()],
     };

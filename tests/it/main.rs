@@ -17,6 +17,7 @@ mod reload_api;
 mod rule_tests;
 mod schema;
 mod score_nab;
+mod scrape;
 mod shutdown;
 mod sighup;
 mod source_down;
