@@ -119,6 +119,59 @@ impl Evaluator {
         }
     }
 
+    /// Ends a rule that a reload removed (or that a restart no longer loads): its firing
+    /// alerts resolve and notify — otherwise receivers would hold alerts nobody will ever
+    /// resolve — and every alert and baseline stored for it is deleted, in one commit
+    /// with whatever the task still held.
+    pub async fn retire(
+        &self,
+        rule: &str,
+        alerts: Vec<Alert>,
+        receivers: &[String],
+        annotations: &BTreeMap<String, String>,
+        held: Option<CommitBatch>,
+    ) {
+        if let Some(held) = held {
+            if let Err(e) = self.store.commit(&held).await {
+                tracing::error!(rule, error = %e, "could not write the removed rule's held commit");
+            }
+        }
+        let now = self.clock.now();
+        let mut batch = CommitBatch {
+            at_ms: now.timestamp_millis(),
+            retired_rule: Some(rule.to_owned()),
+            ..Default::default()
+        };
+        for mut alert in alerts {
+            if alert.state != AlertState::Firing {
+                continue;
+            }
+            alert.state = AlertState::Resolved;
+            alert.resolved_at = Some(now);
+            alert.active_since = None;
+            alert.evaluated_at = now;
+            alert.reason = "the rule was removed from the configuration".to_owned();
+            let t = Transition {
+                alert,
+                from: AlertState::Firing,
+                at: now,
+            };
+            self.enqueue(&mut batch, &t, receivers, annotations);
+            batch.transitions.push(t);
+        }
+        let resolved = batch.transitions.len();
+        match self.store.commit(&batch).await {
+            Ok(()) => {
+                if !batch.messages.is_empty() {
+                    self.wake.notify_one();
+                }
+                tracing::info!(rule, resolved, "removed rule retired");
+            }
+            // Its alerts stay stored, so the next start retires them again.
+            Err(e) => tracing::error!(rule, error = %e, "could not retire the removed rule"),
+        }
+    }
+
     /// Evaluates one rule once, as of the scheduled instant `at`.
     pub async fn tick(&self, task: &mut RuleTask, at: chrono::DateTime<chrono::Utc>) -> EvalResult {
         let rule = Arc::clone(&task.runtime.rule);

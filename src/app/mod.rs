@@ -203,6 +203,19 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         }
         supervisor.spawn(RuleTask::new(runtime));
     }
+    // Alerts of rules no longer configured (removed while driftwatch was down, or a
+    // retirement that did not commit) resolve now rather than linger.
+    for (rule, alerts) in alerts_by_rule {
+        evaluator
+            .retire(
+                &rule,
+                alerts,
+                &config.default_receivers,
+                &Default::default(),
+                None,
+            )
+            .await;
+    }
     let reloader = Arc::new(Reloader::new(
         config.rules_dir.clone(),
         config.rule_context(),

@@ -72,7 +72,29 @@ impl Supervisor {
         for name in gone {
             if let Some(handle) = self.running.remove(&name) {
                 handle.stop.cancel();
-                let _ = handle.join.await;
+                let rule = Arc::clone(&handle.rule);
+                match handle.join.await {
+                    Ok(task) => {
+                        let alerts = task
+                            .runtime
+                            .groups
+                            .values()
+                            .map(|g| g.alert.clone())
+                            .collect();
+                        self.evaluator
+                            .retire(
+                                &name,
+                                alerts,
+                                &rule.receivers,
+                                &rule.annotations,
+                                task.pending,
+                            )
+                            .await;
+                    }
+                    Err(e) => {
+                        tracing::error!(rule = %name, error = %e, "removed rule's task failed")
+                    }
+                }
             }
             tracing::info!(rule = %name, "rule removed");
             summary.removed.push(name);

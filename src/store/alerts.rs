@@ -22,6 +22,8 @@ pub struct CommitBatch {
     pub baselines: Vec<(String, String, serde_json::Value)>,
     /// Fingerprints whose alert and baseline are forgotten.
     pub forgotten: Vec<String>,
+    /// A rule that no longer exists: every alert and baseline stored for it is deleted.
+    pub retired_rule: Option<String>,
     /// Commit time (unix ms).
     pub at_ms: i64,
 }
@@ -34,6 +36,7 @@ impl CommitBatch {
             && self.messages.is_empty()
             && self.baselines.is_empty()
             && self.forgotten.is_empty()
+            && self.retired_rule.is_none()
     }
 }
 
@@ -152,6 +155,14 @@ impl Store {
                 .bind(fp.clone())
                 .execute(&mut *tx)
                 .await?;
+        }
+        if let Some(rule) = &batch.retired_rule {
+            for table in ["alerts", "baselines"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE rule = $1"))
+                    .bind(rule.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         insert_messages(&mut tx, &batch.messages).await?;
         tx.commit().await?;

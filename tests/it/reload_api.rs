@@ -1,7 +1,7 @@
 //! Hot reload and the HTTP API against the running service: a broken rule file keeps the
 //! old rules evaluating, flips the reload metric to 0 and shows file:line:col in the API;
 //! fixing it flips back; a firing alert survives reloads without re-notifying; mutating
-//! calls without the bearer token get 401.
+//! calls without the bearer token get 401; removing a firing rule resolves its alert.
 
 use std::time::{Duration, Instant};
 
@@ -224,5 +224,30 @@ async fn broken_rule_file_keeps_old_rules_and_fixing_it_recovers() {
         1,
         "a reload must not re-notify a firing alert"
     );
+
+    // Removing the firing rule resolves its alert (once) and forgets it.
+    std::fs::remove_file(dir.path().join("a.toml")).unwrap();
+    let resp = client
+        .post(&url)
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = receiver
+        .wait_for(Duration::from_secs(10), |d| d.len() >= 2)
+        .await;
+    let resolved = got[1].payload.as_ref().expect("driftwatch payload");
+    assert_eq!(resolved.kind, "alert.resolved", "{got:?}");
+    assert_eq!(resolved.alerts[0].rule, "workflow_slow");
+    assert!(
+        resolved.alerts[0].annotations["reason"].contains("removed"),
+        "{:?}",
+        resolved.alerts[0].annotations
+    );
+    let firing = json(&client, format!("{base}/api/v1/alerts?state=firing")).await;
+    assert_eq!(firing["alerts"].as_array().unwrap().len(), 0, "{firing}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.deliveries().len(), 2, "resolved once");
     running.stop(Duration::from_secs(5)).await;
 }
