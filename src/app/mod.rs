@@ -112,7 +112,7 @@ pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, WebhookSe
     for (name, cfg) in &config.receivers {
         match cfg {
             ReceiverConfig::Webhook(w) => {
-                let sender = WebhookSender::new(w.clone())
+                let sender = WebhookSender::new(w.clone(), &config.delivery.allow_private)
                     .map_err(|e| Error::Other(format!("receiver {name}: {e}")))?;
                 senders.insert(name.clone(), sender);
             }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::allowlist::AllowedDestination;
 use crate::config::location::{ConfigError, ConfigErrors, SourceFile};
 use crate::config::rule::RuleFileConfig;
 use crate::config::service::{ReceiverSection, ServiceConfigFile, SourceSection};
@@ -14,6 +15,7 @@ use crate::config::validate::{validate_rule, RuleContext};
 use crate::config::validated::{
     DeliveryConfig, ReceiverConfig, RuleSet, ServiceConfig, SourceConfig, WebhookConfig,
 };
+use crate::notify::address_policy::AddressPolicy;
 use crate::notify::signing::SigningKey;
 use crate::sources::dialect::Dialect;
 
@@ -139,6 +141,10 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                         .expand()
                         .and_then(|s| SigningKey::from_whsec(&s).map(|_| Some(Secret::new(s)))),
                 };
+                let url = url.and_then(|u| {
+                    literal_host_allowed(&u, &raw.delivery.allow_private, w.allow_private)
+                        .map(|()| u)
+                });
                 match (url, secret) {
                     (Ok(url), Ok(secret)) => {
                         receivers.insert(
@@ -151,6 +157,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                                     .map(|d| d.get())
                                     .unwrap_or(Duration::from_secs(10)),
                                 max_response_bytes: w.max_response_bytes.unwrap_or(64 * 1024),
+                                allow_private: w.allow_private,
                             }),
                         );
                     }
@@ -200,6 +207,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
     if let Some(c) = raw.delivery.concurrency {
         delivery.concurrency = c.max(1);
     }
+    delivery.allow_private = raw.delivery.allow_private.clone();
 
     let base = path.parent().unwrap_or(Path::new("."));
     let rules_dir = base.join(&raw.rules.dir);
@@ -234,6 +242,22 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         log_format: raw.log.format.unwrap_or_default(),
         log_level: raw.log.level.clone().unwrap_or_else(|| "info".to_owned()),
     })
+}
+
+/// Refuses, at load time, a webhook URL whose host is an IP literal the address policy
+/// would refuse at every attempt anyway (names are checked when they are resolved).
+fn literal_host_allowed(
+    url: &reqwest::Url,
+    allowlist: &[AllowedDestination],
+    receiver_allows_private: bool,
+) -> Result<(), String> {
+    let host = url.host_str().unwrap_or_default();
+    match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        Ok(ip) => AddressPolicy::new(allowlist, receiver_allows_private)
+            .check(host, ip)
+            .map_err(|why| why.to_string()),
+        Err(_) => Ok(()),
+    }
 }
 
 impl ServiceConfig {

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::allowlist::AllowedDestination;
 use crate::config::types::{DurationSpec, EnvString};
 
 /// `driftwatch.toml` exactly as written.
@@ -170,6 +171,10 @@ pub struct WebhookSection {
     /// At most this many response bytes are read (default 64 KiB).
     #[serde(default)]
     pub max_response_bytes: Option<usize>,
+    /// `true` lets this receiver reach loopback, private and other non-public addresses
+    /// (cloud metadata addresses excepted); default false.
+    #[serde(default)]
+    pub allow_private: bool,
 }
 
 /// `[notify]`.
@@ -195,6 +200,10 @@ pub struct DeliverySection {
     /// Notifications delivered at once (default 64).
     #[serde(default)]
     pub concurrency: Option<usize>,
+    /// Non-public destinations webhooks may reach: addresses (`"127.0.0.1"`), networks
+    /// (`"10.0.0.0/8"`) or host names (`"hooks.internal"`). Default: none.
+    #[serde(default)]
+    pub allow_private: Vec<AllowedDestination>,
 }
 
 /// `[log]`.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::allowlist::AllowedDestination;
 use crate::config::rule::{Aggregate, NoDataPolicy};
 use crate::config::service::LogFormat;
 use crate::config::types::{CronSpec, LabelName, Secret};
@@ -74,6 +75,8 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Response bytes read at most.
     pub max_response_bytes: usize,
+    /// May reach any non-public address except cloud metadata (`allow_private = true`).
+    pub allow_private: bool,
 }
 
 /// Outbox delivery settings.
@@ -85,6 +88,8 @@ pub struct DeliveryConfig {
     pub jitter: f64,
     /// Notifications in flight at once.
     pub concurrency: usize,
+    /// Non-public addresses, networks and host names webhooks may reach.
+    pub allow_private: Vec<AllowedDestination>,
 }
 
 impl Default for DeliveryConfig {
@@ -96,6 +101,7 @@ impl Default for DeliveryConfig {
                 .collect(),
             jitter: 0.2,
             concurrency: 64,
+            allow_private: Vec::new(),
         }
     }
 }

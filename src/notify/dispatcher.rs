@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::SharedClock;
 use crate::config::validated::DeliveryConfig;
 use crate::notify::retry::next_attempt_delay;
-use crate::notify::webhook::WebhookSender;
+use crate::notify::webhook::{DeliveryError, FailureKind, WebhookSender};
 use crate::store::{DeliveryResult, OutboxMessage, Store, StoreError};
 use crate::telemetry::Metrics;
 
@@ -125,11 +125,11 @@ impl Dispatcher {
         let span = tracing::info_span!("delivery", id = %m.id, receiver = %m.receiver, fingerprint = %m.fingerprint);
         let _enter = span.enter();
         let result = match self.senders.get(&m.receiver) {
-            Some(sender) => sender
-                .send(&m.id, &m.payload)
-                .await
-                .map_err(|e| (e.message, e.retryable)),
-            None => Err((format!("receiver {:?} is not configured", m.receiver), true)),
+            Some(sender) => sender.send(&m.id, &m.payload).await,
+            None => Err(DeliveryError {
+                message: format!("receiver {:?} is not configured", m.receiver),
+                kind: FailureKind::Transient,
+            }),
         };
         let attempts = m.attempts as usize + 1;
         match result {
@@ -147,16 +147,23 @@ impl Dispatcher {
                 tracing::info!(status, attempts, latency_s = latency, event = %m.event, "notification delivered");
                 DeliveryResult::Delivered { id: m.id }
             }
-            Err((error, retryable)) => {
-                let delay = retryable
-                    .then(|| {
-                        next_attempt_delay(
-                            &self.config.retry_schedule,
-                            attempts,
-                            self.config.jitter,
-                        )
-                    })
-                    .flatten();
+            Err(DeliveryError {
+                message: error,
+                kind: FailureKind::Refused,
+            }) => {
+                self.metrics
+                    .notifications
+                    .with_label_values(&[&m.receiver, "refused"])
+                    .inc();
+                tracing::error!(attempts, %error, "webhook address refused; kept as a dead letter");
+                DeliveryResult::Dead { id: m.id, error }
+            }
+            Err(DeliveryError {
+                message: error,
+                kind: FailureKind::Transient,
+            }) => {
+                let delay =
+                    next_attempt_delay(&self.config.retry_schedule, attempts, self.config.jitter);
                 match delay {
                     Some(delay) => {
                         self.metrics

@@ -2,6 +2,7 @@
 //! outbox. The only module that speaks SQL to it. SQLite by default, PostgreSQL by URL.
 
 mod alerts;
+mod dead_letters;
 mod outbox;
 
 use std::time::Duration;
@@ -11,6 +12,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use alerts::CommitBatch;
+pub use dead_letters::DeadLetter;
 pub use outbox::{DeliveryResult, NewMessage, OutboxMessage, OutboxStats};
 
 use crate::sources::dialect::Dialect;

@@ -142,6 +142,9 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
             retry_schedule: vec![Duration::from_millis(100); 8],
             jitter: 0.0,
             concurrency: 16,
+            // The test receivers listen on loopback, which webhooks may not reach
+            // unless allowlisted.
+            allow_private: vec!["127.0.0.1".parse().unwrap()],
         },
         log_format: Default::default(),
         log_level: "info".to_owned(),
@@ -160,6 +163,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
             secret: Some(Secret::new(SECRET)),
             timeout: Duration::from_secs(2),
             max_response_bytes: 4096,
+            allow_private: false,
         }),
     );
     config

@@ -21,4 +21,5 @@ mod shutdown;
 mod sighup;
 mod source_down;
 mod summary_api;
+mod webhook_addresses;
 mod webhook_limits;
