@@ -65,6 +65,7 @@ async fn setup(dir: &std::path::Path) -> (Store, Dispatcher, Arc<AtomicUsize>, A
         WebhookConfig {
             url: url.parse().unwrap(),
             secret: Some(Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
+            previous_secrets: Vec::new(),
             timeout: Duration::from_secs(5),
             max_response_bytes: 4096,
             // The counting receiver listens on loopback.

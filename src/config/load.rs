@@ -10,7 +10,7 @@ use crate::config::allowlist::AllowedDestination;
 use crate::config::location::{ConfigError, ConfigErrors, SourceFile};
 use crate::config::rule::RuleFileConfig;
 use crate::config::service::{ReceiverSection, ServiceConfigFile, SourceSection};
-use crate::config::types::Secret;
+use crate::config::types::{EnvString, Secret};
 use crate::config::validate::{validate_rule, RuleContext};
 use crate::config::validated::{
     DeliveryConfig, ReceiverConfig, RuleSet, ServiceConfig, SourceConfig, WebhookConfig,
@@ -135,23 +135,33 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                             other => Err(format!("url scheme {other:?}; expected http or https")),
                         })
                 });
-                let secret = match &w.secret {
-                    None => Ok(None),
-                    Some(s) => s
-                        .expand()
-                        .and_then(|s| SigningKey::from_whsec(&s).map(|_| Some(Secret::new(s)))),
+                let secret_of = |s: &EnvString| {
+                    s.expand()
+                        .and_then(|s| SigningKey::from_whsec(&s).map(|_| Secret::new(s)))
                 };
+                let secret = match &w.secret {
+                    None if !w.previous_secrets.is_empty() => Err(
+                        "previous_secrets needs `secret`: the new secret signs beside the old ones"
+                            .to_owned(),
+                    ),
+                    None => Ok(None),
+                    Some(s) => secret_of(s).map(Some),
+                };
+                let previous: Result<Vec<Secret>, String> =
+                    w.previous_secrets.iter().map(secret_of).collect();
+                let secret = secret.and_then(|s| previous.map(|p| (s, p)));
                 let url = url.and_then(|u| {
                     literal_host_allowed(&u, &raw.delivery.allow_private, w.allow_private)
                         .map(|()| u)
                 });
                 match (url, secret) {
-                    (Ok(url), Ok(secret)) => {
+                    (Ok(url), Ok((secret, previous_secrets))) => {
                         receivers.insert(
                             name.clone(),
                             ReceiverConfig::Webhook(WebhookConfig {
                                 url,
                                 secret,
+                                previous_secrets,
                                 timeout: w
                                     .timeout
                                     .map(|d| d.get())

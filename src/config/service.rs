@@ -165,6 +165,10 @@ pub struct WebhookSection {
     /// Standard Webhooks secret, `whsec_<base64>`; use `${VAR}`.
     #[serde(default)]
     pub secret: Option<EnvString>,
+    /// Secrets being rotated out: while listed, every request carries a signature with
+    /// each of them too, so receivers can switch secrets at their own pace.
+    #[serde(default)]
+    pub previous_secrets: Vec<EnvString>,
     /// Total deadline for one attempt, response included (default 10s).
     #[serde(default)]
     pub timeout: Option<DurationSpec>,

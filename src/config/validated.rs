@@ -71,6 +71,8 @@ pub struct WebhookConfig {
     pub url: reqwest::Url,
     /// Signing secret (`whsec_…`), if signing is wanted.
     pub secret: Option<Secret>,
+    /// Secrets being rotated out: each signs too, until removed from the configuration.
+    pub previous_secrets: Vec<Secret>,
     /// Total deadline per attempt.
     pub timeout: Duration,
     /// Response bytes read at most.

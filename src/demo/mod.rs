@@ -133,6 +133,7 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
         ReceiverConfig::Webhook(WebhookConfig {
             url: receiver.url().parse().expect("loopback url"),
             secret: Some(Secret::new(secret)),
+            previous_secrets: Vec::new(),
             timeout: Duration::from_secs(5),
             max_response_bytes: 64 * 1024,
             allow_private: false,

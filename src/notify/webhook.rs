@@ -57,7 +57,8 @@ impl DeliveryError {
 pub struct WebhookSender {
     client: reqwest::Client,
     config: WebhookConfig,
-    key: Option<SigningKey>,
+    /// The current key first, then those being rotated out; empty: unsigned.
+    keys: Vec<SigningKey>,
     policy: Arc<AddressPolicy>,
 }
 
@@ -86,11 +87,12 @@ impl WebhookSender {
         allowlist: &[AllowedDestination],
         lookup: Arc<dyn HostLookup>,
     ) -> Result<Self, String> {
-        let key = config
+        let keys = config
             .secret
-            .as_ref()
+            .iter()
+            .chain(&config.previous_secrets)
             .map(|s| SigningKey::from_whsec(s.expose()))
-            .transpose()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let policy = Arc::new(AddressPolicy::new(allowlist, config.allow_private));
         let resolver = CheckedResolver::new(lookup, Arc::clone(&policy));
         let client = reqwest::Client::builder()
@@ -106,7 +108,7 @@ impl WebhookSender {
         Ok(Self {
             client,
             config,
-            key,
+            keys,
             policy,
         })
     }
@@ -142,10 +144,10 @@ impl WebhookSender {
             .header("content-type", "application/json")
             .header("webhook-id", msg_id)
             .header("webhook-timestamp", timestamp.to_string());
-        if let Some(key) = &self.key {
+        if !self.keys.is_empty() {
             request = request.header(
                 "webhook-signature",
-                key.sign(msg_id, timestamp, body.as_bytes()),
+                SigningKey::sign_with_all(&self.keys, msg_id, timestamp, body.as_bytes()),
             );
         }
         let mut response =

@@ -161,6 +161,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
         ReceiverConfig::Webhook(WebhookConfig {
             url: receiver.url().parse().unwrap(),
             secret: Some(Secret::new(SECRET)),
+            previous_secrets: Vec::new(),
             timeout: Duration::from_secs(2),
             max_response_bytes: 4096,
             allow_private: false,

@@ -23,3 +23,4 @@ mod source_down;
 mod summary_api;
 mod webhook_addresses;
 mod webhook_limits;
+mod webhook_rotation;

@@ -61,6 +61,7 @@ fn webhook(url: &str, allow_private: bool) -> WebhookConfig {
     WebhookConfig {
         url: url.parse().unwrap(),
         secret: Some(Secret::new(SECRET)),
+        previous_secrets: Vec::new(),
         timeout: Duration::from_secs(3),
         max_response_bytes: 1024,
         allow_private,

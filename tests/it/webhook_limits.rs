@@ -27,6 +27,7 @@ fn sender(url: &str, timeout: Duration) -> WebhookSender {
         WebhookConfig {
             url: url.parse().unwrap(),
             secret: Some(Secret::new(SECRET)),
+            previous_secrets: Vec::new(),
             timeout,
             max_response_bytes: 1024,
             allow_private: false,
