@@ -218,6 +218,9 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         delivery.concurrency = c.max(1);
     }
     delivery.allow_private = raw.delivery.allow_private.clone();
+    if let Some(cap) = raw.delivery.max_retry_after {
+        delivery.max_retry_after = cap.get();
+    }
 
     let base = path.parent().unwrap_or(Path::new("."));
     let rules_dir = base.join(&raw.rules.dir);

@@ -208,6 +208,9 @@ pub struct DeliverySection {
     /// (`"10.0.0.0/8"`) or host names (`"hooks.internal"`). Default: none.
     #[serde(default)]
     pub allow_private: Vec<AllowedDestination>,
+    /// The longest wait a receiver's `Retry-After` (on 429/503) can impose (default 1h).
+    #[serde(default)]
+    pub max_retry_after: Option<DurationSpec>,
 }
 
 /// `[log]`.

@@ -92,6 +92,8 @@ pub struct DeliveryConfig {
     pub concurrency: usize,
     /// Non-public addresses, networks and host names webhooks may reach.
     pub allow_private: Vec<AllowedDestination>,
+    /// The longest `Retry-After` believed; a receiver asking for more waits this long.
+    pub max_retry_after: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -104,6 +106,7 @@ impl Default for DeliveryConfig {
             jitter: 0.2,
             concurrency: 64,
             allow_private: Vec::new(),
+            max_retry_after: Duration::from_secs(3600),
         }
     }
 }

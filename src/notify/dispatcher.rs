@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::validated::DeliveryConfig;
-use crate::notify::retry::next_attempt_delay;
+use crate::notify::retry::{next_attempt_delay, wait_honouring_retry_after};
 use crate::notify::webhook::{DeliveryError, FailureKind, WebhookSender};
 use crate::store::{DeliveryResult, OutboxMessage, Store, StoreError};
 use crate::telemetry::Metrics;
@@ -129,6 +129,7 @@ impl Dispatcher {
             None => Err(DeliveryError {
                 message: format!("receiver {:?} is not configured", m.receiver),
                 kind: FailureKind::Transient,
+                retry_after: None,
             }),
         };
         let attempts = m.attempts as usize + 1;
@@ -150,6 +151,7 @@ impl Dispatcher {
             Err(DeliveryError {
                 message: error,
                 kind: FailureKind::Refused,
+                ..
             }) => {
                 self.metrics
                     .notifications
@@ -161,9 +163,13 @@ impl Dispatcher {
             Err(DeliveryError {
                 message: error,
                 kind: FailureKind::Transient,
+                retry_after,
             }) => {
                 let delay =
-                    next_attempt_delay(&self.config.retry_schedule, attempts, self.config.jitter);
+                    next_attempt_delay(&self.config.retry_schedule, attempts, self.config.jitter)
+                        .map(|d| {
+                            wait_honouring_retry_after(d, retry_after, self.config.max_retry_after)
+                        });
                 match delay {
                     Some(delay) => {
                         self.metrics

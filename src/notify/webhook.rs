@@ -9,6 +9,7 @@ use crate::config::allowlist::AllowedDestination;
 use crate::config::validated::WebhookConfig;
 use crate::notify::address_policy::{AddressPolicy, AddressRefused};
 use crate::notify::resolver::{CheckedResolver, HostLookup, SystemLookup};
+use crate::notify::retry::parse_retry_after;
 use crate::notify::signing::SigningKey;
 
 /// What kind of failure an attempt met, which decides what happens next.
@@ -29,6 +30,8 @@ pub struct DeliveryError {
     pub message: String,
     /// What kind of failure it was.
     pub kind: FailureKind,
+    /// The wait a 429 or 503 asked for with `Retry-After`.
+    pub retry_after: Option<Duration>,
 }
 
 impl DeliveryError {
@@ -41,6 +44,7 @@ impl DeliveryError {
         Self {
             message,
             kind: FailureKind::Transient,
+            retry_after: None,
         }
     }
 
@@ -48,6 +52,7 @@ impl DeliveryError {
         Self {
             message: why.to_string(),
             kind: FailureKind::Refused,
+            retry_after: None,
         }
     }
 }
@@ -162,6 +167,14 @@ impl WebhookSender {
                     }
                 })?;
         let status = response.status();
+        let retry_after = match status.as_u16() {
+            429 | 503 => response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
+            _ => None,
+        };
         // Read at most the cap, so a huge or endless response cannot hold us.
         let mut read = Vec::new();
         while read.len() < self.config.max_response_bytes {
@@ -186,11 +199,13 @@ impl WebhookSender {
         } else {
             "not a 2xx status"
         };
-        Err(DeliveryError::transient(format!(
+        let mut error = DeliveryError::transient(format!(
             "HTTP {} ({what}): {}",
             status.as_u16(),
             snippet.trim()
-        )))
+        ));
+        error.retry_after = retry_after;
+        Err(error)
     }
 }
 

@@ -145,6 +145,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
             // The test receivers listen on loopback, which webhooks may not reach
             // unless allowlisted.
             allow_private: vec!["127.0.0.1".parse().unwrap()],
+            max_retry_after: Duration::from_secs(3600),
         },
         log_format: Default::default(),
         log_level: "info".to_owned(),

@@ -14,6 +14,7 @@ mod external;
 mod helpers;
 mod promql;
 mod reload_api;
+mod retry_after;
 mod rule_tests;
 mod schema;
 mod score_nab;
