@@ -70,6 +70,7 @@ async fn setup(dir: &std::path::Path) -> (Store, Dispatcher, Arc<AtomicUsize>, A
             max_response_bytes: 4096,
             // The counting receiver listens on loopback.
             allow_private: true,
+            disable_after: None,
         },
         &[],
     )

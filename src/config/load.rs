@@ -168,6 +168,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                                     .unwrap_or(Duration::from_secs(10)),
                                 max_response_bytes: w.max_response_bytes.unwrap_or(64 * 1024),
                                 allow_private: w.allow_private,
+                                disable_after: w.disable_after.map(|d| d.get()),
                             }),
                         );
                     }

@@ -179,6 +179,10 @@ pub struct WebhookSection {
     /// (cloud metadata addresses excepted); default false.
     #[serde(default)]
     pub allow_private: bool,
+    /// Disable the receiver when every attempt has failed for this long (e.g. `"24h"`);
+    /// the other receivers are told. Default: never.
+    #[serde(default)]
+    pub disable_after: Option<DurationSpec>,
 }
 
 /// `[notify]`.

@@ -79,6 +79,8 @@ pub struct WebhookConfig {
     pub max_response_bytes: usize,
     /// May reach any non-public address except cloud metadata (`allow_private = true`).
     pub allow_private: bool,
+    /// Disabled after failing this long without a success; `None`: never.
+    pub disable_after: Option<Duration>,
 }
 
 /// Outbox delivery settings.

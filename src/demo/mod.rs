@@ -137,6 +137,7 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
             timeout: Duration::from_secs(5),
             max_response_bytes: 64 * 1024,
             allow_private: false,
+            disable_after: None,
         }),
     );
     let ctx = RuleContext {

@@ -5,6 +5,8 @@
 pub mod address_policy;
 pub mod dispatcher;
 pub mod payload;
+pub mod receiver_gate;
+pub mod receiver_health;
 pub mod resolver;
 pub mod retry;
 pub mod signing;

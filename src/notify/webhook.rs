@@ -20,6 +20,8 @@ pub enum FailureKind {
     /// The address policy refused every address; no connection was made, and trying
     /// again cannot help until the configuration changes.
     Refused,
+    /// HTTP 410 Gone: the endpoint no longer exists; the receiver is disabled.
+    Gone,
 }
 
 /// Why an attempt failed.
@@ -118,6 +120,11 @@ impl WebhookSender {
         })
     }
 
+    /// The receiver's settings.
+    pub fn config(&self) -> &WebhookConfig {
+        &self.config
+    }
+
     /// Checks a URL whose host is an IP literal, which reaches no resolver: reqwest
     /// connects to it directly.
     fn check_literal_host(&self) -> Result<(), AddressRefused> {
@@ -194,6 +201,13 @@ impl WebhookSender {
         }
         read.truncate(self.config.max_response_bytes.min(200));
         let snippet = String::from_utf8_lossy(&read).replace(['\n', '\r'], " ");
+        if status == reqwest::StatusCode::GONE {
+            return Err(DeliveryError {
+                message: format!("HTTP 410 Gone: {}", snippet.trim()),
+                kind: FailureKind::Gone,
+                retry_after: None,
+            });
+        }
         let what = if status.is_redirection() {
             "redirect not followed"
         } else {

@@ -4,6 +4,7 @@
 mod alerts;
 mod dead_letters;
 mod outbox;
+mod receivers;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use sqlx::{Any, AnyPool, Transaction};
 pub use alerts::CommitBatch;
 pub use dead_letters::DeadLetter;
 pub use outbox::{DeliveryResult, NewMessage, OutboxMessage, OutboxStats};
+pub use receivers::{ReceiverState, Reenabled};
 
 use crate::sources::dialect::Dialect;
 

@@ -166,6 +166,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
             timeout: Duration::from_secs(2),
             max_response_bytes: 4096,
             allow_private: false,
+            disable_after: None,
         }),
     );
     config

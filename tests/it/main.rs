@@ -13,6 +13,7 @@ mod deploy;
 mod external;
 mod helpers;
 mod promql;
+mod receiver_disable;
 mod reload_api;
 mod retry_after;
 mod rule_tests;

@@ -69,6 +69,7 @@ async fn setup(status: u16, retry_after: String, cap: Duration) -> Setup {
             timeout: Duration::from_secs(2),
             max_response_bytes: 1024,
             allow_private: true,
+            disable_after: None,
         },
         &[],
     )

@@ -65,6 +65,7 @@ fn webhook(url: &str, allow_private: bool) -> WebhookConfig {
         timeout: Duration::from_secs(3),
         max_response_bytes: 1024,
         allow_private,
+        disable_after: None,
     }
 }
 

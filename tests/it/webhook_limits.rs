@@ -31,6 +31,7 @@ fn sender(url: &str, timeout: Duration) -> WebhookSender {
             timeout,
             max_response_bytes: 1024,
             allow_private: false,
+            disable_after: None,
         },
         &["127.0.0.1".parse().unwrap()],
     )

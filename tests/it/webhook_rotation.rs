@@ -25,6 +25,7 @@ async fn signature_verified_by(receiver_secret: &str, previous: &[&str]) -> bool
             timeout: Duration::from_secs(2),
             max_response_bytes: 1024,
             allow_private: true,
+            disable_after: None,
         },
         &[],
     )
