@@ -221,6 +221,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         started_at: clock.now(),
         sql_sources: Arc::new(sql_sources),
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
+        receivers: Arc::new(config.receivers.keys().cloned().collect()),
     });
     let server_shutdown = shutdown.clone();
     tasks.spawn(async move {

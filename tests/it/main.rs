@@ -7,6 +7,7 @@ mod baseline_e2e;
 mod check_cli;
 mod crash;
 mod custom_query;
+mod deadletters_api;
 mod delivery;
 mod demo;
 mod deploy;
