@@ -284,6 +284,24 @@ pub(crate) async fn warm_up(
     }
 }
 
+/// Sets the outbox gauges as of `now`: undelivered (pending) notifications, the age of
+/// the oldest of them, and dead letters.
+pub async fn record_outbox_gauges(
+    store: &Store,
+    metrics: &Metrics,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<(), crate::store::StoreError> {
+    let stats = store.outbox_stats().await?;
+    metrics.outbox_depth.set(stats.pending);
+    metrics.outbox_dead.set(stats.dead);
+    let age = stats
+        .oldest_pending_ms
+        .map(|t| (now.timestamp_millis() - t).max(0) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    metrics.outbox_oldest_age_seconds.set(age);
+    Ok(())
+}
+
 /// Keeps the outbox gauges current and drops delivered rows after a week.
 async fn outbox_housekeeping(
     store: Store,
@@ -293,17 +311,8 @@ async fn outbox_housekeeping(
 ) {
     let mut last_purge = clock.now();
     loop {
-        match store.outbox_stats().await {
-            Ok(stats) => {
-                metrics.outbox_depth.set(stats.pending);
-                metrics.outbox_dead.set(stats.dead);
-                let age = stats
-                    .oldest_pending_ms
-                    .map(|t| (clock.now().timestamp_millis() - t).max(0) as f64 / 1000.0)
-                    .unwrap_or(0.0);
-                metrics.outbox_oldest_age_seconds.set(age);
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot read outbox stats"),
+        if let Err(e) = record_outbox_gauges(&store, &metrics, clock.now()).await {
+            tracing::warn!(error = %e, "cannot read outbox stats");
         }
         if clock.now() - last_purge > chrono::Duration::hours(1) {
             last_purge = clock.now();

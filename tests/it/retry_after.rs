@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use driftwatch::clock::ManualClock;
+use driftwatch::clock::{Clock, ManualClock};
 use driftwatch::config::types::Secret;
 use driftwatch::config::validated::{DeliveryConfig, WebhookConfig};
 use driftwatch::notify::webhook::WebhookSender;
@@ -108,7 +108,6 @@ async fn setup(status: u16, retry_after: String, cap: Duration) -> Setup {
 }
 
 fn clock_ms(clock: &ManualClock) -> i64 {
-    use driftwatch::clock::Clock;
     clock.now().timestamp_millis()
 }
 
@@ -163,4 +162,23 @@ async fn the_wait_is_capped_and_other_statuses_are_not_believed() {
         100,
         "the schedule's wait"
     );
+}
+
+#[tokio::test]
+async fn the_oldest_undelivered_age_counts_a_held_back_notification() {
+    let s = setup(429, "600".to_owned(), Duration::from_secs(3600)).await;
+    assert_eq!(first_wait_ms(&s).await, 600_000);
+    s.clock.advance(Duration::from_secs(90));
+    let metrics = Metrics::new();
+    driftwatch::app::record_outbox_gauges(&s.store, &metrics, s.clock.now())
+        .await
+        .unwrap();
+    let text = metrics.render();
+    for line in [
+        "driftwatch_outbox_oldest_age_seconds 90",
+        "driftwatch_outbox_depth 1",
+        "driftwatch_outbox_dead 0",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
 }
