@@ -33,6 +33,9 @@ pub struct ReceiverGate {
     receivers: BTreeMap<String, Option<Duration>>,
     /// Disabled receivers and why, as of the last refresh or disable.
     disabled: Mutex<HashMap<String, String>>,
+    /// Receivers in a failure run and since when (unix ms), as of the last refresh or
+    /// settle; lets the common all-is-well batch settle without a store write.
+    failing: Mutex<HashMap<String, i64>>,
 }
 
 impl ReceiverGate {
@@ -47,16 +50,19 @@ impl ReceiverGate {
             metrics,
             receivers,
             disabled: Mutex::new(HashMap::new()),
+            failing: Mutex::new(HashMap::new()),
         }
     }
 
     /// Re-reads which receivers are disabled (another replica or the API may have
     /// changed it) and updates `driftwatch_receiver_disabled`.
     pub async fn refresh(&self) -> Result<(), StoreError> {
-        let disabled: HashMap<String, String> = self
-            .store
-            .receiver_states()
-            .await?
+        let states = self.store.receiver_states().await?;
+        *self.failing.lock().expect("failing lock") = states
+            .iter()
+            .filter_map(|s| Some((s.receiver.clone(), s.failing_since_ms?)))
+            .collect();
+        let disabled: HashMap<String, String> = states
             .into_iter()
             .filter(|s| s.disabled_at_ms.is_some())
             .map(|s| (s.receiver, s.disabled_reason.unwrap_or_default()))
@@ -107,14 +113,37 @@ impl ReceiverGate {
         // One success in the batch means the receiver works: its failure run ends.
         failed.retain(|r, _| !answered.contains(r));
         let now_ms = now.timestamp_millis();
-        let answered: Vec<String> = answered.into_iter().collect();
-        let failing: Vec<String> = failed.keys().cloned().collect();
+        // The store is written only when a run ends or begins, or to confirm (another
+        // replica may have ended it) a run that looks long enough to disable.
+        let (ended, extended) = {
+            let failing = self.failing.lock().expect("failing lock");
+            let ended: Vec<String> = answered
+                .into_iter()
+                .filter(|r| failing.contains_key(r))
+                .collect();
+            let extended: Vec<String> = failed
+                .iter()
+                .filter(|(r, error)| match failing.get(*r) {
+                    None => true,
+                    Some(since) => failing_too_long(*since, now_ms, self.limit(r), error).is_some(),
+                })
+                .map(|(r, _)| r.clone())
+                .collect();
+            (ended, extended)
+        };
         let runs = self
             .store
-            .record_receiver_health(now_ms, &answered, &failing)
+            .record_receiver_health(now_ms, &ended, &extended)
             .await?;
+        {
+            let mut failing = self.failing.lock().expect("failing lock");
+            for r in &ended {
+                failing.remove(r);
+            }
+            failing.extend(runs.iter().cloned());
+        }
         for (receiver, since_ms) in runs {
-            let limit = self.receivers.get(&receiver).copied().flatten();
+            let limit = self.limit(&receiver);
             if let Some(reason) = failing_too_long(since_ms, now_ms, limit, &failed[&receiver]) {
                 self.disable(&receiver, &reason, now).await?;
             }
@@ -124,6 +153,11 @@ impl ReceiverGate {
             self.disable(&receiver, &reason, now).await?;
         }
         Ok(())
+    }
+
+    /// The receiver's `disable_after`.
+    fn limit(&self, receiver: &str) -> Option<Duration> {
+        self.receivers.get(receiver).copied().flatten()
     }
 
     /// Disables `receiver`: its pending notifications become dead letters and every
