@@ -266,7 +266,8 @@ fn literal_host_allowed(
     receiver_allows_private: bool,
 ) -> Result<(), String> {
     let host = url.host_str().unwrap_or_default();
-    match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+    let host = host.trim_matches(['[', ']']);
+    match host.parse::<std::net::IpAddr>() {
         Ok(ip) => AddressPolicy::new(allowlist, receiver_allows_private)
             .check(host, ip)
             .map_err(|why| why.to_string()),

@@ -124,7 +124,7 @@ impl Dispatcher {
                 match r {
                     DeliveryResult::Delivered { .. } => outcome.0 += 1,
                     DeliveryResult::Retry { .. } => outcome.1 += 1,
-                    DeliveryResult::Dead { .. } => outcome.2 += 1,
+                    DeliveryResult::Dead { .. } | DeliveryResult::NotSent { .. } => outcome.2 += 1,
                 }
             }
         }
@@ -164,7 +164,10 @@ impl Dispatcher {
                 .inc();
             let error = format!("not sent: receiver {} was disabled: {reason}", m.receiver);
             tracing::warn!(%error, "kept as a dead letter");
-            return (DeliveryResult::Dead { id: m.id, error }, Health::NotTried);
+            return (
+                DeliveryResult::NotSent { id: m.id, error },
+                Health::NotTried,
+            );
         }
         let result = match self.senders.get(&m.receiver) {
             Some(sender) => sender.send(&m.id, &m.payload).await,

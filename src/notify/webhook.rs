@@ -129,7 +129,8 @@ impl WebhookSender {
     /// connects to it directly.
     fn check_literal_host(&self) -> Result<(), AddressRefused> {
         let host = self.config.url.host_str().unwrap_or_default();
-        match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        let host = host.trim_matches(['[', ']']);
+        match host.parse::<IpAddr>() {
             Ok(ip) => self.policy.check(host, ip),
             Err(_) => Ok(()),
         }

@@ -66,6 +66,14 @@ pub enum DeliveryResult {
         /// Why the last attempt failed.
         error: String,
     },
+    /// Not attempted (its receiver is disabled): kept as a dead letter, its attempt
+    /// count unchanged.
+    NotSent {
+        /// Message id.
+        id: String,
+        /// Why it was not sent.
+        error: String,
+    },
 }
 
 impl DeliveryResult {
@@ -74,7 +82,8 @@ impl DeliveryResult {
         match self {
             DeliveryResult::Delivered { id }
             | DeliveryResult::Retry { id, .. }
-            | DeliveryResult::Dead { id, .. } => id,
+            | DeliveryResult::Dead { id, .. }
+            | DeliveryResult::NotSent { id, .. } => id,
         }
     }
 }
@@ -207,6 +216,16 @@ impl Store {
                     sqlx::query(
                         "UPDATE outbox SET status = 'dead', last_error = $1, attempts = attempts + 1, \
                          claimed_until = NULL WHERE id = $2",
+                    )
+                    .bind(error.clone())
+                    .bind(id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                DeliveryResult::NotSent { id, error } => {
+                    sqlx::query(
+                        "UPDATE outbox SET status = 'dead', last_error = $1, claimed_until = NULL \
+                         WHERE id = $2",
                     )
                     .bind(error.clone())
                     .bind(id.clone())

@@ -190,6 +190,16 @@ async fn gone_disables_the_receiver_keeps_its_rows_and_tells_the_others() {
                 .unwrap_or_else(|| panic!("{id} is a dead letter: {dead:?}"))
         };
         assert!(error("msg_first").starts_with("HTTP 410 Gone: endpoint removed"));
+        let attempts = |id: &str| dead.iter().find(|d| d.id == id).map(|d| d.attempts);
+        assert_eq!(
+            (
+                attempts("msg_first"),
+                attempts("msg_later"),
+                attempts("msg_new")
+            ),
+            (Some(1), Some(0), Some(0)),
+            "rows never sent record no attempt"
+        );
         for id in ["msg_later", "msg_new"] {
             assert!(
                 error(id).starts_with("not sent: receiver flaky was disabled"),

@@ -89,6 +89,7 @@ async fn loopback_literals_are_refused_before_any_connection() {
     for url in [
         format!("http://127.0.0.1:{}/hook", listener.port),
         format!("http://[::ffff:127.0.0.1]:{}/hook", listener.port),
+        format!("http://[::1]:{}/hook", listener.port),
         format!("http://2130706433:{}/hook", listener.port),
     ] {
         let sender = WebhookSender::new(webhook(&url, false), &entries(&["10.0.0.0/8"])).unwrap();
