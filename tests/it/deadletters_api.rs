@@ -1,6 +1,7 @@
 //! The receivers API against the running service: a 410 from a receiver shows up in
 //! `GET /api/v1/deadletters` and `GET /api/v1/receivers`; an authenticated POST
-//! enables it again and sends its dead letters anew; the other receiver hears both.
+//! enables it again and sends its dead letters anew; the other receiver hears both. On
+//! SQLite and PostgreSQL.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -32,7 +33,13 @@ async fn get(client: &reqwest::Client, url: String) -> (u16, serde_json::Value) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_listed_and_a_disabled_receiver_is_enabled_again() {
-    let db = TestDb::new(Backend::Sqlite).await;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        through_the_api(backend).await;
+    }
+}
+
+async fn through_the_api(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let ops = Receiver::start(Some(SECRET), 0, false).await.unwrap();
     let gone = ScriptedReceiver::start(410).await;
     // Rules notify "hook", whose endpoint is gone; "ops" hears about it.
@@ -132,4 +139,5 @@ async fn dead_letters_are_listed_and_a_disabled_receiver_is_enabled_again() {
     let (_, body) = get(&client, format!("{base}/api/v1/deadletters")).await;
     assert_eq!(body["dead_letters"].as_array().unwrap().len(), 0, "{body}");
     running.stop(Duration::from_secs(5)).await;
+    db.drop_db().await;
 }
