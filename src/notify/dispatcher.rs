@@ -123,7 +123,9 @@ impl Dispatcher {
                 unsettled.remove(r.id());
                 match r {
                     DeliveryResult::Delivered { .. } => outcome.0 += 1,
-                    DeliveryResult::Retry { .. } => outcome.1 += 1,
+                    DeliveryResult::Retry { .. } | DeliveryResult::Postponed { .. } => {
+                        outcome.1 += 1
+                    }
                     DeliveryResult::Dead { .. } | DeliveryResult::NotSent { .. } => outcome.2 += 1,
                 }
             }
@@ -166,6 +168,20 @@ impl Dispatcher {
             tracing::warn!(%error, "kept as a dead letter");
             return (
                 DeliveryResult::NotSent { id: m.id, error },
+                Health::NotTried,
+            );
+        }
+        let now_ms = self.clock.now().timestamp_millis();
+        if let Some(until_ms) = self.gate.paused_until(&m.receiver, now_ms) {
+            self.metrics
+                .notifications
+                .with_label_values(&[&m.receiver, "postponed"])
+                .inc();
+            return (
+                DeliveryResult::Postponed {
+                    id: m.id,
+                    due_at_ms: until_ms,
+                },
                 Health::NotTried,
             );
         }
@@ -235,6 +251,14 @@ impl Dispatcher {
                         .map(|d| {
                             wait_honouring_retry_after(d, retry_after, self.config.max_retry_after)
                         });
+                if let Some(asked) = retry_after {
+                    // The receiver asked for a pause: the rest of the batch for it waits too.
+                    let pause = asked.min(self.config.max_retry_after);
+                    self.gate.pause(
+                        &m.receiver,
+                        self.clock.now().timestamp_millis() + pause.as_millis() as i64,
+                    );
+                }
                 let result = match delay {
                     Some(delay) => {
                         self.metrics

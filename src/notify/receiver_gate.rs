@@ -36,6 +36,9 @@ pub struct ReceiverGate {
     /// Receivers in a failure run and since when (unix ms), as of the last refresh or
     /// settle; lets the common all-is-well batch settle without a store write.
     failing: Mutex<HashMap<String, i64>>,
+    /// Receivers that asked, with `Retry-After`, to be sent nothing before a time (unix
+    /// ms). Kept by this process only: another replica learns it from its own attempt.
+    paused: Mutex<HashMap<String, i64>>,
 }
 
 impl ReceiverGate {
@@ -51,6 +54,7 @@ impl ReceiverGate {
             receivers,
             disabled: Mutex::new(HashMap::new()),
             failing: Mutex::new(HashMap::new()),
+            paused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -84,6 +88,26 @@ impl ReceiverGate {
             .expect("disabled lock")
             .get(receiver)
             .cloned()
+    }
+
+    /// Holds deliveries to `receiver` back until `until_ms` (never shortens a pause).
+    pub fn pause(&self, receiver: &str, until_ms: i64) {
+        let mut paused = self.paused.lock().expect("paused lock");
+        let until = paused.entry(receiver.to_owned()).or_insert(until_ms);
+        *until = (*until).max(until_ms);
+    }
+
+    /// Until when `receiver` is paused, if it is at `now_ms`.
+    pub fn paused_until(&self, receiver: &str, now_ms: i64) -> Option<i64> {
+        let mut paused = self.paused.lock().expect("paused lock");
+        match paused.get(receiver) {
+            Some(until) if *until > now_ms => Some(*until),
+            Some(_) => {
+                paused.remove(receiver);
+                None
+            }
+            None => None,
+        }
     }
 
     /// Records what a batch of deliveries said about their receivers at `now`, and

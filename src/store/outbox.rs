@@ -66,6 +66,14 @@ pub enum DeliveryResult {
         /// Why the last attempt failed.
         error: String,
     },
+    /// Not attempted: its receiver asked (`Retry-After`) not to be sent anything before
+    /// `due_at_ms`. The attempt count is unchanged.
+    Postponed {
+        /// Message id.
+        id: String,
+        /// When it may be attempted.
+        due_at_ms: i64,
+    },
     /// Not attempted (its receiver is disabled): kept as a dead letter, its attempt
     /// count unchanged.
     NotSent {
@@ -83,6 +91,7 @@ impl DeliveryResult {
             DeliveryResult::Delivered { id }
             | DeliveryResult::Retry { id, .. }
             | DeliveryResult::Dead { id, .. }
+            | DeliveryResult::Postponed { id, .. }
             | DeliveryResult::NotSent { id, .. } => id,
         }
     }
@@ -218,6 +227,15 @@ impl Store {
                          claimed_until = NULL WHERE id = $2",
                     )
                     .bind(error.clone())
+                    .bind(id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                DeliveryResult::Postponed { id, due_at_ms } => {
+                    sqlx::query(
+                        "UPDATE outbox SET due_at = $1, claimed_until = NULL WHERE id = $2",
+                    )
+                    .bind(*due_at_ms)
                     .bind(id.clone())
                     .execute(&mut *tx)
                     .await?;

@@ -20,7 +20,8 @@ pub struct Metrics {
     /// Alerts by state.
     pub alerts: IntGaugeVec,
     /// Notifications by receiver and result: `delivered`, `retry`, `dead` (attempts used
-    /// up), `refused` (address policy), `gone` (HTTP 410), `disabled` (not sent).
+    /// up), `refused` (address policy), `gone` (HTTP 410), `disabled` (not sent),
+    /// `postponed` (not sent while the receiver's `Retry-After` runs).
     pub notifications: IntCounterVec,
     /// Seconds from a notification's creation to its delivery, by receiver.
     pub delivery_latency_seconds: HistogramVec,

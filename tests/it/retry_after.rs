@@ -1,5 +1,6 @@
 //! `Retry-After` on 429 and 503, as seconds or an HTTP-date, holds the next attempt back
-//! at least that long (up to `max_retry_after`); on other statuses it is ignored.
+//! at least that long (up to `max_retry_after`), for that row and for the receiver's
+//! other rows; on other statuses it is ignored.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -82,6 +83,8 @@ async fn setup(status: u16, retry_after: String, cap: Duration) -> Setup {
             retry_schedule: vec![Duration::from_millis(100); 5],
             jitter: 0.0,
             max_retry_after: cap,
+            // One at a time, so a later row sees what an earlier answer asked for.
+            concurrency: 1,
             ..DeliveryConfig::default()
         },
         Arc::new(clock.clone()),
@@ -181,4 +184,42 @@ async fn the_oldest_undelivered_age_counts_a_held_back_notification() {
     ] {
         assert!(text.contains(line), "{line}\n{text}");
     }
+}
+
+#[tokio::test]
+async fn the_receivers_other_notifications_wait_too() {
+    let s = setup(429, "30".to_owned(), Duration::from_secs(3600)).await;
+    s.store
+        .enqueue(&[NewMessage {
+            id: "msg_2".to_owned(),
+            receiver: "hook".to_owned(),
+            fingerprint: "g".to_owned(),
+            event: "firing".to_owned(),
+            payload: "{}".to_owned(),
+            created_at_ms: clock_ms(&s.clock) + 1,
+        }])
+        .await
+        .unwrap();
+    s.clock.advance(Duration::from_millis(1));
+    let at = clock_ms(&s.clock);
+    assert_eq!(
+        s.dispatcher.step().await.unwrap(),
+        StepOutcome::Processed {
+            delivered: 0,
+            retried: 2,
+            dead: 0
+        }
+    );
+    assert_eq!(s.requests.load(Ordering::SeqCst), 1, "msg_2 was not sent");
+    assert_eq!(s.store.next_due_ms().await.unwrap(), Some(at + 30_000));
+    s.clock.advance(Duration::from_secs(30));
+    assert_eq!(
+        s.dispatcher.step().await.unwrap(),
+        StepOutcome::Processed {
+            delivered: 2,
+            retried: 0,
+            dead: 0
+        }
+    );
+    assert_eq!(s.requests.load(Ordering::SeqCst), 3);
 }
