@@ -61,12 +61,19 @@ async fn setup(dir: &std::path::Path) -> (Store, Dispatcher, Arc<AtomicUsize>, A
         .await
         .unwrap();
     let (url, count, arrived) = counting_receiver().await;
-    let sender = WebhookSender::new(WebhookConfig {
-        url: url.parse().unwrap(),
-        secret: Some(Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
-        timeout: Duration::from_secs(5),
-        max_response_bytes: 4096,
-    })
+    let sender = WebhookSender::new(
+        WebhookConfig {
+            url: url.parse().unwrap(),
+            secret: Some(Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
+            previous_secrets: Vec::new(),
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 4096,
+            // The counting receiver listens on loopback.
+            allow_private: true,
+            disable_after: None,
+        },
+        &[],
+    )
     .unwrap();
     let dispatcher = Dispatcher::new(
         store.clone(),

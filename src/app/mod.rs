@@ -132,7 +132,7 @@ pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, WebhookSe
     for (name, cfg) in &config.receivers {
         match cfg {
             ReceiverConfig::Webhook(w) => {
-                let sender = WebhookSender::new(w.clone())
+                let sender = WebhookSender::new(w.clone(), &config.delivery.allow_private)
                     .map_err(|e| Error::Other(format!("receiver {name}: {e}")))?;
                 senders.insert(name.clone(), sender);
             }
@@ -262,6 +262,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         started_at: clock.now(),
         sql_sources: Arc::new(sql_sources),
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
+        receivers: Arc::new(config.receivers.keys().cloned().collect()),
     });
     let server_shutdown = shutdown.clone();
     tasks.spawn(async move {
@@ -324,6 +325,24 @@ pub(crate) async fn warm_up(
     }
 }
 
+/// Sets the outbox gauges as of `now`: undelivered (pending) notifications, the age of
+/// the oldest of them, and dead letters.
+pub async fn record_outbox_gauges(
+    store: &Store,
+    metrics: &Metrics,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<(), crate::store::StoreError> {
+    let stats = store.outbox_stats().await?;
+    metrics.outbox_depth.set(stats.pending);
+    metrics.outbox_dead.set(stats.dead);
+    let age = stats
+        .oldest_pending_ms
+        .map(|t| (now.timestamp_millis() - t).max(0) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    metrics.outbox_oldest_age_seconds.set(age);
+    Ok(())
+}
+
 /// Keeps the outbox gauges current and drops delivered rows after a week.
 async fn outbox_housekeeping(
     store: Store,
@@ -333,17 +352,8 @@ async fn outbox_housekeeping(
 ) {
     let mut last_purge = clock.now();
     loop {
-        match store.outbox_stats().await {
-            Ok(stats) => {
-                metrics.outbox_depth.set(stats.pending);
-                metrics.outbox_dead.set(stats.dead);
-                let age = stats
-                    .oldest_pending_ms
-                    .map(|t| (clock.now().timestamp_millis() - t).max(0) as f64 / 1000.0)
-                    .unwrap_or(0.0);
-                metrics.outbox_oldest_age_seconds.set(age);
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot read outbox stats"),
+        if let Err(e) = record_outbox_gauges(&store, &metrics, clock.now()).await {
+            tracing::warn!(error = %e, "cannot read outbox stats");
         }
         if clock.now() - last_purge > chrono::Duration::hours(1) {
             last_purge = clock.now();

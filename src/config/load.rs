@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::allowlist::AllowedDestination;
 use crate::config::location::{ConfigError, ConfigErrors, SourceFile};
 use crate::config::rule::RuleFileConfig;
 use crate::config::service::{ReceiverSection, ServiceConfigFile, SourceSection};
-use crate::config::types::Secret;
+use crate::config::types::{EnvString, Secret};
 use crate::config::validate::{validate_rule, RuleContext};
 use crate::config::validated::{
     DeliveryConfig, ReceiverConfig, RuleSet, ServiceConfig, SourceConfig, WebhookConfig,
 };
+use crate::notify::address_policy::AddressPolicy;
 use crate::notify::signing::SigningKey;
 use crate::sources::dialect::Dialect;
 
@@ -175,24 +177,40 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                             other => Err(format!("url scheme {other:?}; expected http or https")),
                         })
                 });
-                let secret = match &w.secret {
-                    None => Ok(None),
-                    Some(s) => s
-                        .expand()
-                        .and_then(|s| SigningKey::from_whsec(&s).map(|_| Some(Secret::new(s)))),
+                let secret_of = |s: &EnvString| {
+                    s.expand()
+                        .and_then(|s| SigningKey::from_whsec(&s).map(|_| Secret::new(s)))
                 };
+                let secret = match &w.secret {
+                    None if !w.previous_secrets.is_empty() => Err(
+                        "previous_secrets needs `secret`: the new secret signs beside the old ones"
+                            .to_owned(),
+                    ),
+                    None => Ok(None),
+                    Some(s) => secret_of(s).map(Some),
+                };
+                let previous: Result<Vec<Secret>, String> =
+                    w.previous_secrets.iter().map(secret_of).collect();
+                let secret = secret.and_then(|s| previous.map(|p| (s, p)));
+                let url = url.and_then(|u| {
+                    literal_host_allowed(&u, &raw.delivery.allow_private, w.allow_private)
+                        .map(|()| u)
+                });
                 match (url, secret) {
-                    (Ok(url), Ok(secret)) => {
+                    (Ok(url), Ok((secret, previous_secrets))) => {
                         receivers.insert(
                             name.clone(),
                             ReceiverConfig::Webhook(WebhookConfig {
                                 url,
                                 secret,
+                                previous_secrets,
                                 timeout: w
                                     .timeout
                                     .map(|d| d.get())
                                     .unwrap_or(Duration::from_secs(10)),
                                 max_response_bytes: w.max_response_bytes.unwrap_or(64 * 1024),
+                                allow_private: w.allow_private,
+                                disable_after: w.disable_after.map(|d| d.get()),
                             }),
                         );
                     }
@@ -242,6 +260,10 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
     if let Some(c) = raw.delivery.concurrency {
         delivery.concurrency = c.max(1);
     }
+    delivery.allow_private = raw.delivery.allow_private.clone();
+    if let Some(cap) = raw.delivery.max_retry_after {
+        delivery.max_retry_after = cap.get();
+    }
 
     let base = path.parent().unwrap_or(Path::new("."));
     let rules_dir = base.join(&raw.rules.dir);
@@ -276,6 +298,23 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         log_format: raw.log.format.unwrap_or_default(),
         log_level: raw.log.level.clone().unwrap_or_else(|| "info".to_owned()),
     })
+}
+
+/// Refuses, at load time, a webhook URL whose host is an IP literal the address policy
+/// would refuse at every attempt anyway (names are checked when they are resolved).
+fn literal_host_allowed(
+    url: &reqwest::Url,
+    allowlist: &[AllowedDestination],
+    receiver_allows_private: bool,
+) -> Result<(), String> {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_matches(['[', ']']);
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => AddressPolicy::new(allowlist, receiver_allows_private)
+            .check(host, ip)
+            .map_err(|why| why.to_string()),
+        Err(_) => Ok(()),
+    }
 }
 
 impl ServiceConfig {

@@ -1,6 +1,7 @@
 //! Configuration: `driftwatch.toml` and `rules/*.toml`, their serde models, and
 //! validation into the typed values the service runs on.
 
+pub mod allowlist;
 pub mod load;
 pub mod location;
 pub mod rule;

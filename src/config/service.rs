@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::allowlist::AllowedDestination;
 use crate::config::types::{DurationSpec, EnvString};
 
 /// `driftwatch.toml` exactly as written.
@@ -187,12 +188,24 @@ pub struct WebhookSection {
     /// Standard Webhooks secret, `whsec_<base64>`; use `${VAR}`.
     #[serde(default)]
     pub secret: Option<EnvString>,
+    /// Secrets being rotated out: while listed, every request carries a signature with
+    /// each of them too, so receivers can switch secrets at their own pace.
+    #[serde(default)]
+    pub previous_secrets: Vec<EnvString>,
     /// Total deadline for one attempt, response included (default 10s).
     #[serde(default)]
     pub timeout: Option<DurationSpec>,
     /// At most this many response bytes are read (default 64 KiB).
     #[serde(default)]
     pub max_response_bytes: Option<usize>,
+    /// `true` lets this receiver reach loopback, private and other non-public addresses
+    /// (cloud metadata addresses excepted); default false.
+    #[serde(default)]
+    pub allow_private: bool,
+    /// Disable the receiver when every attempt has failed for this long (e.g. `"24h"`);
+    /// the other receivers are told. Default: never.
+    #[serde(default)]
+    pub disable_after: Option<DurationSpec>,
 }
 
 /// `[notify]`.
@@ -218,6 +231,13 @@ pub struct DeliverySection {
     /// Notifications delivered at once (default 64).
     #[serde(default)]
     pub concurrency: Option<usize>,
+    /// Non-public destinations webhooks may reach: addresses (`"127.0.0.1"`), networks
+    /// (`"10.0.0.0/8"`) or host names (`"hooks.internal"`). Default: none.
+    #[serde(default)]
+    pub allow_private: Vec<AllowedDestination>,
+    /// The longest wait a receiver's `Retry-After` (on 429/503) can impose (default 1h).
+    #[serde(default)]
+    pub max_retry_after: Option<DurationSpec>,
 }
 
 /// `[log]`.

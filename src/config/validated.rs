@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::allowlist::AllowedDestination;
 use crate::config::rule::{Aggregate, NoDataPolicy};
 use crate::config::service::LogFormat;
 use crate::config::types::{CronSpec, LabelName, Secret};
@@ -94,10 +95,16 @@ pub struct WebhookConfig {
     pub url: reqwest::Url,
     /// Signing secret (`whsec_…`), if signing is wanted.
     pub secret: Option<Secret>,
+    /// Secrets being rotated out: each signs too, until removed from the configuration.
+    pub previous_secrets: Vec<Secret>,
     /// Total deadline per attempt.
     pub timeout: Duration,
     /// Response bytes read at most.
     pub max_response_bytes: usize,
+    /// May reach any non-public address except cloud metadata (`allow_private = true`).
+    pub allow_private: bool,
+    /// Disabled after failing this long without a success; `None`: never.
+    pub disable_after: Option<Duration>,
 }
 
 /// Outbox delivery settings.
@@ -109,6 +116,10 @@ pub struct DeliveryConfig {
     pub jitter: f64,
     /// Notifications in flight at once.
     pub concurrency: usize,
+    /// Non-public addresses, networks and host names webhooks may reach.
+    pub allow_private: Vec<AllowedDestination>,
+    /// The longest `Retry-After` believed; a receiver asking for more waits this long.
+    pub max_retry_after: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -120,6 +131,8 @@ impl Default for DeliveryConfig {
                 .collect(),
             jitter: 0.2,
             concurrency: 64,
+            allow_private: Vec::new(),
+            max_retry_after: Duration::from_secs(3600),
         }
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use rand::SeedableRng;
 
 use crate::clock::SystemClock;
+use crate::config::allowlist::AllowedDestination;
 use crate::config::types::Secret;
 use crate::config::validated::{
     DeliveryConfig, ReceiverConfig, RuleSet, Schedule, ServiceConfig, SourceConfig, WebhookConfig,
@@ -109,7 +110,14 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
         sources: Default::default(),
         receivers: Default::default(),
         default_receivers: vec!["demo".to_owned()],
-        delivery: DeliveryConfig::default(),
+        delivery: DeliveryConfig {
+            // The demo receiver listens on loopback, which webhooks reach only when
+            // allowlisted.
+            allow_private: vec!["127.0.0.1"
+                .parse::<AllowedDestination>()
+                .expect("a valid address")],
+            ..DeliveryConfig::default()
+        },
         log_format: Default::default(),
         log_level: "warn".to_owned(),
     };
@@ -125,8 +133,11 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
         ReceiverConfig::Webhook(WebhookConfig {
             url: receiver.url().parse().expect("loopback url"),
             secret: Some(Secret::new(secret)),
+            previous_secrets: Vec::new(),
             timeout: Duration::from_secs(5),
             max_response_bytes: 64 * 1024,
+            allow_private: false,
+            disable_after: None,
         }),
     );
     let ctx = RuleContext {

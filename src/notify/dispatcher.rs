@@ -1,5 +1,6 @@
 //! The dispatcher: claims due outbox rows, delivers them concurrently, records each
-//! result. One [`Dispatcher::step`] returns an outcome, so tests drive it without sleeps.
+//! result and what it says about the receiver. One [`Dispatcher::step`] returns an
+//! outcome, so tests drive it without sleeps.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::validated::DeliveryConfig;
-use crate::notify::retry::next_attempt_delay;
-use crate::notify::webhook::WebhookSender;
+use crate::notify::receiver_gate::{Health, ReceiverGate};
+use crate::notify::retry::{next_attempt_delay, wait_honouring_retry_after};
+use crate::notify::webhook::{DeliveryError, FailureKind, WebhookSender};
 use crate::store::{DeliveryResult, OutboxMessage, Store, StoreError};
 use crate::telemetry::Metrics;
 
@@ -43,9 +45,17 @@ pub enum StepOutcome {
 pub struct Dispatcher {
     store: Store,
     senders: HashMap<String, WebhookSender>,
+    gate: ReceiverGate,
     config: DeliveryConfig,
     clock: SharedClock,
     metrics: Metrics,
+}
+
+/// One delivery's result, and what it says about the receiver.
+struct Attempted {
+    result: DeliveryResult,
+    receiver: String,
+    health: Health,
 }
 
 impl Dispatcher {
@@ -57,7 +67,12 @@ impl Dispatcher {
         clock: SharedClock,
         metrics: Metrics,
     ) -> Self {
+        let receivers = senders
+            .iter()
+            .map(|(name, s)| (name.clone(), s.config().disable_after))
+            .collect();
         Self {
+            gate: ReceiverGate::new(store.clone(), metrics.clone(), receivers),
             store,
             senders,
             config,
@@ -76,6 +91,7 @@ impl Dispatcher {
     /// rest are released so the next process sends them at once.
     pub async fn step_until(&self, stop: &CancellationToken) -> Result<StepOutcome, StoreError> {
         let now_ms = self.clock.now().timestamp_millis();
+        self.gate.refresh().await?;
         let claimed = self
             .store
             .claim_due(now_ms, BATCH, LEASE.as_millis() as i64)
@@ -94,14 +110,23 @@ impl Dispatcher {
             .ready_chunks(self.config.concurrency.max(16));
         let mut outcome = (0, 0, 0);
         while let Some(chunk) = results.next().await {
-            let done_ms = self.clock.now().timestamp_millis();
-            self.store.record_results(done_ms, &chunk).await?;
-            for r in &chunk {
+            let done = self.clock.now();
+            let chunk_results: Vec<DeliveryResult> =
+                chunk.iter().map(|a| a.result.clone()).collect();
+            self.store
+                .record_results(done.timestamp_millis(), &chunk_results)
+                .await?;
+            self.gate
+                .settle(done, chunk.iter().map(|a| (a.receiver.as_str(), &a.health)))
+                .await?;
+            for r in &chunk_results {
                 unsettled.remove(r.id());
                 match r {
                     DeliveryResult::Delivered { .. } => outcome.0 += 1,
-                    DeliveryResult::Retry { .. } => outcome.1 += 1,
-                    DeliveryResult::Dead { .. } => outcome.2 += 1,
+                    DeliveryResult::Retry { .. } | DeliveryResult::Postponed { .. } => {
+                        outcome.1 += 1
+                    }
+                    DeliveryResult::Dead { .. } | DeliveryResult::NotSent { .. } => outcome.2 += 1,
                 }
             }
         }
@@ -121,15 +146,52 @@ impl Dispatcher {
         })
     }
 
-    async fn deliver(&self, m: OutboxMessage) -> DeliveryResult {
+    async fn deliver(&self, m: OutboxMessage) -> Attempted {
+        let receiver = m.receiver.clone();
+        let (result, health) = self.attempt(m).await;
+        Attempted {
+            result,
+            receiver,
+            health,
+        }
+    }
+
+    async fn attempt(&self, m: OutboxMessage) -> (DeliveryResult, Health) {
         let span = tracing::info_span!("delivery", id = %m.id, receiver = %m.receiver, fingerprint = %m.fingerprint);
         let _enter = span.enter();
+        if let Some(reason) = self.gate.disabled_reason(&m.receiver) {
+            self.metrics
+                .notifications
+                .with_label_values(&[&m.receiver, "disabled"])
+                .inc();
+            let error = format!("not sent: receiver {} was disabled: {reason}", m.receiver);
+            tracing::warn!(%error, "kept as a dead letter");
+            return (
+                DeliveryResult::NotSent { id: m.id, error },
+                Health::NotTried,
+            );
+        }
+        let now_ms = self.clock.now().timestamp_millis();
+        if let Some(until_ms) = self.gate.paused_until(&m.receiver, now_ms) {
+            self.metrics
+                .notifications
+                .with_label_values(&[&m.receiver, "postponed"])
+                .inc();
+            return (
+                DeliveryResult::Postponed {
+                    id: m.id,
+                    due_at_ms: until_ms,
+                },
+                Health::NotTried,
+            );
+        }
         let result = match self.senders.get(&m.receiver) {
-            Some(sender) => sender
-                .send(&m.id, &m.payload)
-                .await
-                .map_err(|e| (e.message, e.retryable)),
-            None => Err((format!("receiver {:?} is not configured", m.receiver), true)),
+            Some(sender) => sender.send(&m.id, &m.payload).await,
+            None => Err(DeliveryError {
+                message: format!("receiver {:?} is not configured", m.receiver),
+                kind: FailureKind::Transient,
+                retry_after: None,
+            }),
         };
         let attempts = m.attempts as usize + 1;
         match result {
@@ -145,19 +207,59 @@ impl Dispatcher {
                     .with_label_values(&[&m.receiver])
                     .observe(latency);
                 tracing::info!(status, attempts, latency_s = latency, event = %m.event, "notification delivered");
-                DeliveryResult::Delivered { id: m.id }
+                (DeliveryResult::Delivered { id: m.id }, Health::Answered)
             }
-            Err((error, retryable)) => {
-                let delay = retryable
-                    .then(|| {
-                        next_attempt_delay(
-                            &self.config.retry_schedule,
-                            attempts,
-                            self.config.jitter,
-                        )
-                    })
-                    .flatten();
-                match delay {
+            Err(DeliveryError {
+                message: error,
+                kind: FailureKind::Refused,
+                ..
+            }) => {
+                self.metrics
+                    .notifications
+                    .with_label_values(&[&m.receiver, "refused"])
+                    .inc();
+                tracing::error!(attempts, %error, "webhook address refused; kept as a dead letter");
+                let health = Health::Failed(error.clone());
+                (DeliveryResult::Dead { id: m.id, error }, health)
+            }
+            Err(DeliveryError {
+                message: error,
+                kind: FailureKind::Gone,
+                ..
+            }) => {
+                self.metrics
+                    .notifications
+                    .with_label_values(&[&m.receiver, "gone"])
+                    .inc();
+                tracing::error!(attempts, %error, "the receiver's endpoint is gone; kept as a dead letter");
+                let health = Health::Gone(error.clone());
+                (DeliveryResult::Dead { id: m.id, error }, health)
+            }
+            Err(DeliveryError {
+                message: error,
+                kind: FailureKind::Transient,
+                retry_after,
+            }) => {
+                // A receiver that is not configured says nothing about any receiver's health.
+                let health = if self.senders.contains_key(&m.receiver) {
+                    Health::Failed(error.clone())
+                } else {
+                    Health::NotTried
+                };
+                let delay =
+                    next_attempt_delay(&self.config.retry_schedule, attempts, self.config.jitter)
+                        .map(|d| {
+                            wait_honouring_retry_after(d, retry_after, self.config.max_retry_after)
+                        });
+                if let Some(asked) = retry_after {
+                    // The receiver asked for a pause: the rest of the batch for it waits too.
+                    let pause = asked.min(self.config.max_retry_after);
+                    self.gate.pause(
+                        &m.receiver,
+                        self.clock.now().timestamp_millis() + pause.as_millis() as i64,
+                    );
+                }
+                let result = match delay {
                     Some(delay) => {
                         self.metrics
                             .notifications
@@ -179,7 +281,8 @@ impl Dispatcher {
                         tracing::error!(attempts, %error, "delivery failed for the last time; kept as a dead letter");
                         DeliveryResult::Dead { id: m.id, error }
                     }
-                }
+                };
+                (result, health)
             }
         }
     }

@@ -42,6 +42,16 @@ impl SigningKey {
         format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
     }
 
+    /// The `webhook-signature` header value signed with every key, space-separated, as
+    /// the Standard Webhooks specification allows during a secret rotation: a receiver
+    /// that knows either secret verifies it.
+    pub fn sign_with_all(keys: &[SigningKey], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+        keys.iter()
+            .map(|k| k.sign(msg_id, timestamp, body))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// Checks a `webhook-signature` header (space-separated `v1,…` entries) in constant time.
     pub fn verify(&self, msg_id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
@@ -76,6 +86,20 @@ mod tests {
             &format!("v1,bogus {sig}")
         ));
         assert!(!key.verify("msg_other", 1614265330, br#"{"test": 2432232314}"#, &sig));
+    }
+
+    #[test]
+    fn during_a_rotation_either_secret_verifies() {
+        let new = SigningKey::from_whsec("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let old = SigningKey::from_whsec("whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxw=").unwrap();
+        let other =
+            SigningKey::from_whsec("whsec_ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw=").unwrap();
+        let header = SigningKey::sign_with_all(&[new.clone(), old.clone()], "msg_1", 7, b"{}");
+        assert_eq!(header.split(' ').count(), 2);
+        assert!(header.starts_with(&new.sign("msg_1", 7, b"{}")));
+        assert!(new.verify("msg_1", 7, b"{}", &header));
+        assert!(old.verify("msg_1", 7, b"{}", &header));
+        assert!(!other.verify("msg_1", 7, b"{}", &header));
     }
 
     #[test]

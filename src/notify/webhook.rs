@@ -1,39 +1,111 @@
-//! Webhook delivery: one signed POST with a total deadline, no redirects, a capped read.
+//! Webhook delivery: one signed POST with a total deadline, no redirects, a capped read,
+//! and only to addresses the receiver's address policy allows.
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::allowlist::AllowedDestination;
 use crate::config::validated::WebhookConfig;
+use crate::notify::address_policy::{AddressPolicy, AddressRefused};
+use crate::notify::resolver::{CheckedResolver, HostLookup, SystemLookup};
+use crate::notify::retry::parse_retry_after;
 use crate::notify::signing::SigningKey;
 
-/// Why an attempt failed, and whether trying again can help.
+/// What kind of failure an attempt met, which decides what happens next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// May succeed later: a transport error, a timeout, a non-2xx status.
+    Transient,
+    /// The address policy refused every address; no connection was made, and trying
+    /// again cannot help until the configuration changes.
+    Refused,
+    /// HTTP 410 Gone: the endpoint no longer exists; the receiver is disabled.
+    Gone,
+}
+
+/// Why an attempt failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct DeliveryError {
     /// What happened (status and the start of the response, or the transport error).
     pub message: String,
-    /// False when no retry can succeed.
-    pub retryable: bool,
+    /// What kind of failure it was.
+    pub kind: FailureKind,
+    /// The wait a 429 or 503 asked for with `Retry-After`.
+    pub retry_after: Option<Duration>,
+}
+
+impl DeliveryError {
+    /// True when trying again can help.
+    pub fn retryable(&self) -> bool {
+        self.kind == FailureKind::Transient
+    }
+
+    fn transient(message: String) -> Self {
+        Self {
+            message,
+            kind: FailureKind::Transient,
+            retry_after: None,
+        }
+    }
+
+    fn refused(why: &AddressRefused) -> Self {
+        Self {
+            message: why.to_string(),
+            kind: FailureKind::Refused,
+            retry_after: None,
+        }
+    }
 }
 
 /// Sends to one webhook receiver.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookSender {
     client: reqwest::Client,
     config: WebhookConfig,
-    key: Option<SigningKey>,
+    /// The current key first, then those being rotated out; empty: unsigned.
+    keys: Vec<SigningKey>,
+    policy: Arc<AddressPolicy>,
+}
+
+impl std::fmt::Debug for WebhookSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSender")
+            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WebhookSender {
-    /// A sender with its own connection pool; redirects are never followed (a redirect
-    /// could move a signed payload to a host nobody configured).
-    pub fn new(config: WebhookConfig) -> Result<Self, String> {
-        let key = config
+    /// A sender resolving names with the system resolver; `allowlist` is `[delivery]
+    /// allow_private`.
+    pub fn new(config: WebhookConfig, allowlist: &[AllowedDestination]) -> Result<Self, String> {
+        Self::with_lookup(config, allowlist, Arc::new(SystemLookup))
+    }
+
+    /// A sender with its own connection pool that resolves names through `lookup` and
+    /// connects only to the addresses its policy allows. Redirects are never followed (a
+    /// redirect could move a signed payload to a host nobody configured) and proxies are
+    /// not used (a proxy would resolve the name itself, past the address check).
+    pub fn with_lookup(
+        config: WebhookConfig,
+        allowlist: &[AllowedDestination],
+        lookup: Arc<dyn HostLookup>,
+    ) -> Result<Self, String> {
+        let keys = config
             .secret
-            .as_ref()
+            .iter()
+            .chain(&config.previous_secrets)
             .map(|s| SigningKey::from_whsec(s.expose()))
-            .transpose()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = Arc::new(AddressPolicy::new(allowlist, config.allow_private));
+        let resolver = CheckedResolver::new(lookup, Arc::clone(&policy));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(128)
@@ -43,8 +115,25 @@ impl WebhookSender {
         Ok(Self {
             client,
             config,
-            key,
+            keys,
+            policy,
         })
+    }
+
+    /// The receiver's settings.
+    pub fn config(&self) -> &WebhookConfig {
+        &self.config
+    }
+
+    /// Checks a URL whose host is an IP literal, which reaches no resolver: reqwest
+    /// connects to it directly.
+    fn check_literal_host(&self) -> Result<(), AddressRefused> {
+        let host = self.config.url.host_str().unwrap_or_default();
+        let host = host.trim_matches(['[', ']']);
+        match host.parse::<IpAddr>() {
+            Ok(ip) => self.policy.check(host, ip),
+            Err(_) => Ok(()),
+        }
     }
 
     /// POSTs `body` as message `msg_id`, signed with the current time.
@@ -52,14 +141,15 @@ impl WebhookSender {
         let deadline = self.config.timeout;
         match tokio::time::timeout(deadline, self.attempt(msg_id, body)).await {
             Ok(result) => result,
-            Err(_) => Err(DeliveryError {
-                message: format!("no complete response within {deadline:?}"),
-                retryable: true,
-            }),
+            Err(_) => Err(DeliveryError::transient(format!(
+                "no complete response within {deadline:?}"
+            ))),
         }
     }
 
     async fn attempt(&self, msg_id: &str, body: &str) -> Result<u16, DeliveryError> {
+        self.check_literal_host()
+            .map_err(|why| DeliveryError::refused(&why))?;
         let timestamp = chrono::Utc::now().timestamp();
         let mut request = self
             .client
@@ -67,10 +157,10 @@ impl WebhookSender {
             .header("content-type", "application/json")
             .header("webhook-id", msg_id)
             .header("webhook-timestamp", timestamp.to_string());
-        if let Some(key) = &self.key {
+        if !self.keys.is_empty() {
             request = request.header(
                 "webhook-signature",
-                key.sign(msg_id, timestamp, body.as_bytes()),
+                SigningKey::sign_with_all(&self.keys, msg_id, timestamp, body.as_bytes()),
             );
         }
         let mut response =
@@ -78,11 +168,21 @@ impl WebhookSender {
                 .body(body.to_owned())
                 .send()
                 .await
-                .map_err(|e| DeliveryError {
-                    message: format!("request failed: {}", without_url(&e)),
-                    retryable: true,
+                .map_err(|e| match refusal(&e) {
+                    Some(why) => DeliveryError::refused(why),
+                    None => {
+                        DeliveryError::transient(format!("request failed: {}", without_url(&e)))
+                    }
                 })?;
         let status = response.status();
+        let retry_after = match status.as_u16() {
+            429 | 503 => response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
+            _ => None,
+        };
         // Read at most the cap, so a huge or endless response cannot hold us.
         let mut read = Vec::new();
         while read.len() < self.config.max_response_bytes {
@@ -90,10 +190,10 @@ impl WebhookSender {
                 Ok(Some(chunk)) => read.extend_from_slice(&chunk),
                 Ok(None) => break,
                 Err(e) => {
-                    return Err(DeliveryError {
-                        message: format!("reading the response failed: {}", without_url(&e)),
-                        retryable: true,
-                    })
+                    return Err(DeliveryError::transient(format!(
+                        "reading the response failed: {}",
+                        without_url(&e)
+                    )))
                 }
             }
         }
@@ -102,16 +202,38 @@ impl WebhookSender {
         }
         read.truncate(self.config.max_response_bytes.min(200));
         let snippet = String::from_utf8_lossy(&read).replace(['\n', '\r'], " ");
+        if status == reqwest::StatusCode::GONE {
+            return Err(DeliveryError {
+                message: format!("HTTP 410 Gone: {}", snippet.trim()),
+                kind: FailureKind::Gone,
+                retry_after: None,
+            });
+        }
         let what = if status.is_redirection() {
             "redirect not followed"
         } else {
             "not a 2xx status"
         };
-        Err(DeliveryError {
-            message: format!("HTTP {} ({what}): {}", status.as_u16(), snippet.trim()),
-            retryable: true,
-        })
+        let mut error = DeliveryError::transient(format!(
+            "HTTP {} ({what}): {}",
+            status.as_u16(),
+            snippet.trim()
+        ));
+        error.retry_after = retry_after;
+        Err(error)
     }
+}
+
+/// The address refusal behind a failed request, if that is why it failed.
+fn refusal(e: &reqwest::Error) -> Option<&AddressRefused> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(why) = s.downcast_ref::<AddressRefused>() {
+            return Some(why);
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// The error text without the URL (which may carry a token in its query string).

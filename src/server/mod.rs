@@ -1,9 +1,10 @@
 //! The HTTP server: `/metrics`, `/healthz`, `/readyz`, the read API under `/api/v1`, and
-//! the token-protected `POST /-/reload`.
+//! the token-protected `POST /-/reload` and `POST /api/v1/receivers/{name}/enable`.
 
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod receivers;
 pub mod summary;
 
 use std::sync::Arc;
@@ -39,12 +40,16 @@ pub struct ServerState {
     pub sql_sources: Arc<std::collections::HashMap<String, Arc<crate::sources::sql::SqlSource>>>,
     /// The bearer token mutating calls must present.
     pub api_token: auth::ApiToken,
+    /// The configured receivers' names.
+    pub receivers: Arc<Vec<String>>,
 }
 
 /// The routes.
 pub fn router(state: ServerState) -> Router {
     let mutating = auth::require_token(
-        Router::new().route("/-/reload", post(api::reload)),
+        Router::new()
+            .route("/-/reload", post(api::reload))
+            .route("/api/v1/receivers/{name}/enable", post(receivers::enable)),
         state.api_token.clone(),
     );
     Router::new()
@@ -55,6 +60,8 @@ pub fn router(state: ServerState) -> Router {
         .route("/api/v1/rules", get(api::rules))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/summary", get(summary::summary))
+        .route("/api/v1/receivers", get(receivers::receivers))
+        .route("/api/v1/deadletters", get(receivers::dead_letters))
         .merge(mutating)
         .fallback(|| async {
             error::ApiError::new(

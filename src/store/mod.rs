@@ -2,7 +2,9 @@
 //! outbox. The only module that speaks SQL to it. SQLite by default, PostgreSQL by URL.
 
 mod alerts;
+mod dead_letters;
 mod outbox;
+mod receivers;
 
 use std::time::Duration;
 
@@ -11,7 +13,9 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use alerts::CommitBatch;
+pub use dead_letters::DeadLetter;
 pub use outbox::{DeliveryResult, NewMessage, OutboxMessage, OutboxStats};
+pub use receivers::{ReceiverState, Reenabled};
 
 use crate::sources::dialect::Dialect;
 

@@ -66,6 +66,22 @@ pub enum DeliveryResult {
         /// Why the last attempt failed.
         error: String,
     },
+    /// Not attempted: its receiver asked (`Retry-After`) not to be sent anything before
+    /// `due_at_ms`. The attempt count is unchanged.
+    Postponed {
+        /// Message id.
+        id: String,
+        /// When it may be attempted.
+        due_at_ms: i64,
+    },
+    /// Not attempted (its receiver is disabled): kept as a dead letter, its attempt
+    /// count unchanged.
+    NotSent {
+        /// Message id.
+        id: String,
+        /// Why it was not sent.
+        error: String,
+    },
 }
 
 impl DeliveryResult {
@@ -74,7 +90,9 @@ impl DeliveryResult {
         match self {
             DeliveryResult::Delivered { id }
             | DeliveryResult::Retry { id, .. }
-            | DeliveryResult::Dead { id, .. } => id,
+            | DeliveryResult::Dead { id, .. }
+            | DeliveryResult::Postponed { id, .. }
+            | DeliveryResult::NotSent { id, .. } => id,
         }
     }
 }
@@ -207,6 +225,25 @@ impl Store {
                     sqlx::query(
                         "UPDATE outbox SET status = 'dead', last_error = $1, attempts = attempts + 1, \
                          claimed_until = NULL WHERE id = $2",
+                    )
+                    .bind(error.clone())
+                    .bind(id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                DeliveryResult::Postponed { id, due_at_ms } => {
+                    sqlx::query(
+                        "UPDATE outbox SET due_at = $1, claimed_until = NULL WHERE id = $2",
+                    )
+                    .bind(*due_at_ms)
+                    .bind(id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                DeliveryResult::NotSent { id, error } => {
+                    sqlx::query(
+                        "UPDATE outbox SET status = 'dead', last_error = $1, claimed_until = NULL \
+                         WHERE id = $2",
                     )
                     .bind(error.clone())
                     .bind(id.clone())

@@ -19,7 +19,9 @@ pub struct Metrics {
     pub series_dropped: IntCounterVec,
     /// Alerts by state.
     pub alerts: IntGaugeVec,
-    /// Notification attempts by receiver and result (`delivered`, `retry`, `dead`).
+    /// Notifications by receiver and result: `delivered`, `retry`, `dead` (attempts used
+    /// up), `refused` (address policy), `gone` (HTTP 410), `disabled` (not sent),
+    /// `postponed` (not sent while the receiver's `Retry-After` runs).
     pub notifications: IntCounterVec,
     /// Seconds from a notification's creation to its delivery, by receiver.
     pub delivery_latency_seconds: HistogramVec,
@@ -29,6 +31,8 @@ pub struct Metrics {
     pub outbox_oldest_age_seconds: Gauge,
     /// Dead-lettered notifications.
     pub outbox_dead: IntGauge,
+    /// 1 for a disabled receiver (410 Gone or failing too long), 0 otherwise.
+    pub receiver_disabled: IntGaugeVec,
     /// Source fetch errors by source and kind (`unreachable`, `query`).
     pub source_errors: IntCounterVec,
     /// Scrapes by source and result (`ok`, `error`).
@@ -119,6 +123,14 @@ impl Metrics {
             .expect("valid metric"),
             outbox_dead: IntGauge::new("driftwatch_outbox_dead", "Dead-lettered notifications.")
                 .expect("valid metric"),
+            receiver_disabled: IntGaugeVec::new(
+                Opts::new(
+                    "driftwatch_receiver_disabled",
+                    "1 when a receiver is disabled (HTTP 410 Gone or failing longer than its disable_after).",
+                ),
+                &["receiver"],
+            )
+            .expect("valid metric"),
             source_errors: IntCounterVec::new(
                 Opts::new(
                     "driftwatch_source_errors_total",
@@ -177,6 +189,7 @@ impl Metrics {
             Box::new(m.outbox_depth.clone()),
             Box::new(m.outbox_oldest_age_seconds.clone()),
             Box::new(m.outbox_dead.clone()),
+            Box::new(m.receiver_disabled.clone()),
             Box::new(m.source_errors.clone()),
             Box::new(m.scrapes.clone()),
             Box::new(m.scrape_seconds.clone()),

@@ -68,6 +68,7 @@ kind = "webhook"
 url = "{hook}"
 secret = "{SECRET}"
 [delivery]
+allow_private = ["127.0.0.1"]
 retry_schedule = ["100ms", "200ms", "500ms", "1s"]
 concurrency = 8
 "#,

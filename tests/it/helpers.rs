@@ -142,6 +142,10 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
             retry_schedule: vec![Duration::from_millis(100); 8],
             jitter: 0.0,
             concurrency: 16,
+            // The test receivers listen on loopback, which webhooks may not reach
+            // unless allowlisted.
+            allow_private: vec!["127.0.0.1".parse().unwrap()],
+            max_retry_after: Duration::from_secs(3600),
         },
         log_format: Default::default(),
         log_level: "info".to_owned(),
@@ -158,8 +162,11 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
         ReceiverConfig::Webhook(WebhookConfig {
             url: receiver.url().parse().unwrap(),
             secret: Some(Secret::new(SECRET)),
+            previous_secrets: Vec::new(),
             timeout: Duration::from_secs(2),
             max_response_bytes: 4096,
+            allow_private: false,
+            disable_after: None,
         }),
     );
     config

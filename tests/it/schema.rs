@@ -27,6 +27,30 @@ fn shipped_rules_and_config_validate_and_mistakes_do_not() {
     }
     let config = jsonschema::validator_for(&schema("config")).unwrap();
     assert!(config.is_valid(&toml_file("driftwatch.toml")));
+    let hardened = serde_json::json!({
+        "receivers": { "ops": {
+            "kind": "webhook", "url": "https://hooks.example.com/x",
+            "secret": "${NEW}", "previous_secrets": ["${OLD}"],
+            "disable_after": "24h", "allow_private": true
+        }},
+        "delivery": { "allow_private": ["127.0.0.1", "10.0.0.0/8", "hooks.internal"], "max_retry_after": "30m" }
+    });
+    assert!(
+        config.is_valid(&hardened),
+        "webhook hardening keys are described"
+    );
+    let typo = serde_json::json!({ "delivery": { "allow_privat": ["127.0.0.1"] } });
+    assert!(
+        !config.is_valid(&typo),
+        "a misspelt delivery key is refused"
+    );
+    let not_a_flag = serde_json::json!({ "receivers": { "ops": {
+        "kind": "webhook", "url": "https://x", "allow_private": "yes"
+    }}});
+    assert!(
+        !config.is_valid(&not_a_flag),
+        "allow_private on a receiver is a boolean"
+    );
 
     let typo: serde_json::Value = serde_json::json!({ "rule": [{
         "name": "x", "metric": "workflow.duration", "window": "5m", "severty": "warning",

@@ -69,6 +69,7 @@ kind = "webhook"
 url = "{hook}"
 secret = "{SECRET}"
 [delivery]
+allow_private = ["127.0.0.1"]
 concurrency = 8
 "#,
             store = dir.path().display(),

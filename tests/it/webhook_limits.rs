@@ -23,12 +23,18 @@ async fn serve(app: Router) -> String {
 }
 
 fn sender(url: &str, timeout: Duration) -> WebhookSender {
-    WebhookSender::new(WebhookConfig {
-        url: url.parse().unwrap(),
-        secret: Some(Secret::new(SECRET)),
-        timeout,
-        max_response_bytes: 1024,
-    })
+    WebhookSender::new(
+        WebhookConfig {
+            url: url.parse().unwrap(),
+            secret: Some(Secret::new(SECRET)),
+            previous_secrets: Vec::new(),
+            timeout,
+            max_response_bytes: 1024,
+            allow_private: false,
+            disable_after: None,
+        },
+        &["127.0.0.1".parse().unwrap()],
+    )
     .unwrap()
 }
 
@@ -85,7 +91,7 @@ async fn a_receiver_that_never_answers_hits_the_deadline() {
         "{:?}",
         started.elapsed()
     );
-    assert!(err.retryable, "{err}");
+    assert!(err.retryable(), "{err}");
 }
 
 #[tokio::test]
