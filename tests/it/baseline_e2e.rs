@@ -23,6 +23,15 @@ detector = { kind = "ewma", half_life = 50, warmup = 10, direction = "up", min_r
 "#;
 
 async fn call(db: &TestDb, id: usize, at: chrono::DateTime<Utc>, seconds: f64) {
+    insert_call(&db.pool, id, at, seconds).await;
+}
+
+async fn insert_call<'e>(
+    into: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: usize,
+    at: chrono::DateTime<Utc>,
+    seconds: f64,
+) {
     let ts = at.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
     sqlx::query(
         "INSERT INTO execution_events (id, run_id, step_id, event_type, agent_name, timestamp, duration_ms, status, meta) \
@@ -31,7 +40,7 @@ async fn call(db: &TestDb, id: usize, at: chrono::DateTime<Utc>, seconds: f64) {
     .bind(format!("c{id}"))
     .bind(ts)
     .bind((seconds * 1000.0) as i64)
-    .execute(&db.pool)
+    .execute(into)
     .await
     .unwrap();
 }
@@ -59,11 +68,21 @@ async fn normal_traffic(db: &TestDb, first_id: usize, for_ms: u64) -> usize {
 async fn baseline_rule_warms_fires_on_a_jump_and_survives_a_restart() {
     let db = TestDb::new(Backend::Sqlite).await;
     // Two minutes of history before the service starts: enough to warm the baseline.
+    // One transaction, so a loaded machine's fsyncs cannot age the history out of the
+    // warm-up span before the service starts.
     let now = Utc::now();
+    let mut tx = db.pool.begin().await.unwrap();
     for i in 0..1200 {
         let at = now - chrono::Duration::milliseconds(120_000 - i * 100);
-        call(&db, 100_000 + i as usize, at, 2.0 + (i % 5) as f64 * 0.2).await;
+        insert_call(
+            &mut *tx,
+            100_000 + i as usize,
+            at,
+            2.0 + (i % 5) as f64 * 0.2,
+        )
+        .await;
     }
+    tx.commit().await.unwrap();
     let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
     let config = service_config(&db.url, &db.store_url(), &receiver);
     let running = start(config.clone(), rules(RULE)).await;
