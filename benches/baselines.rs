@@ -27,10 +27,7 @@ fn kinds() -> Vec<(&'static str, DetectorConfig)> {
         ("quantile", DetectorConfig::Quantile(c())),
         ("seasonal", DetectorConfig::Seasonal(c())),
         ("changepoint", DetectorConfig::Changepoint(c())),
-        (
-            "default (ewma + rarity)",
-            DetectorConfig::default_baseline(),
-        ),
+        ("likelihood (default)", DetectorConfig::default_baseline()),
     ]
 }
 
