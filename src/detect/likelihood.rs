@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::detect::hourly::HourOfDayProfile;
 use crate::detect::judge::{spread_floor, Direction};
 use crate::detect::moments::{alpha_for_half_life, Ewma};
 use crate::detect::threshold::fmt_num;
@@ -55,6 +56,11 @@ pub struct LikelihoodConfig {
     /// (default 200): one incident is one alert. A value beyond the range still alerts.
     #[serde(default)]
     pub refractory: Option<u64>,
+    /// Also judge each value against what the series usually does at this hour of the day
+    /// (UTC), once three days are known (default true): a daily peak that does not come
+    /// is news, a daily peak that does is not.
+    #[serde(default)]
+    pub hour_of_day: Option<bool>,
     /// Smallest absolute deviation from the moving average worth an alert.
     #[serde(default)]
     pub min_abs_deviation: Option<f64>,
@@ -142,6 +148,9 @@ pub struct LikelihoodState {
     history: Ewma,
     /// Recent range of the values.
     range: RecentRange,
+    /// What the series usually does at each hour of the day (when `hour_of_day` is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<HourOfDayProfile>,
     /// Samples seen.
     seen: u64,
     /// Samples left in which the likelihood test starts no new alert.
@@ -160,6 +169,13 @@ pub struct LikelihoodDetector {
     state: LikelihoodState,
 }
 
+/// What a deviation was measured against.
+struct Basis {
+    center: f64,
+    spread: f64,
+    name: &'static str,
+}
+
 /// Why a value is anomalous.
 enum Finding {
     /// Beyond the recent range.
@@ -175,8 +191,11 @@ impl LikelihoodDetector {
             level_alpha: alpha_for_half_life(config.half_life.unwrap_or(300.0)),
             recent_alpha: alpha_for_half_life(RECENT_HALF_LIFE),
             history_alpha: alpha_for_half_life(HISTORY_HALF_LIFE),
+            state: LikelihoodState {
+                profile: config.hour_of_day.unwrap_or(true).then(Default::default),
+                ..Default::default()
+            },
             config,
-            state: LikelihoodState::default(),
         }
     }
 
@@ -184,17 +203,45 @@ impl LikelihoodDetector {
         self.config.direction.unwrap_or_default()
     }
 
-    /// The deviation of `x` from the moving average in spreads, on the side that counts.
-    fn deviation(&self, x: f64) -> f64 {
-        let level = &self.state.level;
-        if level.n < 2 {
-            return 0.0;
-        }
-        let t = (x - level.mean) / level.std().max(spread_floor(level.mean));
+    /// `t` spreads of deviation, on the side that counts.
+    fn signed(&self, t: f64) -> f64 {
         match self.direction() {
             Direction::Up => t.max(0.0),
             Direction::Down => (-t).max(0.0),
             Direction::Both => t.abs(),
+        }
+    }
+
+    /// The deviation of `x` in spreads, on the side that counts: from the moving average,
+    /// or from the usual value at this hour of the day when that is larger; with what it
+    /// was measured against.
+    fn deviation(&self, ts_ms: i64, x: f64) -> (f64, Basis) {
+        let level = &self.state.level;
+        let floor = spread_floor(level.mean);
+        let moving = Basis {
+            center: level.mean,
+            spread: level.std().max(floor),
+            name: "its moving average",
+        };
+        if level.n < 2 {
+            return (0.0, moving);
+        }
+        let from_level = self.signed((x - moving.center) / moving.spread);
+        let hourly = self
+            .state
+            .profile
+            .as_ref()
+            .and_then(|p| p.expect(ts_ms))
+            .map(|(usual, spread)| Basis {
+                center: usual,
+                spread: spread.max(floor),
+                name: "its usual value at this hour",
+            });
+        match hourly {
+            Some(h) if self.signed((x - h.center) / h.spread) > from_level => {
+                (self.signed((x - h.center) / h.spread), h)
+            }
+            _ => (from_level, moving),
         }
     }
 
@@ -220,10 +267,7 @@ impl LikelihoodDetector {
             && delta >= self.config.min_rel_deviation.unwrap_or(0.0) * center.abs()
     }
 
-    fn reason(&self, x: f64, finding: &Finding) -> String {
-        let level = &self.state.level;
-        let center = level.mean;
-        let spread = level.std().max(spread_floor(center));
+    fn reason(&self, ts_ms: i64, x: f64, finding: &Finding) -> String {
         match finding {
             Finding::OutOfRange { lo, hi } => format!(
                 "is {}, outside the range {} … {} of its last {} samples",
@@ -235,14 +279,16 @@ impl LikelihoodDetector {
                     .min(self.config.range_window.unwrap_or(10_000))
             ),
             Finding::Unlikely { tail } => {
-                let side = if x >= center { "above" } else { "below" };
+                let (_, basis) = self.deviation(ts_ms, x);
+                let side = if x >= basis.center { "above" } else { "below" };
                 format!(
-                    "is {}, {:.1}σ {side} its moving average {} ± {}; deviations this large \
-                     this long happen less than once in {} samples of this series",
+                    "is {}, {:.1}σ {side} {} {} ± {}; deviations this large this long \
+                     happen less than once in {} samples of this series",
                     fmt_num(x),
-                    (x - center).abs() / spread,
-                    fmt_num(center),
-                    fmt_num(spread),
+                    (x - basis.center).abs() / basis.spread,
+                    basis.name,
+                    fmt_num(basis.center),
+                    fmt_num(basis.spread),
                     fmt_num((1.0 / tail.max(1e-12)).round())
                 )
             }
@@ -251,7 +297,7 @@ impl LikelihoodDetector {
 }
 
 impl Detector for LikelihoodDetector {
-    fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
+    fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
         if !value.is_finite() {
             return Verdict {
                 anomalous: false,
@@ -262,7 +308,7 @@ impl Detector for LikelihoodDetector {
                 warming_up: self.state.seen < self.config.warmup(),
             };
         }
-        let deviation = (self.deviation(value).min(DEVIATION_CAP)) / DEVIATION_CAP;
+        let deviation = self.deviation(ts_ms, value).0.min(DEVIATION_CAP) / DEVIATION_CAP;
         self.state.recent.add(deviation, self.recent_alpha);
         let judging = self.state.seen >= self.config.warmup();
         let out_of_range = self.out_of_range(value).filter(|_| judging);
@@ -293,7 +339,7 @@ impl Detector for LikelihoodDetector {
             expected: Some(self.state.level.mean),
             band: self.widened_range(),
             reason: match &finding {
-                Some(f) => self.reason(value, f).into(),
+                Some(f) => self.reason(ts_ms, value, f).into(),
                 None if judging => "is within its baseline".into(),
                 None => "is still learning its baseline".into(),
             },
@@ -312,6 +358,9 @@ impl Detector for LikelihoodDetector {
         state.history.add(state.recent.mean, self.history_alpha);
         state.level.add(value, self.level_alpha);
         state.range.add(value, block_len);
+        if let Some(profile) = &mut state.profile {
+            profile.learn(ts_ms, value);
+        }
         state.seen += 1;
         verdict
     }
@@ -476,6 +525,65 @@ mod tests {
             .collect();
         let hits = starts(&LikelihoodConfig::default(), &wave);
         assert!(hits.is_empty(), "the daily wave alerted at {hits:?}");
+    }
+
+    /// Days of a daily wave, one sample every 5 minutes: a peak from 12:00 to 14:00.
+    fn daily_peaks(days: usize, seed: u64) -> Vec<f64> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        (0..days * 288)
+            .map(|i| {
+                let hour = (i % 288) / 12;
+                let peak = if (12..14).contains(&hour) { 40.0 } else { 0.0 };
+                10.0 + peak + rng.gen_range(-1.0..1.0)
+            })
+            .collect()
+    }
+
+    fn alerts_every_5_min(config: &LikelihoodConfig, series: &[f64]) -> Vec<(usize, String)> {
+        let mut d = LikelihoodDetector::new(config.clone());
+        let mut firing = false;
+        let mut out = Vec::new();
+        for (i, x) in series.iter().enumerate() {
+            let v = d.observe(i as i64 * 5 * MIN, *x);
+            if v.anomalous && !firing {
+                out.push((i, v.reason.into_owned()));
+            }
+            firing = v.anomalous;
+        }
+        out
+    }
+
+    #[test]
+    fn a_daily_peak_that_does_not_come_is_found_by_the_hour_of_day_profile() {
+        let mut s = daily_peaks(10, 9);
+        let quiet = alerts_every_5_min(&LikelihoodConfig::default(), &s);
+        assert!(quiet.is_empty(), "the daily peaks alerted: {quiet:?}");
+        // Day 8's peak does not come: every value stays inside the usual range.
+        let missing = 8 * 288 + 12 * 12;
+        for x in &mut s[missing..missing + 24] {
+            *x -= 40.0;
+        }
+        let found = alerts_every_5_min(&LikelihoodConfig::default(), &s);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!((missing..missing + 24).contains(&found[0].0), "{found:?}");
+        assert!(
+            found[0].1.contains("usual value at this hour"),
+            "{}",
+            found[0].1
+        );
+        let without = LikelihoodConfig {
+            hour_of_day: Some(false),
+            ..Default::default()
+        };
+        // Without the profile, nothing is seen while the peak is missing (at most the next
+        // day's peak looks large against a spread the quiet afternoon shrank).
+        let blind = alerts_every_5_min(&without, &s);
+        assert!(
+            !blind
+                .iter()
+                .any(|(i, _)| (missing..missing + 24).contains(i)),
+            "{blind:?}"
+        );
     }
 
     #[test]

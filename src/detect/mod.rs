@@ -7,6 +7,7 @@ pub mod baselines;
 pub mod changepoint;
 pub mod combined;
 pub mod config;
+pub mod hourly;
 pub mod judge;
 pub mod likelihood;
 pub mod moments;
