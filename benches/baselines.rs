@@ -73,6 +73,7 @@ fn tick_over_100k_series(c: &mut Criterion) {
     for (name, config) in [
         ("ewma", DetectorConfig::Ewma(BaselineConfig::default())),
         ("zscore", DetectorConfig::Zscore(BaselineConfig::default())),
+        ("likelihood", DetectorConfig::default_baseline()),
     ] {
         let mut detectors: Vec<Box<dyn Detector>> = (0..SERIES).map(|_| config.build()).collect();
         let values = series(SERIES);

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::compact::ShortF32;
 use crate::detect::moments::{alpha_for_half_life, Ewma};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -18,24 +19,14 @@ const RESIDUAL_HALF_LIFE: f64 = 2000.0;
 const MIN_RESIDUALS: u64 = 10;
 
 /// The profile (about 450 bytes as JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HourOfDayProfile {
     /// (mean, visits) per hour of the day, UTC.
-    slots: Vec<(f32, u32)>,
+    slots: [(ShortF32, u32); 24],
     /// Residuals from the slot means (their root mean square is the spread).
     residual: Ewma,
     /// The day of the first sample (days since the epoch).
     first_day: Option<i64>,
-}
-
-impl Default for HourOfDayProfile {
-    fn default() -> Self {
-        Self {
-            slots: vec![(0.0, 0); 24],
-            residual: Ewma::default(),
-            first_day: None,
-        }
-    }
 }
 
 fn slot(ts_ms: i64) -> usize {
@@ -57,7 +48,7 @@ impl HourOfDayProfile {
             && i64::from(visits) >= MIN_DAYS
             && self.residual.n >= MIN_RESIDUALS;
         let r = &self.residual;
-        ready.then(|| (f64::from(mean), (r.var + r.mean * r.mean).max(0.0).sqrt()))
+        ready.then(|| (mean.get(), (r.var + r.mean * r.mean).max(0.0).sqrt()))
     }
 
     /// Learns one sample.
@@ -68,16 +59,14 @@ impl HourOfDayProfile {
             return;
         };
         if *visits > 0 {
-            self.residual.add(
-                x - f64::from(*mean),
-                alpha_for_half_life(RESIDUAL_HALF_LIFE),
-            );
+            self.residual
+                .add(x - mean.get(), alpha_for_half_life(RESIDUAL_HALF_LIFE));
         }
         *visits = visits.saturating_add(1);
         let per_day = f64::from(*visits) / days;
         let alpha =
             alpha_for_half_life(SLOT_HALF_LIFE_DAYS * per_day).max(1.0 / f64::from(*visits));
-        *mean += (alpha * (x - f64::from(*mean))) as f32;
+        mean.0 += (alpha * (x - mean.get())) as f32;
     }
 }
 

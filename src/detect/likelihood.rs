@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::detect::compact::ShortF32;
 use crate::detect::hourly::HourOfDayProfile;
 use crate::detect::judge::{spread_floor, Direction};
 use crate::detect::moments::{alpha_for_half_life, Ewma};
@@ -101,39 +102,43 @@ impl LikelihoodConfig {
 }
 
 /// The highest and lowest values of the last few blocks of samples, without a copy of
-/// them: the recent range in 32 bytes a block.
+/// them: the recent range in 8 bytes a block.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecentRange {
-    /// (lowest, highest) per block, oldest first; the last one is filling.
-    blocks: Vec<(f64, f64)>,
-    /// Samples in the last block.
+    /// (lowest, highest) per block, oldest first; the last one in use is filling.
+    blocks: [(ShortF32, ShortF32); RANGE_BLOCKS as usize],
+    /// Blocks in use.
+    used: usize,
+    /// Samples in the last block in use.
     filled: u64,
 }
 
 impl RecentRange {
     /// The lowest and highest value remembered, if any.
     pub fn bounds(&self) -> Option<(f64, f64)> {
-        self.blocks
+        self.blocks[..self.used]
             .iter()
-            .copied()
+            .map(|&(lo, hi)| (lo.get(), hi.get()))
             .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 
     /// Remembers `x`, in blocks of `block_len` samples.
     pub fn add(&mut self, x: f64, block_len: u64) {
-        match self.blocks.last_mut() {
-            Some(last) if self.filled < block_len => {
-                *last = (last.0.min(x), last.1.max(x));
-                self.filled += 1;
-            }
-            _ => {
-                if self.blocks.len() as u64 >= RANGE_BLOCKS {
-                    self.blocks.remove(0);
-                }
-                self.blocks.push((x, x));
-                self.filled = 1;
-            }
+        let x = x as f32;
+        if self.used > 0 && self.filled < block_len {
+            let (lo, hi) = &mut self.blocks[self.used - 1];
+            lo.0 = lo.0.min(x);
+            hi.0 = hi.0.max(x);
+            self.filled += 1;
+            return;
         }
+        if self.used == self.blocks.len() {
+            self.blocks.rotate_left(1);
+        } else {
+            self.used += 1;
+        }
+        self.blocks[self.used - 1] = (ShortF32(x), ShortF32(x));
+        self.filled = 1;
     }
 }
 
@@ -143,7 +148,7 @@ pub struct LikelihoodState {
     /// Moving average and spread of the values.
     level: Ewma,
     /// Short average of recent deviation scores (each in [0,1]).
-    recent: Ewma,
+    recent: f64,
     /// Long history of that short average.
     history: Ewma,
     /// Recent range of the values.
@@ -309,11 +314,13 @@ impl Detector for LikelihoodDetector {
             };
         }
         let deviation = self.deviation(ts_ms, value).0.min(DEVIATION_CAP) / DEVIATION_CAP;
-        self.state.recent.add(deviation, self.recent_alpha);
+        // Early on, weigh deviations equally so the average does not start from zero.
+        let alpha = self.recent_alpha.max(1.0 / (self.state.seen + 1) as f64);
+        self.state.recent += alpha * (deviation - self.state.recent);
         let judging = self.state.seen >= self.config.warmup();
         let out_of_range = self.out_of_range(value).filter(|_| judging);
         let history = &self.state.history;
-        let z = (self.state.recent.mean - history.mean) / history.std().max(HISTORY_SPREAD_FLOOR);
+        let z = (self.state.recent - history.mean) / history.std().max(HISTORY_SPREAD_FLOOR);
         let likelihood = Normal::standard().cdf(z);
         let unlikely = judging && likelihood >= self.config.likelihood.unwrap_or(0.99999);
         let finding = match (out_of_range, unlikely) {
@@ -355,7 +362,7 @@ impl Detector for LikelihoodDetector {
             state.quiet = state.quiet.saturating_sub(1);
         }
         state.firing = anomalous;
-        state.history.add(state.recent.mean, self.history_alpha);
+        state.history.add(state.recent, self.history_alpha);
         state.level.add(value, self.level_alpha);
         state.range.add(value, block_len);
         if let Some(profile) = &mut state.profile {
@@ -588,18 +595,19 @@ mod tests {
 
     #[test]
     fn the_state_is_small_and_restores_identical_behaviour() {
-        let s = noise(3000, 8);
+        // A week of minutes: every range block and hour slot in use.
+        let s = noise(12_000, 8);
         let config = LikelihoodConfig::default();
         let mut a = LikelihoodDetector::new(config.clone());
-        for (i, x) in s[..2000].iter().enumerate() {
+        for (i, x) in s[..10_000].iter().enumerate() {
             a.observe(i as i64 * MIN, *x);
         }
         let snap = serde_json::to_string(&a.snapshot()).unwrap();
         assert!(snap.len() < 1024, "{} bytes: {snap}", snap.len());
         let mut b = LikelihoodDetector::new(config);
         b.restore(&serde_json::from_str(&snap).unwrap()).unwrap();
-        for (i, x) in s[2000..].iter().enumerate() {
-            let t = (2000 + i) as i64 * MIN;
+        for (i, x) in s[10_000..].iter().enumerate() {
+            let t = (10_000 + i) as i64 * MIN;
             let (va, vb) = (a.observe(t, *x), b.observe(t, *x));
             assert_eq!(
                 (va.anomalous, va.score.to_bits()),

@@ -6,6 +6,7 @@
 pub mod baselines;
 pub mod changepoint;
 pub mod combined;
+pub mod compact;
 pub mod config;
 pub mod hourly;
 pub mod judge;
