@@ -27,10 +27,7 @@ fn kinds() -> Vec<(&'static str, DetectorConfig)> {
         ("quantile", DetectorConfig::Quantile(c())),
         ("seasonal", DetectorConfig::Seasonal(c())),
         ("changepoint", DetectorConfig::Changepoint(c())),
-        (
-            "default (ewma + rarity)",
-            DetectorConfig::default_baseline(),
-        ),
+        ("likelihood (default)", DetectorConfig::default_baseline()),
     ]
 }
 
@@ -76,6 +73,7 @@ fn tick_over_100k_series(c: &mut Criterion) {
     for (name, config) in [
         ("ewma", DetectorConfig::Ewma(BaselineConfig::default())),
         ("zscore", DetectorConfig::Zscore(BaselineConfig::default())),
+        ("likelihood", DetectorConfig::default_baseline()),
     ] {
         let mut detectors: Vec<Box<dyn Detector>> = (0..SERIES).map(|_| config.build()).collect();
         let values = series(SERIES);

@@ -6,8 +6,11 @@
 pub mod baselines;
 pub mod changepoint;
 pub mod combined;
+pub mod compact;
 pub mod config;
+pub mod hourly;
 pub mod judge;
+pub mod likelihood;
 pub mod moments;
 #[cfg(test)]
 mod scenarios;
@@ -20,6 +23,7 @@ use baselines::{
 };
 use combined::{CombinedConfig, CombinedDetector};
 use config::{BaselineConfig, Kind};
+use likelihood::{LikelihoodConfig, LikelihoodDetector};
 
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +80,9 @@ pub enum DetectorConfig {
     Seasonal(BaselineConfig),
     /// CUSUM change points: level shifts and slow drift.
     Changepoint(BaselineConfig),
+    /// Anomaly likelihood: values beyond the recent range, or recent deviations unusually
+    /// large for this series (the default of `driftwatch score`).
+    Likelihood(LikelihoodConfig),
     /// Several detectors on the same series.
     Combined(CombinedConfig),
 }
@@ -125,6 +132,7 @@ impl DetectorConfig {
             DetectorConfig::Changepoint(c) => {
                 Box::new(changepoint::ChangepointDetector::new(c.clone()))
             }
+            DetectorConfig::Likelihood(c) => Box::new(LikelihoodDetector::new(c.clone())),
             DetectorConfig::Combined(c) => Box::new(CombinedDetector::new(c)),
         }
     }
@@ -139,6 +147,7 @@ impl DetectorConfig {
             DetectorConfig::Quantile(c) => c.validate(Kind::Quantile),
             DetectorConfig::Seasonal(c) => c.validate(Kind::Seasonal),
             DetectorConfig::Changepoint(c) => c.validate(Kind::Changepoint),
+            DetectorConfig::Likelihood(c) => c.validate(),
             DetectorConfig::Combined(c) => {
                 let mut errs: Vec<String> = c.of.iter().flat_map(|d| d.validate()).collect();
                 if c.of.is_empty() {
@@ -170,6 +179,7 @@ impl DetectorConfig {
             | DetectorConfig::Mad(c)
             | DetectorConfig::Quantile(c)
             | DetectorConfig::Changepoint(c) => period * (2 * c.warmup.unwrap_or(30)) as u32,
+            DetectorConfig::Likelihood(c) => period * (2 * c.warmup()) as u32,
             DetectorConfig::Combined(c) => {
                 c.of.iter().filter_map(|d| d.warmup_span(period)).max()?
             }
@@ -185,15 +195,9 @@ impl DetectorConfig {
         }
     }
 
-    /// The detector `driftwatch score` uses unless told otherwise: an EWMA baseline
-    /// (half-life 100 samples, 4σ, 150 samples of warm-up) with the rarity test; the
-    /// settings measured on NAB in BENCHMARKS.md.
+    /// The detector `driftwatch score` uses unless told otherwise: the anomaly likelihood
+    /// with its defaults, the settings measured on NAB in BENCHMARKS.md.
     pub fn default_baseline() -> Self {
-        DetectorConfig::Ewma(BaselineConfig {
-            half_life: Some(100.0),
-            sigmas: Some(4.0),
-            warmup: Some(150),
-            ..Default::default()
-        })
+        DetectorConfig::Likelihood(LikelihoodConfig::default())
     }
 }
