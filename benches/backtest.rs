@@ -20,7 +20,7 @@ const SERIES: usize = 1_000;
 
 /// History made on the fly: one sample a minute per series, a spike now and then.
 struct Synthetic {
-    labels: Vec<Labels>,
+    labels: Vec<Arc<Labels>>,
 }
 
 impl Source for Synthetic {
@@ -43,7 +43,7 @@ impl Source for Synthetic {
                     + ((minute as usize * 31 + i) % 17) as f64 * 0.1
                     + if spike { 50.0 } else { 0.0 };
                 out.push(Observation {
-                    labels: labels.clone(),
+                    labels: Arc::clone(labels),
                     sample: Sample { ts, value },
                 });
             }
@@ -81,7 +81,7 @@ detector = { kind = "threshold", above = 30, recover_below = 25 }
     .unwrap();
     let source = Synthetic {
         labels: (0..SERIES)
-            .map(|i| Labels::from([("model", format!("m{i}").as_str())]))
+            .map(|i| Arc::new(Labels::from([("model", format!("m{i}").as_str())])))
             .collect(),
     };
     let sources: HashMap<String, Arc<dyn Source>> =

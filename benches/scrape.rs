@@ -76,6 +76,7 @@ group_by = ["model", "agent"]
 aggregate = "p95"
 window = "1m"
 every = "5s"
+severity = "warning"
 detector = { kind = "threshold", above = 30 }
 
 [[rule]]
@@ -86,6 +87,7 @@ group_by = ["agent", "status"]
 aggregate = "rate"
 window = "1m"
 every = "5s"
+severity = "warning"
 detector = { kind = "ewma" }
 
 [[rule]]
@@ -96,6 +98,7 @@ group_by = ["session_id"]
 aggregate = "last"
 window = "1m"
 every = "5s"
+severity = "warning"
 max_series = 200000
 detector = { kind = "threshold", above = 50 }
 "#;

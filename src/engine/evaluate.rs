@@ -19,6 +19,10 @@ use crate::sources::Observation;
 /// How long a quiet, inactive group is remembered (with its baseline) after its last data.
 const FORGET_AFTER: chrono::Duration = chrono::Duration::hours(24);
 
+/// How often a series' changed baseline is written to the store (and on every alert
+/// transition).
+const BASELINE_PERSIST_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
 /// A group's alert and detector.
 pub struct GroupRuntime {
     /// The alert instance.
@@ -29,6 +33,8 @@ pub struct GroupRuntime {
     pub last_seen: DateTime<Utc>,
     /// The evaluation (counted per runtime) that last judged it.
     seen_in: u64,
+    /// When its baseline was last offered for persistence, and a hash of that snapshot.
+    persisted: Option<(DateTime<Utc>, u64)>,
 }
 
 /// A baseline to persist: (fingerprint, detector snapshot).
@@ -136,6 +142,7 @@ impl RuleRuntime {
                     detector,
                     last_seen,
                     seen_in: 0,
+                    persisted: None,
                 },
             );
         }
@@ -214,6 +221,7 @@ impl RuleRuntime {
                         detector,
                         last_seen: now,
                         seen_in: 0,
+                        persisted: None,
                     },
                 );
             }
@@ -265,12 +273,28 @@ impl RuleRuntime {
             if active || transition.is_some() {
                 out.alerts.push(runtime.alert.clone());
             }
+            let transitioned = transition.is_some();
             out.transitions.extend(transition);
-            if self.collect_baselines {
-                out.baselines.push(BaselineSnapshot {
-                    fingerprint: fp.to_owned(),
-                    state: runtime.detector.snapshot(),
-                });
+            // Writing every series' baseline on every evaluation would cost the store a
+            // row per series per tick; a restart loses at most a minute of learning.
+            let due = runtime
+                .persisted
+                .is_none_or(|(at, _)| transitioned || now - at >= BASELINE_PERSIST_EVERY);
+            if self.collect_baselines && due {
+                let state = runtime.detector.snapshot();
+                let hash = {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    state.to_string().hash(&mut h);
+                    h.finish()
+                };
+                if runtime.persisted.is_none_or(|(_, last)| last != hash) {
+                    out.baselines.push(BaselineSnapshot {
+                        fingerprint: fp.to_owned(),
+                        state,
+                    });
+                }
+                runtime.persisted = Some((now, hash));
             }
         }
         self.apply_no_data(now, timing, judged, &mut out);
@@ -296,6 +320,7 @@ impl RuleRuntime {
                     detector: rule.detector.build(),
                     last_seen: now,
                     seen_in: 0,
+                    persisted: None,
                 },
             );
         }
@@ -402,7 +427,7 @@ mod tests {
 
     fn obs(mode: &str, secs: i64, value: f64) -> Observation {
         Observation {
-            labels: Labels::from([("mode", mode)]),
+            labels: Labels::from([("mode", mode)]).into(),
             sample: Sample {
                 ts: DateTime::from_timestamp(secs, 0).unwrap(),
                 value,

@@ -65,13 +65,14 @@ impl WindowBuffer {
         let exact = o.labels.0.len() == self.group_by.len()
             && self.group_by.iter().all(|g| o.labels.0.contains_key(g));
         let key = if exact {
-            o.labels
+            std::borrow::Cow::Borrowed(&*o.labels)
         } else {
-            o.labels.project(&self.group_by)
+            std::borrow::Cow::Owned(o.labels.project(&self.group_by))
         };
-        let group = match self.index.get(&key) {
+        let group = match self.index.get(&*key) {
             Some(g) => *g,
             None => {
+                let key = key.into_owned();
                 let g = self.labels.len() as u32;
                 self.labels.push(key.clone());
                 self.fingerprints.push(None);
@@ -216,7 +217,7 @@ mod tests {
 
     fn obs(secs: i64, mode: &str) -> Observation {
         Observation {
-            labels: Labels::from([("mode", mode), ("agent", "x")]),
+            labels: Labels::from([("mode", mode), ("agent", "x")]).into(),
             sample: Sample {
                 ts: DateTime::from_timestamp(secs, 0).unwrap(),
                 value: secs as f64,

@@ -158,7 +158,7 @@ fn observations_for(
             .map(|d| d.get())
             .unwrap_or(std::time::Duration::from_secs(60));
         let step = chrono::Duration::from_std(step).map_err(|e| e.to_string())?;
-        let labels = Labels(s.labels.clone());
+        let labels = std::sync::Arc::new(Labels(s.labels.clone()));
         for (i, v) in notation::expand(&s.values)?.into_iter().enumerate() {
             if let Some(value) = v {
                 out.push(Observation {

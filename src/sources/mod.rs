@@ -29,8 +29,9 @@ pub struct FetchRequest<'a> {
 /// One sample with its labels, as a source returns it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
-    /// All natural labels of the row.
-    pub labels: Labels,
+    /// All natural labels of the row; shared, so a source that keeps its series (the
+    /// scrape store) hands them out without copying.
+    pub labels: std::sync::Arc<Labels>,
     /// Its time and value.
     pub sample: Sample,
 }

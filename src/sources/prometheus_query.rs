@@ -227,19 +227,19 @@ pub fn parse_response(body: &[u8]) -> Result<Vec<Observation>, String> {
                     labels.insert(k, v);
                 }
                 Ok(Observation {
-                    labels,
+                    labels: labels.into(),
                     sample: point(item.value)?,
                 })
             })
             .collect(),
         Some(Data::Scalar(p)) => Ok(vec![Observation {
-            labels: Labels::new(),
+            labels: Labels::new().into(),
             sample: point(p)?,
         }]),
         Some(Data::Matrix(series)) => {
             let mut out = Vec::new();
             for item in series {
-                let labels = Labels(item.metric.into_iter().collect());
+                let labels = std::sync::Arc::new(Labels(item.metric.into_iter().collect()));
                 for p in item.values {
                     out.push(Observation {
                         labels: labels.clone(),

@@ -40,7 +40,7 @@ enum PointValue {
 
 #[derive(Debug)]
 struct StoredSeries {
-    labels: Labels,
+    labels: Arc<Labels>,
     points: VecDeque<(i64, PointValue)>,
 }
 
@@ -223,7 +223,7 @@ impl ScrapeStore {
         }
         let id = self.series.len() as u32;
         self.series.push(StoredSeries {
-            labels: key.1.clone(),
+            labels: Arc::new(key.1.clone()),
             points: VecDeque::new(),
         });
         self.by_metric.entry(key.0.clone()).or_default().push(id);
@@ -317,13 +317,13 @@ impl ScrapeStore {
                 };
                 match value {
                     PointValue::Value(v) => out.push(Observation {
-                        labels: s.labels.clone(),
+                        labels: Arc::clone(&s.labels),
                         sample: Sample { ts, value: *v },
                     }),
                     PointValue::Buckets(buckets) => {
                         expand_buckets(buckets, MAX_OBSERVATIONS_PER_POINT, |value| {
                             out.push(Observation {
-                                labels: s.labels.clone(),
+                                labels: Arc::clone(&s.labels),
                                 sample: Sample { ts, value },
                             })
                         })
@@ -459,7 +459,7 @@ mod tests {
         assert_eq!(values(&store, "lat_count", 0, 5), vec![100.0]);
         // The labels of the histogram series have no `le`.
         let obs = store.observations("lat", &Labels::new(), at(0), at(5));
-        assert_eq!(obs[0].labels, Labels::new().with("m", "a"));
+        assert_eq!(*obs[0].labels, Labels::new().with("m", "a"));
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn decode_row(row: &AnyRow) -> Result<Observation, String> {
         }
     }
     Ok(Observation {
-        labels,
+        labels: labels.into(),
         sample: Sample { ts, value },
     })
 }
