@@ -77,14 +77,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
     for (name, section) in &raw.sources {
         let span = Some(section.span());
         match section.get_ref() {
-            SourceSection::Prometheus(p) => match p.url.expand().and_then(|u| {
-                reqwest::Url::parse(&u)
-                    .map_err(|e| format!("invalid url ({e})"))
-                    .and_then(|u| match u.scheme() {
-                        "http" | "https" => Ok(u),
-                        other => Err(format!("url scheme {other:?}; expected http or https")),
-                    })
-            }) {
+            SourceSection::Prometheus(p) => match http_url(&p.url) {
                 Ok(url) => {
                     sources.insert(
                         name.clone(),
@@ -99,14 +92,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                 }
                 Err(e) => errors.push(file.error(span, None, format!("source {name:?}: {e}"))),
             },
-            SourceSection::Scrape(sc) => match sc.url.expand().and_then(|u| {
-                reqwest::Url::parse(&u)
-                    .map_err(|e| format!("invalid url ({e})"))
-                    .and_then(|u| match u.scheme() {
-                        "http" | "https" => Ok(u),
-                        other => Err(format!("url scheme {other:?}; expected http or https")),
-                    })
-            }) {
+            SourceSection::Scrape(sc) => match http_url(&sc.url) {
                 Ok(url) => {
                     let interval = sc
                         .interval
@@ -484,4 +470,13 @@ fn only_comments(text: &str) -> bool {
         let t = l.trim();
         t.is_empty() || t.starts_with('#')
     })
+}
+
+/// An `http`/`https` URL from a config string (after `${VAR}` expansion).
+fn http_url(text: &EnvString) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(&text.expand()?).map_err(|e| format!("invalid url ({e})"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!("url scheme {other:?}; expected http or https")),
+    }
 }

@@ -24,6 +24,28 @@ fn scrape_source(url: String, interval: Duration) -> SourceConfig {
     })
 }
 
+/// The service with a scrape source `exporter` on the loopback `port` and `rules`.
+async fn start_scraping(
+    port: u16,
+    interval: Duration,
+    rules: &str,
+) -> (TestDb, Receiver, driftwatch::app::Running) {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let mut config = service_config(&db.url, &db.store_url(), &receiver);
+    config.sources.insert(
+        "exporter".to_owned(),
+        scrape_source(format!("http://127.0.0.1:{port}/metrics"), interval),
+    );
+    let rules = parse_rules(
+        &[SourceFile::new("scrape.toml", rules)],
+        &config.rule_context(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let running = start(config, rules).await;
+    (db, receiver, running)
+}
+
 fn kinds(got: &[Delivery]) -> Vec<(String, String)> {
     got.iter()
         .filter_map(|d| d.payload.as_ref())
@@ -54,22 +76,7 @@ async fn histogram_p95_rule_on_a_scraped_exporter_fires_within_21s_of_a_jump_and
     let port = free_port();
     let _exporter = start_exporter(port, &control).await;
 
-    let db = TestDb::new(Backend::Sqlite).await;
-    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
-    let mut config = service_config(&db.url, &db.store_url(), &receiver);
-    config.sources.insert(
-        "exporter".to_owned(),
-        scrape_source(
-            format!("http://127.0.0.1:{port}/metrics"),
-            Duration::from_secs(5),
-        ),
-    );
-    let rules = parse_rules(
-        &[SourceFile::new("scrape.toml", P95_RULE)],
-        &config.rule_context(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let running = start(config, rules).await;
+    let (_db, receiver, running) = start_scraping(port, Duration::from_secs(5), P95_RULE).await;
 
     // Two scrapes at normal latency (p95 ≈ 2.4 s): nothing.
     tokio::time::sleep(Duration::from_secs(11)).await;
@@ -170,22 +177,8 @@ async fn a_counter_reset_is_no_negative_rate_and_a_malformed_scrape_raises_sourc
         })
     };
 
-    let db = TestDb::new(Backend::Sqlite).await;
-    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
-    let mut config = service_config(&db.url, &db.store_url(), &receiver);
-    config.sources.insert(
-        "exporter".to_owned(),
-        scrape_source(
-            format!("http://127.0.0.1:{port}/metrics"),
-            Duration::from_millis(500),
-        ),
-    );
-    let rules = parse_rules(
-        &[SourceFile::new("rate.toml", RATE_RULE)],
-        &config.rule_context(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let running = start(config, rules).await;
+    let (_db, receiver, running) =
+        start_scraping(port, Duration::from_millis(500), RATE_RULE).await;
 
     // Across the reset and 6 s after it, the rate stays in range: no alert.
     while started.elapsed() < Duration::from_secs(12) {
