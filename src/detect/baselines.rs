@@ -155,10 +155,11 @@ pub struct RollingBaseline {
 }
 
 impl RollingBaseline {
-    /// A window of `window_ms`, in 28 buckets.
+    /// A window of `window_ms`, in 16 buckets: it slides in sixteenths of its length
+    /// (10.5 h for 7 days), which keeps the stored state under 1 KiB.
     pub fn new(window_ms: i64) -> Self {
         Self {
-            moments: WindowMoments::new(window_ms, 28),
+            moments: WindowMoments::new(window_ms, 16),
             days: window_ms as f64 / 86_400_000.0,
         }
     }

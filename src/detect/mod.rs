@@ -12,6 +12,7 @@ pub mod hourly;
 pub mod judge;
 pub mod likelihood;
 pub mod moments;
+pub mod packed;
 #[cfg(test)]
 mod scenarios;
 pub mod sketch;

@@ -56,6 +56,7 @@ impl Moments {
 pub struct WindowMoments {
     bucket_ms: i64,
     buckets: usize,
+    #[serde(with = "crate::detect::packed::window_buckets")]
     live: std::collections::VecDeque<(i64, Moments)>,
 }
 

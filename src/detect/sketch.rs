@@ -16,7 +16,8 @@ const MAX_BUCKETS: usize = 96;
 /// The sketch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecayingSketch {
-    /// (bucket key, weight), sorted by key: 8 bytes a bucket, at most 64.
+    /// (bucket key, weight), sorted by key: 8 bytes a bucket, at most `max_buckets`.
+    #[serde(with = "crate::detect::packed::sketch_buckets")]
     buckets: Vec<(i32, f32)>,
     total: f64,
     /// Weight of the next sample; grows instead of every bucket shrinking.
