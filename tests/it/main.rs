@@ -18,6 +18,7 @@ mod receiver_disable;
 mod reload_api;
 mod retry_after;
 mod rule_tests;
+mod scenarios_e2e;
 mod schema;
 mod score_nab;
 mod scrape;
