@@ -92,6 +92,8 @@ pub struct Evaluator {
     pub default_receivers: Vec<String>,
     /// The last evaluation of each rule, for `GET /api/v1/rules`.
     pub statuses: crate::app::status::RuleStatuses,
+    /// Active and scheduled silences (kept in step with the store by the API).
+    pub silences: crate::notify::silence::SilenceSet,
     /// Alert counts by rule and state, for the `driftwatch_alerts` gauge.
     counts: Mutex<HashMap<String, [i64; 4]>>,
 }
@@ -115,8 +117,73 @@ impl Evaluator {
             health: Mutex::new(SourceHealth::default()),
             default_receivers,
             statuses: Default::default(),
+            silences: Default::default(),
             counts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Enqueues the notifications of this evaluation's transitions, except those a
+    /// silence mutes: a firing alert that a silence matches is held (`muted`), and sent
+    /// when it still fires after the silence ends; its resolve is dropped, since no
+    /// receiver saw it fire. A resolve of an alert that was sent is always delivered, so
+    /// no receiver keeps a stale firing alert. Returns the alerts whose `muted` changed.
+    fn notify_unless_silenced(
+        &self,
+        batch: &mut CommitBatch,
+        transitions: &[Transition],
+        active: &[Alert],
+        rule: &crate::config::validated::Rule,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<(String, bool)> {
+        let mut changed = Vec::new();
+        let silenced = |a: &Alert| {
+            self.metrics
+                .notifications_silenced
+                .with_label_values(&[&a.rule])
+                .inc();
+        };
+        for t in transitions {
+            match (t.notifies(), t.alert.state) {
+                (true, AlertState::Firing) => {
+                    if let Some(id) = self.silences.muting(&t.alert.labels, now) {
+                        tracing::info!(fingerprint = %t.alert.fingerprint, silence = %id, "firing notification held by a silence");
+                        silenced(&t.alert);
+                        changed.push((t.alert.fingerprint.clone(), true));
+                        continue;
+                    }
+                    changed.push((t.alert.fingerprint.clone(), false));
+                }
+                (true, AlertState::Resolved) if t.alert.muted => {
+                    changed.push((t.alert.fingerprint.clone(), false));
+                    continue;
+                }
+                _ => {}
+            }
+            self.enqueue(batch, t, &rule.receivers, &rule.annotations);
+        }
+        // Held firing alerts whose silence has ended are sent now.
+        for a in active {
+            let transitioned = transitions
+                .iter()
+                .any(|t| t.alert.fingerprint == a.fingerprint);
+            if a.state == AlertState::Firing
+                && a.muted
+                && !transitioned
+                && self.silences.muting(&a.labels, now).is_none()
+            {
+                let mut alert = a.clone();
+                alert.muted = false;
+                // For its receivers it starts firing now.
+                let t = Transition {
+                    alert,
+                    from: AlertState::Pending,
+                    at: now,
+                };
+                self.enqueue(batch, &t, &rule.receivers, &rule.annotations);
+                changed.push((a.fingerprint.clone(), false));
+            }
+        }
+        changed
     }
 
     /// Ends a rule that a reload removed (or that a restart no longer loads): its firing
@@ -284,8 +351,20 @@ impl Evaluator {
                     })
                     .cloned()
                     .collect();
-                for t in &outcome.transitions {
-                    self.enqueue(&mut batch, t, &rule.receivers, &rule.annotations);
+                let muted = self.notify_unless_silenced(
+                    &mut batch,
+                    &outcome.transitions,
+                    &outcome.alerts,
+                    &rule,
+                    now,
+                );
+                for (fp, flag) in muted {
+                    if let Some(g) = task.runtime.groups.get_mut(&fp) {
+                        g.alert.muted = flag;
+                    }
+                    for a in batch.alerts.iter_mut().filter(|a| a.fingerprint == fp) {
+                        a.muted = flag;
+                    }
                 }
                 batch.transitions = outcome.transitions;
                 batch.baselines = outcome

@@ -182,6 +182,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
             "re-queued notifications claimed by a process that stopped mid-delivery"
         );
     }
+    evaluator.silences.replace(store.silences().await?);
     if let Some(down) = alerts_by_rule.remove(SOURCE_DOWN_RULE) {
         evaluator.health.lock().expect("health lock").restore(down);
     }

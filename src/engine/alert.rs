@@ -42,6 +42,10 @@ pub struct Alert {
     pub summary: String,
     /// The detector's reason at the last evaluation.
     pub reason: String,
+    /// Its firing notification was held back by a silence: sent when the silence ends
+    /// while it still fires, and its resolve is not sent (receivers never saw it fire).
+    #[serde(default)]
+    pub muted: bool,
 }
 
 /// What one judgement says about a group at one evaluation.
@@ -122,6 +126,7 @@ impl Alert {
             score: 0.0,
             summary: String::new(),
             reason: String::new(),
+            muted: false,
         }
     }
 

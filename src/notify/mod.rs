@@ -10,6 +10,7 @@ pub mod receiver_health;
 pub mod resolver;
 pub mod retry;
 pub mod signing;
+pub mod silence;
 pub mod webhook;
 
 pub use dispatcher::{Dispatcher, StepOutcome};

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod receivers;
+pub mod silences;
 pub mod summary;
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 
@@ -49,7 +50,9 @@ pub fn router(state: ServerState) -> Router {
     let mutating = auth::require_token(
         Router::new()
             .route("/-/reload", post(api::reload))
-            .route("/api/v1/receivers/{name}/enable", post(receivers::enable)),
+            .route("/api/v1/receivers/{name}/enable", post(receivers::enable))
+            .route("/api/v1/silences", post(silences::create))
+            .route("/api/v1/silences/{id}", delete(silences::expire)),
         state.api_token.clone(),
     );
     Router::new()
@@ -62,6 +65,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/api/v1/summary", get(summary::summary))
         .route("/api/v1/receivers", get(receivers::receivers))
         .route("/api/v1/deadletters", get(receivers::dead_letters))
+        .route("/api/v1/silences", get(silences::list))
         .merge(mutating)
         .fallback(|| async {
             error::ApiError::new(

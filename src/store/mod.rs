@@ -5,6 +5,7 @@ mod alerts;
 mod dead_letters;
 mod outbox;
 mod receivers;
+mod silences;
 
 use std::time::Duration;
 

@@ -35,6 +35,8 @@ pub struct Metrics {
     pub receiver_disabled: IntGaugeVec,
     /// Source fetch errors by source and kind (`unreachable`, `query`).
     pub source_errors: IntCounterVec,
+    /// Firing notifications held back by a silence, by rule.
+    pub notifications_silenced: IntCounterVec,
     /// Scrapes by source and result (`ok`, `error`).
     pub scrapes: IntCounterVec,
     /// Time one scrape took (fetch, parse, store), by source.
@@ -139,6 +141,14 @@ impl Metrics {
                 &["source", "kind"],
             )
             .expect("valid metric"),
+            notifications_silenced: IntCounterVec::new(
+                Opts::new(
+                    "driftwatch_notifications_silenced_total",
+                    "Firing notifications held back by a silence, by rule.",
+                ),
+                &["rule"],
+            )
+            .expect("valid metric"),
             scrapes: IntCounterVec::new(
                 Opts::new(
                     "driftwatch_scrapes_total",
@@ -191,6 +201,7 @@ impl Metrics {
             Box::new(m.outbox_dead.clone()),
             Box::new(m.receiver_disabled.clone()),
             Box::new(m.source_errors.clone()),
+            Box::new(m.notifications_silenced.clone()),
             Box::new(m.scrapes.clone()),
             Box::new(m.scrape_seconds.clone()),
             Box::new(m.scrape_series.clone()),

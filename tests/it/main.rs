@@ -24,6 +24,7 @@ mod score_nab;
 mod scrape;
 mod shutdown;
 mod sighup;
+mod silences_api;
 mod source_down;
 mod summary_api;
 mod webhook_addresses;

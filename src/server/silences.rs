@@ -1,0 +1,137 @@
+//! The silences API: list, create (bearer token), expire (bearer token). The one
+//! implementation of silences; the notification pipeline consults the same set.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::config::types::DurationSpec;
+use crate::notify::silence::{Matcher, Silence};
+use crate::server::error::ApiError;
+use crate::server::ServerState;
+
+/// Body of `POST /api/v1/silences`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSilence {
+    /// Matchers, all of which must match: `["model=gpt-4o", "severity=~warning|info"]`.
+    matchers: Vec<String>,
+    /// Start (RFC 3339); now when absent.
+    starts_at: Option<DateTime<Utc>>,
+    /// End (RFC 3339); or give `duration`.
+    ends_at: Option<DateTime<Utc>>,
+    /// Length from the start, e.g. `"2h"`, instead of `ends_at`.
+    duration: Option<DurationSpec>,
+    /// Who is silencing.
+    created_by: String,
+    /// Why.
+    comment: String,
+}
+
+/// Reloads the evaluator's set from the store, so a change applies at the next evaluation.
+async fn refresh(state: &ServerState) -> Result<Vec<Silence>, ApiError> {
+    let all = state
+        .store
+        .silences()
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot read silences: {e}")))?;
+    state.evaluator.silences.replace(all.clone());
+    Ok(all)
+}
+
+/// `GET /api/v1/silences`: every silence, newest first, with whether it is active now.
+pub async fn list(State(state): State<ServerState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = state.evaluator.clock.now();
+    let all = refresh(&state).await?;
+    let list: Vec<serde_json::Value> = all
+        .iter()
+        .map(|s| {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            v["active"] = serde_json::Value::Bool(s.is_active(now));
+            v
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "silences": list })))
+}
+
+/// `POST /api/v1/silences` (bearer token): creates a silence; 201 with its id.
+pub async fn create(
+    State(state): State<ServerState>,
+    body: Result<Json<NewSilence>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Json(body) = body?;
+    if body.matchers.is_empty() {
+        return Err(ApiError::bad_request(
+            "a silence needs at least one matcher, e.g. \"model=gpt-4o\"",
+        ));
+    }
+    let matchers = body
+        .matchers
+        .iter()
+        .map(|m| Matcher::parse(m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::bad_request)?;
+    if body.created_by.trim().is_empty() || body.comment.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "a silence needs `created_by` and a `comment` saying why",
+        ));
+    }
+    let starts_at = body
+        .starts_at
+        .unwrap_or_else(|| state.evaluator.clock.now());
+    let ends_at = match (body.ends_at, body.duration) {
+        (Some(end), None) => end,
+        (None, Some(d)) => {
+            starts_at + chrono::Duration::from_std(d.get()).unwrap_or(chrono::TimeDelta::MAX)
+        }
+        _ => return Err(ApiError::bad_request("give either `ends_at` or `duration`")),
+    };
+    if ends_at <= starts_at {
+        return Err(ApiError::bad_request("`ends_at` must be after `starts_at`"));
+    }
+    let silence = Silence {
+        id: uuid::Uuid::now_v7().to_string(),
+        matchers,
+        starts_at,
+        ends_at,
+        created_by: body.created_by,
+        comment: body.comment,
+    };
+    state
+        .store
+        .create_silence(&silence)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot save the silence: {e}")))?;
+    refresh(&state).await?;
+    tracing::info!(id = %silence.id, by = %silence.created_by, "silence created");
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": silence.id })),
+    ))
+}
+
+/// `DELETE /api/v1/silences/{id}` (bearer token): expires a silence now; alerts it held
+/// that still fire are sent at their next evaluation.
+pub async fn expire(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = state.evaluator.clock.now();
+    let expired = state
+        .store
+        .expire_silence(&id, now)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot expire the silence: {e}")))?;
+    if !expired {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no active or pending silence {id:?}"),
+        ));
+    }
+    refresh(&state).await?;
+    tracing::info!(%id, "silence expired");
+    Ok(Json(serde_json::json!({ "id": id, "expired": true })))
+}
