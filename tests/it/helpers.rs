@@ -222,3 +222,19 @@ pub fn run_ending_at(
         }],
     }
 }
+
+/// A threshold rule on the slowest workflow per mode, evaluated every 250 ms: a run over
+/// 600 s fires at once.
+pub const SLOW_BY_MODE: &str = r#"
+[[rule]]
+name = "workflow_slow"
+metric = "workflow.duration"
+group_by = ["mode"]
+aggregate = "max"
+window = "1h"
+every = "250ms"
+for = "0s"
+severity = "warning"
+summary = "slowest {label.mode} workflow took {value}"
+detector = { kind = "threshold", above = 600 }
+"#;

@@ -7,21 +7,9 @@ use std::time::{Duration, Instant};
 
 use driftwatch::demo::receiver::Receiver;
 
-use crate::helpers::{finished_run, service_config, start, Backend, TestDb, API_TOKEN, SECRET};
-
-const SLOW: &str = r#"
-[[rule]]
-name = "workflow_slow"
-metric = "workflow.duration"
-group_by = ["mode"]
-aggregate = "max"
-window = "1h"
-every = "250ms"
-for = "0s"
-severity = "warning"
-summary = "slowest {label.mode} workflow took {value}"
-detector = { kind = "threshold", above = 600 }
-"#;
+use crate::helpers::{
+    finished_run, service_config, start, Backend, TestDb, API_TOKEN, SECRET, SLOW_BY_MODE as SLOW,
+};
 
 /// Line 4 holds an unknown field.
 const BROKEN: &str = r#"[[rule]]

@@ -16,67 +16,50 @@ use rand::{Rng, SeedableRng};
 
 use crate::helpers::{rules, service_config, start, Backend, TestDb, SECRET};
 
-const RULES: &str = r#"
-[[rule]]
-name = "spike_ewma"
-metric = "llm.call.duration"
-filter = { agent = "spike" }
-group_by = ["model"]
-aggregate = "avg"
-window = "1m"
-every = "1m"
-severity = "warning"
-summary = "{label.model} {value} {reason}"
-detector = { kind = "ewma", warmup = 100 }
+/// One baseline rule over the calls of `agent`, per model, evaluated every `minutes`.
+fn rule(name: &str, agent: &str, minutes: u32, detector: &str) -> String {
+    format!(
+        "[[rule]]\nname = \"{name}\"\nmetric = \"llm.call.duration\"\nfilter = {{ agent = \"{agent}\" }}\n\
+         group_by = [\"model\"]\naggregate = \"avg\"\nwindow = \"{minutes}m\"\nevery = \"{minutes}m\"\n\
+         severity = \"warning\"\nsummary = \"{{label.model}} {{value}} {{reason}}\"\ndetector = {detector}\n\n"
+    )
+}
 
-[[rule]]
-name = "shift_changepoint"
-metric = "llm.call.duration"
-filter = { agent = "shift" }
-group_by = ["model"]
-aggregate = "avg"
-window = "1m"
-every = "1m"
-severity = "warning"
-summary = "{label.model} {value} {reason}"
-detector = { kind = "changepoint", warmup = 100 }
-
-[[rule]]
-name = "drift_changepoint"
-metric = "llm.call.duration"
-filter = { agent = "drift" }
-group_by = ["model"]
-aggregate = "avg"
-window = "1m"
-every = "1m"
-severity = "warning"
-summary = "{label.model} {value} {reason}"
-detector = { kind = "changepoint", warmup = 100 }
-
-[[rule]]
-name = "burst_zscore"
-metric = "llm.call.duration"
-filter = { agent = "burst" }
-group_by = ["model"]
-aggregate = "avg"
-window = "1m"
-every = "1m"
-severity = "warning"
-summary = "{label.model} {value} {reason}"
-detector = { kind = "zscore", warmup = 100 }
-
-[[rule]]
-name = "daily_seasonal"
-metric = "llm.call.duration"
-filter = { agent = "daily" }
-group_by = ["model"]
-aggregate = "avg"
-window = "10m"
-every = "10m"
-severity = "warning"
-summary = "{label.model} {value} {reason}"
-detector = { kind = "seasonal", season = "daily", min_seasons = 3, warmup = 100 }
-"#;
+fn rules_text() -> String {
+    [
+        rule(
+            "spike_ewma",
+            "spike",
+            1,
+            r#"{ kind = "ewma", warmup = 100 }"#,
+        ),
+        rule(
+            "shift_changepoint",
+            "shift",
+            1,
+            r#"{ kind = "changepoint", warmup = 100 }"#,
+        ),
+        rule(
+            "drift_changepoint",
+            "drift",
+            1,
+            r#"{ kind = "changepoint", warmup = 100 }"#,
+        ),
+        rule(
+            "burst_zscore",
+            "burst",
+            1,
+            r#"{ kind = "zscore", warmup = 100 }"#,
+        ),
+        rule(
+            "daily_seasonal",
+            "daily",
+            10,
+            r#"{ kind = "seasonal", season = "daily", min_seasons = 3, warmup = 100 }"#,
+        ),
+    ]
+    .concat()
+}
 
 const MINUTES: usize = 800;
 const AT: usize = 500;
@@ -176,7 +159,7 @@ async fn known_anomalies_fire_through_rules_store_and_webhook_and_calm_series_st
     let config = service_config(&db.url, &db.store_url(), &receiver);
     // The service runs no rules of its own: this test drives them, minute by minute.
     let running = start(config, rules("")).await;
-    let mut tasks: Vec<RuleTask> = rules(RULES)
+    let mut tasks: Vec<RuleTask> = rules(&rules_text())
         .rules
         .iter()
         .map(|r| RuleTask::new(RuleRuntime::new(Arc::clone(r))))

@@ -8,20 +8,8 @@ use driftwatch::demo::receiver::{Delivery, Receiver};
 
 use crate::helpers::{
     finished_run, rules, service_config, start, Backend, TestDb, API_TOKEN, SECRET,
+    SLOW_BY_MODE as SLOW,
 };
-
-const SLOW: &str = r#"
-[[rule]]
-name = "workflow_slow"
-metric = "workflow.duration"
-group_by = ["mode"]
-aggregate = "max"
-window = "1h"
-every = "250ms"
-severity = "warning"
-summary = "slowest {label.mode} workflow took {value}"
-detector = { kind = "threshold", above = 600 }
-"#;
 
 fn firing_modes(got: &[Delivery]) -> Vec<String> {
     got.iter()
