@@ -77,10 +77,12 @@ pub mod sketch_buckets {
         s.serialize_str(&STANDARD.encode(out))
     }
 
-    /// Reads packed or plain buckets.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(i32, f32)>, D::Error> {
+    /// Reads packed or plain buckets into any collection of them.
+    pub fn deserialize<'de, D: Deserializer<'de>, C: FromIterator<(i32, f32)>>(
+        d: D,
+    ) -> Result<C, D::Error> {
         let text = match Stored::<Vec<(i32, f32)>>::deserialize(d)? {
-            Stored::Plain(v) => return Ok(v),
+            Stored::Plain(v) => return Ok(v.into_iter().collect()),
             Stored::Packed(text) => text,
         };
         let bytes = decode::<D>(&text)?;
@@ -95,7 +97,7 @@ pub mod sketch_buckets {
                 bucket.ok_or_else(|| D::Error::custom("packed sketch buckets are cut short"))?,
             );
         }
-        Ok(out)
+        Ok(out.into_iter().collect())
     }
 }
 

@@ -3,6 +3,10 @@
 //! keeping a sorted copy of the window. Older samples fade with a half-life.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+/// Buckets of an upper-tail sketch.
+const TAIL_BUCKETS: usize = 24;
 
 /// Relative accuracy of a bucket: values within 1 % share one.
 const GAMMA: f64 = 1.02;
@@ -17,8 +21,10 @@ const MAX_BUCKETS: usize = 96;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecayingSketch {
     /// (bucket key, weight), sorted by key: 8 bytes a bucket, at most `max_buckets`.
+    /// Inline up to the upper-tail size, so the rarity test every baseline runs per
+    /// sample touches no second allocation (a tick over 100k series is memory-bound).
     #[serde(with = "crate::detect::packed::sketch_buckets")]
-    buckets: Vec<(i32, f32)>,
+    buckets: SmallVec<[(i32, f32); TAIL_BUCKETS + 1]>,
     total: f64,
     /// Weight of the next sample; grows instead of every bucket shrinking.
     weight: f64,
@@ -69,7 +75,7 @@ impl DecayingSketch {
     /// A sketch whose samples lose half their weight after `half_life` further samples.
     pub fn new(half_life: f64) -> Self {
         Self {
-            buckets: Vec::with_capacity(8),
+            buckets: SmallVec::new(),
             total: 0.0,
             weight: 1.0,
             growth: 2f64.powf(1.0 / half_life.max(1.0)),
@@ -84,7 +90,7 @@ impl DecayingSketch {
     pub fn for_upper_tail(half_life: f64) -> Self {
         Self {
             upper_tail: true,
-            max_buckets: 24,
+            max_buckets: TAIL_BUCKETS,
             ..Self::new(half_life)
         }
     }
