@@ -34,6 +34,33 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum SilenceAction {
+    /// Mute the alerts all MATCHERS match (name=value, name!=value, name=~regex,
+    /// name!~regex); prints the new silence's id.
+    Add {
+        /// Matchers, e.g. model=gpt-4o severity=~warning|info.
+        #[arg(required = true)]
+        matchers: Vec<String>,
+        /// How long, e.g. 2h.
+        #[arg(long, default_value = "1h")]
+        duration: String,
+        /// Who is silencing.
+        #[arg(long)]
+        author: String,
+        /// Why.
+        #[arg(long)]
+        comment: String,
+    },
+    /// List silences, newest first.
+    Ls,
+    /// Expire a silence now.
+    Expire {
+        /// The silence's id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the service: evaluate rules on their schedules and deliver notifications.
     ///
@@ -90,6 +117,18 @@ enum Command {
         /// Which file kind.
         #[arg(value_enum, default_value_t = SchemaKind::Rules)]
         kind: SchemaKind,
+    },
+    /// Create, list or expire silences on a running driftwatch (its HTTP API).
+    Silence {
+        /// Base URL of the running driftwatch.
+        #[arg(long, env = "DRIFTWATCH_URL", default_value = "http://127.0.0.1:9187")]
+        url: String,
+        /// The API token (needed to add and expire).
+        #[arg(long, env = "DRIFTWATCH_API_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// What to do.
+        #[command(subcommand)]
+        action: SilenceAction,
     },
     /// Replay rules over a source's history, as the live engine would have, sending
     /// nothing; report every alert that would have fired.
@@ -293,6 +332,34 @@ async fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("\nerror: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Silence { url, token, action } => {
+            use driftwatch::notify::silence_client::{run, SilenceCommand};
+            let command = match action {
+                SilenceAction::Add {
+                    matchers,
+                    duration,
+                    author,
+                    comment,
+                } => SilenceCommand::Add {
+                    matchers,
+                    duration,
+                    author,
+                    comment,
+                },
+                SilenceAction::Ls => SilenceCommand::List,
+                SilenceAction::Expire { id } => SilenceCommand::Expire { id },
+            };
+            match run(&url, token.as_deref(), command).await {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -11,6 +11,7 @@ pub mod resolver;
 pub mod retry;
 pub mod signing;
 pub mod silence;
+pub mod silence_client;
 pub mod webhook;
 
 pub use dispatcher::{Dispatcher, StepOutcome};

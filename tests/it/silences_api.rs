@@ -125,3 +125,65 @@ async fn a_silence_mutes_only_what_it_matches_and_expiring_it_sends_the_held_ale
     assert_eq!(again.status(), 404);
     running.stop(Duration::from_secs(5)).await;
 }
+
+/// Runs `driftwatch silence ARGS` against `base`; (success, stdout, stderr).
+fn cli(base: &str, token: Option<&str>, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"));
+    cmd.arg("silence")
+        .arg("--url")
+        .arg(base)
+        .env_remove("DRIFTWATCH_API_TOKEN");
+    if let Some(t) = token {
+        cmd.arg("--token").arg(t);
+    }
+    let out = cmd.args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_silence_cli_adds_lists_and_expires() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let config = service_config(&db.url, &db.store_url(), &receiver);
+    let running = start(config, rules(SLOW)).await;
+    let base = format!("http://{}", running.addr);
+    let add = [
+        "add",
+        "mode=one_shot",
+        "--duration",
+        "2h",
+        "--author",
+        "ops",
+        "--comment",
+        "runner migration",
+    ];
+
+    let (ok, _, err) = tokio::task::block_in_place(|| cli(&base, None, &add));
+    assert!(
+        !ok && err.contains("401") && err.contains("--token"),
+        "{err}"
+    );
+    let (ok, out, err) = tokio::task::block_in_place(|| cli(&base, Some(API_TOKEN), &add));
+    assert!(ok, "{err}");
+    let id = out.trim().to_owned();
+    assert!(!id.is_empty());
+    let (ok, out, _) = tokio::task::block_in_place(|| cli(&base, None, &["ls"]));
+    assert!(ok && out.contains(&id) && out.contains("active"), "{out}");
+    assert!(
+        out.contains("mode=\"one_shot\"") && out.contains("# runner migration"),
+        "{out}"
+    );
+    let (ok, out, err) =
+        tokio::task::block_in_place(|| cli(&base, Some(API_TOKEN), &["expire", &id]));
+    assert!(ok && out.contains("expired"), "{out}{err}");
+    let (_, out, _) = tokio::task::block_in_place(|| cli(&base, None, &["ls"]));
+    assert!(out.contains("expired") && !out.contains("active"), "{out}");
+    let (ok, _, err) =
+        tokio::task::block_in_place(|| cli(&base, Some(API_TOKEN), &["expire", &id]));
+    assert!(!ok && err.contains("404"), "{err}");
+    running.stop(Duration::from_secs(5)).await;
+}
