@@ -25,8 +25,9 @@ use driftwatch::Error;
     after_help = "Start with `driftwatch demo` to see alerts reach a webhook within a minute.\n\
                   As a service: `driftwatch check -c driftwatch.toml && driftwatch run -c driftwatch.toml`.\n\
                   HTTP: /metrics, /healthz, /readyz, /api/v1/alerts, /api/v1/rules, /api/v1/status,\n\
-                  /api/v1/summary, /api/v1/deadletters, /api/v1/receivers; with the bearer token:\n\
-                  POST /-/reload, POST /api/v1/receivers/NAME/enable. `driftwatch help <command>` for details."
+                  /api/v1/summary, /api/v1/deadletters, /api/v1/receivers, /api/v1/silences; with the\n\
+                  bearer token: POST /-/reload, POST /api/v1/receivers/NAME/enable, POST /api/v1/silences,\n\
+                  DELETE /api/v1/silences/ID. `driftwatch help <command>` for details."
 )]
 struct Cli {
     #[command(subcommand)]
