@@ -163,13 +163,13 @@ impl Evaluator {
         }
         // Held firing alerts whose silence has ended are sent now.
         for a in active {
-            let transitioned = transitions
-                .iter()
-                .any(|t| t.alert.fingerprint == a.fingerprint);
+            // Cheap tests first: this runs over every active alert of every evaluation.
             if a.state == AlertState::Firing
                 && a.muted
-                && !transitioned
                 && self.silences.muting(&a.labels, now).is_none()
+                && !transitions
+                    .iter()
+                    .any(|t| t.alert.fingerprint == a.fingerprint)
             {
                 let mut alert = a.clone();
                 alert.muted = false;

@@ -155,14 +155,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         let span = Some(section.span());
         match section.get_ref() {
             ReceiverSection::Webhook(w) => {
-                let url = w.url.expand().and_then(|u| {
-                    reqwest::Url::parse(&u)
-                        .map_err(|e| format!("invalid url ({e})"))
-                        .and_then(|u| match u.scheme() {
-                            "http" | "https" => Ok(u),
-                            other => Err(format!("url scheme {other:?}; expected http or https")),
-                        })
-                });
+                let url = http_url(&w.url);
                 let secret_of = |s: &EnvString| {
                     s.expand()
                         .and_then(|s| SigningKey::from_whsec(&s).map(|_| Secret::new(s)))
@@ -472,7 +465,8 @@ fn only_comments(text: &str) -> bool {
     })
 }
 
-/// An `http`/`https` URL from a config string (after `${VAR}` expansion).
+/// An `http`/`https` URL from a config string (after `${VAR}` expansion): sources and
+/// webhook receivers.
 fn http_url(text: &EnvString) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(&text.expand()?).map_err(|e| format!("invalid url ({e})"))?;
     match url.scheme() {
