@@ -23,6 +23,21 @@ pub struct WebhookPayload {
     pub receiver: String,
     /// When the notification was created (RFC 3339), not when it was sent.
     pub created_at: String,
+    /// `firing` while any alert of the group fires, else `resolved`.
+    #[serde(default)]
+    pub status: String,
+    /// Identity of the group (route and grouping labels) this notification is about.
+    #[serde(default)]
+    pub group_key: String,
+    /// The labels the group was formed by (the route's `group_by`).
+    #[serde(default)]
+    pub group_labels: Labels,
+    /// Labels every alert of the notification shares.
+    #[serde(default)]
+    pub common_labels: Labels,
+    /// Annotations every alert of the notification shares.
+    #[serde(default)]
+    pub common_annotations: BTreeMap<String, String>,
     /// The alerts this notification is about.
     pub alerts: Vec<AlertPayload>,
 }
@@ -75,6 +90,11 @@ pub fn render_payload(
         id: id.to_owned(),
         receiver: receiver.to_owned(),
         created_at: created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        status: alert_status(alert.state).to_owned(),
+        group_key: alert.fingerprint.clone(),
+        group_labels: alert.labels.clone(),
+        common_labels: alert.labels.clone(),
+        common_annotations: all.clone(),
         alerts: vec![AlertPayload {
             fingerprint: alert.fingerprint.clone(),
             rule: alert.rule.clone(),
@@ -93,6 +113,14 @@ pub fn render_payload(
                 .filter(|_| alert.state == AlertState::Resolved)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         }],
+    }
+}
+
+/// `firing` or `resolved`: how a notification names an alert's state.
+pub fn alert_status(state: AlertState) -> &'static str {
+    match state {
+        AlertState::Resolved => "resolved",
+        _ => "firing",
     }
 }
 
