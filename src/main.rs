@@ -51,6 +51,9 @@ enum SilenceAction {
         /// Why.
         #[arg(long)]
         comment: String,
+        /// End the silence once the alerts it muted have resolved.
+        #[arg(long)]
+        expire_on_resolve: bool,
     },
     /// List silences, newest first.
     Ls,
@@ -345,11 +348,13 @@ async fn main() -> ExitCode {
                     duration,
                     author,
                     comment,
+                    expire_on_resolve,
                 } => SilenceCommand::Add {
                     matchers,
                     duration,
                     author,
                     comment,
+                    expire_on_resolve,
                 },
                 SilenceAction::Ls => SilenceCommand::List,
                 SilenceAction::Expire { id } => SilenceCommand::Expire { id },

@@ -13,9 +13,11 @@ use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SourceHealth;
 use crate::engine::{Alert, Transition};
 use crate::model::AlertState;
-use crate::notify::payload::{new_message_id, render_payload};
+use crate::notify::flap::{self, FlapVerdict};
+use crate::notify::payload::alert_payload;
+use crate::notify::policy::NotifyPolicy;
 use crate::sources::{FetchRequest, Source, SourceError};
-use crate::store::{CommitBatch, NewMessage, Store};
+use crate::store::{CommitBatch, Store};
 use crate::telemetry::Metrics;
 
 /// A rule's runtime plus a commit that could not be written yet.
@@ -40,9 +42,9 @@ impl RuleTask {
 /// How an evaluation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EvalResult {
-    /// Evaluated and committed; the number of notifications enqueued.
+    /// Evaluated and committed; the number of alert changes routed to notification groups.
     Ok {
-        /// Outbox rows written.
+        /// Group entries written (one per alert change, route and receiver).
         notifications: usize,
     },
     /// The source could not be reached (a `source_down` alert tracks it).
@@ -93,7 +95,11 @@ pub struct Evaluator {
     /// The last evaluation of each rule, for `GET /api/v1/rules`.
     pub statuses: crate::app::status::RuleStatuses,
     /// Active and scheduled silences (kept in step with the store by the API).
-    pub silences: crate::notify::silence::SilenceSet,
+    pub silences: Arc<crate::notify::silence::SilenceSet>,
+    /// Routing, inhibition, time intervals and flap control.
+    pub policy: Arc<NotifyPolicy>,
+    /// Wakes the group flusher when alert changes join groups or silences change.
+    pub groups_wake: Arc<Notify>,
     /// Alert counts by rule and state, for the `driftwatch_alerts` gauge.
     counts: Mutex<HashMap<String, [i64; 4]>>,
 }
@@ -118,72 +124,75 @@ impl Evaluator {
             default_receivers,
             statuses: Default::default(),
             silences: Default::default(),
+            policy: Default::default(),
+            groups_wake: Arc::new(Notify::new()),
             counts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Enqueues the notifications of this evaluation's transitions, except those a
-    /// silence mutes: a firing alert that a silence matches is held (`muted`), and sent
-    /// when it still fires after the silence ends; its resolve is dropped, since no
-    /// receiver saw it fire. A resolve of an alert that was sent is always delivered, so
-    /// no receiver keeps a stale firing alert. Returns the alerts whose `muted` changed.
-    fn notify_unless_silenced(
+    /// Routes this evaluation's notifying changes into their notification groups, with
+    /// flap control: an alert that changes too often is reported once as flapping and
+    /// then held until it settles. Silences, inhibition and grouping apply when the
+    /// groups flush. Returns the fingerprints whose stored alert changed here.
+    fn route_changes(
         &self,
         batch: &mut CommitBatch,
+        runtime: &mut RuleRuntime,
         transitions: &[Transition],
-        active: &[Alert],
-        rule: &crate::config::validated::Rule,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Vec<(String, bool)> {
-        let mut changed = Vec::new();
-        let silenced = |a: &Alert| {
-            self.metrics
-                .notifications_silenced
-                .with_label_values(&[&a.rule])
-                .inc();
-        };
+    ) -> Vec<String> {
+        let rule = Arc::clone(&runtime.rule);
+        let flap = self.policy.flap;
+        let mut touched = Vec::new();
         for t in transitions {
-            match (t.notifies(), t.alert.state) {
-                (true, AlertState::Firing) => {
-                    if let Some(id) = self.silences.muting(&t.alert.labels, now) {
-                        tracing::info!(fingerprint = %t.alert.fingerprint, silence = %id, "firing notification held by a silence");
-                        silenced(&t.alert);
-                        changed.push((t.alert.fingerprint.clone(), true));
-                        continue;
-                    }
-                    changed.push((t.alert.fingerprint.clone(), false));
-                }
-                (true, AlertState::Resolved) if t.alert.muted => {
-                    changed.push((t.alert.fingerprint.clone(), false));
-                    continue;
-                }
-                _ => {}
+            log_transition(t);
+            if !t.notifies() {
+                continue;
             }
-            self.enqueue(batch, t, &rule.receivers, &rule.annotations);
-        }
-        // Held firing alerts whose silence has ended are sent now.
-        for a in active {
-            // Cheap tests first: this runs over every active alert of every evaluation.
-            if a.state == AlertState::Firing
-                && a.muted
-                && self.silences.muting(&a.labels, now).is_none()
-                && !transitions
-                    .iter()
-                    .any(|t| t.alert.fingerprint == a.fingerprint)
-            {
-                let mut alert = a.clone();
-                alert.muted = false;
-                // For its receivers it starts firing now.
-                let t = Transition {
-                    alert,
-                    from: AlertState::Pending,
-                    at: now,
-                };
-                self.enqueue(batch, &t, &rule.receivers, &rule.annotations);
-                changed.push((a.fingerprint.clone(), false));
+            let fp = &t.alert.fingerprint;
+            let Some(g) = runtime.groups.get_mut(fp) else {
+                self.route(batch, &t.alert, &rule.receivers, &rule.annotations, None);
+                continue;
+            };
+            let verdict = flap::on_change(&mut g.alert, flap, t.at);
+            touched.push(fp.clone());
+            let mut alert = t.alert.clone();
+            alert.changes = g.alert.changes.clone();
+            alert.flapping = g.alert.flapping;
+            match verdict {
+                FlapVerdict::Notify | FlapVerdict::Settled => {
+                    self.route(batch, &alert, &rule.receivers, &rule.annotations, None)
+                }
+                FlapVerdict::StartedFlapping => {
+                    self.metrics
+                        .alerts_flapping
+                        .with_label_values(&[&rule.name])
+                        .inc();
+                    let note = flap.map(|f| flap::flapping_note(&alert, f));
+                    tracing::warn!(fingerprint = %fp, "alert is flapping; its changes are held until it settles");
+                    self.route(batch, &alert, &rule.receivers, &rule.annotations, note);
+                }
+                FlapVerdict::Hold => {
+                    tracing::info!(fingerprint = %fp, "change of a flapping alert held");
+                }
             }
         }
-        changed
+        for g in runtime.groups.values_mut() {
+            if !g.alert.flapping || touched.contains(&g.alert.fingerprint) {
+                continue;
+            }
+            if flap::on_evaluation(&mut g.alert, flap, now) == FlapVerdict::Settled {
+                tracing::info!(fingerprint = %g.alert.fingerprint, state = %g.alert.state, "flapping alert settled");
+                let mut alert = g.alert.clone();
+                if alert.state != AlertState::Firing {
+                    alert.state = AlertState::Resolved;
+                    alert.resolved_at.get_or_insert(now);
+                }
+                self.route(batch, &alert, &rule.receivers, &rule.annotations, None);
+                touched.push(g.alert.fingerprint.clone());
+            }
+        }
+        touched
     }
 
     /// Ends a rule that a reload removed (or that a restart no longer loads): its firing
@@ -223,14 +232,15 @@ impl Evaluator {
                 from: AlertState::Firing,
                 at: now,
             };
-            self.enqueue(&mut batch, &t, receivers, annotations);
+            log_transition(&t);
+            self.route(&mut batch, &t.alert, receivers, annotations, None);
             batch.transitions.push(t);
         }
         let resolved = batch.transitions.len();
         match self.store.commit(&batch).await {
             Ok(()) => {
-                if !batch.messages.is_empty() {
-                    self.wake.notify_one();
+                if !batch.group_entries.is_empty() {
+                    self.groups_wake.notify_one();
                 }
                 tracing::info!(rule, resolved, "removed rule retired");
             }
@@ -281,8 +291,8 @@ impl Evaluator {
                 task.pending = Some(batch);
                 return EvalResult::StoreError(e.to_string());
             }
-            if !batch.messages.is_empty() {
-                self.wake.notify_one();
+            if !batch.group_entries.is_empty() {
+                self.groups_wake.notify_one();
             }
         }
         let rule = Arc::clone(&task.runtime.rule);
@@ -351,19 +361,15 @@ impl Evaluator {
                     })
                     .cloned()
                     .collect();
-                let muted = self.notify_unless_silenced(
-                    &mut batch,
-                    &outcome.transitions,
-                    &outcome.alerts,
-                    &rule,
-                    now,
-                );
-                for (fp, flag) in muted {
-                    if let Some(g) = task.runtime.groups.get_mut(&fp) {
-                        g.alert.muted = flag;
-                    }
-                    for a in batch.alerts.iter_mut().filter(|a| a.fingerprint == fp) {
-                        a.muted = flag;
+                for fp in
+                    self.route_changes(&mut batch, &mut task.runtime, &outcome.transitions, now)
+                {
+                    let Some(g) = task.runtime.groups.get(&fp) else {
+                        continue;
+                    };
+                    match batch.alerts.iter_mut().find(|a| a.fingerprint == fp) {
+                        Some(a) => *a = g.alert.clone(),
+                        None => batch.alerts.push(g.alert.clone()),
                     }
                 }
                 batch.transitions = outcome.transitions;
@@ -375,7 +381,7 @@ impl Evaluator {
                 batch.forgotten = outcome.forgotten;
                 self.record_health(&mut batch, source.name(), None);
                 EvalResult::Ok {
-                    notifications: batch.messages.len(),
+                    notifications: batch.group_entries.len(),
                 }
             }
             Err(e) if e.is_unreachable() => {
@@ -396,14 +402,14 @@ impl Evaluator {
                 return EvalResult::QueryError(e.to_string());
             }
         };
-        let messages = batch.messages.len();
+        let messages = batch.group_entries.len();
         if let Err(e) = self.store.commit(&batch).await {
             tracing::error!(error = %e, "store refused the evaluation commit; holding it");
             task.pending = Some(batch);
             return EvalResult::StoreError(e.to_string());
         }
         if messages > 0 {
-            self.wake.notify_one();
+            self.groups_wake.notify_one();
         }
         result
     }
@@ -415,44 +421,35 @@ impl Evaluator {
             health.record(source, failure, now).1
         };
         if let Some(t) = transition {
-            let receivers = self.default_receivers.clone();
-            self.enqueue(batch, &t, &receivers, &BTreeMap::new());
+            log_transition(&t);
+            if t.notifies() {
+                let receivers = self.default_receivers.clone();
+                self.route(batch, &t.alert, &receivers, &BTreeMap::new(), None);
+            }
             batch.alerts.push(t.alert.clone());
             batch.transitions.push(t);
         }
     }
 
-    fn enqueue(
+    /// Adds one alert change to the groups its routes put it in (`note`: the flap
+    /// control sentence, for an alert reported as flapping).
+    fn route(
         &self,
         batch: &mut CommitBatch,
-        t: &Transition,
+        alert: &Alert,
         receivers: &[String],
         annotations: &BTreeMap<String, String>,
+        note: Option<String>,
     ) {
-        tracing::info!(
-            fingerprint = %t.alert.fingerprint,
-            from = %t.from,
-            to = %t.alert.state,
-            value = t.alert.value,
-            summary = %t.alert.summary,
-            "alert state changed"
-        );
-        if !t.notifies() {
-            return;
+        let mut payload = alert_payload(alert, annotations);
+        if let Some(note) = note {
+            payload.state = AlertState::Firing;
+            payload.ends_at = None;
+            payload.annotations.insert("flapping".to_owned(), note);
         }
-        let now = self.clock.now();
-        for receiver in receivers {
-            let id = new_message_id();
-            let payload = render_payload(&id, receiver, &t.alert, annotations, now);
-            batch.messages.push(NewMessage {
-                payload: serde_json::to_string(&payload).expect("payload serializes"),
-                id,
-                receiver: receiver.clone(),
-                fingerprint: t.alert.fingerprint.clone(),
-                event: t.alert.state.as_str().to_owned(),
-                created_at_ms: now.timestamp_millis(),
-            });
-        }
+        batch
+            .group_entries
+            .extend(self.policy.route(alert, &payload, receivers));
     }
 
     fn count_alerts(&self, rule: &str, runtime: &RuleRuntime) {
@@ -478,6 +475,17 @@ impl Evaluator {
                 .set(totals[i]);
         }
     }
+}
+
+fn log_transition(t: &Transition) {
+    tracing::info!(
+        fingerprint = %t.alert.fingerprint,
+        from = %t.from,
+        to = %t.alert.state,
+        value = t.alert.value,
+        summary = %t.alert.summary,
+        "alert state changed"
+    );
 }
 
 fn state_index(a: &Alert) -> usize {

@@ -20,6 +20,7 @@ use crate::clock::SharedClock;
 use crate::config::validated::{ReceiverConfig, RuleSet, ServiceConfig, SourceConfig};
 use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SOURCE_DOWN_RULE;
+use crate::notify::group_flusher::GroupFlusher;
 use crate::notify::webhook::WebhookSender;
 use crate::notify::Dispatcher;
 use crate::sources::prometheus_query::PrometheusSource;
@@ -141,6 +142,48 @@ pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, WebhookSe
     Ok(senders)
 }
 
+/// Puts firing alerts that belong to no notification group (they fired before groups
+/// existed, or under another route) into their groups as already notified, so their
+/// resolves reach the receivers that saw them fire and nothing is sent twice.
+async fn adopt_ungrouped_alerts(
+    store: &Store,
+    evaluator: &Evaluator,
+    config: &ServiceConfig,
+    rules: &RuleSet,
+    alerts_by_rule: &HashMap<String, Vec<crate::engine::Alert>>,
+) -> Result<()> {
+    let grouped = store.grouped_fingerprints().await?;
+    let mut entries = Vec::new();
+    for (rule_name, alerts) in alerts_by_rule {
+        let rule = rules.rules.iter().find(|r| &r.name == rule_name);
+        let (receivers, annotations) = match rule {
+            Some(r) => (&r.receivers, r.annotations.clone()),
+            None => (&config.default_receivers, Default::default()),
+        };
+        for a in alerts {
+            // A firing alert a silence held back under the old scheme was never sent.
+            if a.state != crate::model::AlertState::Firing
+                || a.muted
+                || grouped.contains(&a.fingerprint)
+            {
+                continue;
+            }
+            let payload = crate::notify::payload::alert_payload(a, &annotations);
+            entries.extend(evaluator.policy.route(a, &payload, receivers));
+        }
+    }
+    if !entries.is_empty() {
+        tracing::info!(
+            groups = entries.len(),
+            "firing alerts adopted into notification groups"
+        );
+        store
+            .adopt_into_groups(&entries, evaluator.clock.now().timestamp_millis())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Starts the service: restores state, then runs rules, dispatcher and server.
 pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) -> Result<Running> {
     let metrics = Metrics::new();
@@ -157,14 +200,16 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     for scraper in scrapers {
         tasks.spawn(scraper.run(shutdown.clone()));
     }
-    let evaluator = Arc::new(Evaluator::new(
+    let mut evaluator = Evaluator::new(
         store.clone(),
         sources,
         metrics.clone(),
         Arc::clone(&clock),
         Arc::clone(&wake),
         config.default_receivers.clone(),
-    ));
+    );
+    evaluator.policy = Arc::new(config.notify_policy.clone());
+    let evaluator = Arc::new(evaluator);
 
     // Restore alert state and baselines so a restart neither re-notifies nor forgets.
     let mut alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>> = HashMap::new();
@@ -183,6 +228,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         );
     }
     evaluator.silences.replace(store.silences().await?);
+    adopt_ungrouped_alerts(&store, &evaluator, &config, &rules, &alerts_by_rule).await?;
     if let Some(down) = alerts_by_rule.remove(SOURCE_DOWN_RULE) {
         evaluator.health.lock().expect("health lock").restore(down);
     }
@@ -230,6 +276,15 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         shutdown.clone(),
     ));
 
+    let flusher = Arc::new(GroupFlusher::new(
+        store.clone(),
+        Arc::clone(&evaluator.policy),
+        Arc::clone(&evaluator.silences),
+        Arc::clone(&clock),
+        metrics.clone(),
+        Arc::clone(&wake),
+    ));
+    tasks.spawn(flusher.run(Arc::clone(&evaluator.groups_wake), shutdown.clone()));
     let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
         build_senders(&config)?,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::config::allowlist::AllowedDestination;
 use crate::config::location::{ConfigError, ConfigErrors, SourceFile};
+use crate::config::routing::{build_policy, PolicySections};
 use crate::config::rule::RuleFileConfig;
 use crate::config::service::{ReceiverSection, ServiceConfigFile, SourceSection};
 use crate::config::types::{EnvString, Secret};
@@ -265,6 +266,28 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         },
     };
 
+    let no_resolved = raw
+        .receivers
+        .iter()
+        .filter(|(_, r)| match r.get_ref() {
+            ReceiverSection::Webhook(w) => w.send_resolved == Some(false),
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    let notify_policy = build_policy(
+        &file,
+        &mut errors,
+        &raw.receivers.keys().cloned().collect(),
+        PolicySections {
+            route: raw.route.as_ref(),
+            inhibit_rules: &raw.inhibit_rules,
+            time_intervals: &raw.time_intervals,
+            flap_window: raw.notify.flap_window,
+            flap_threshold: raw.notify.flap_threshold,
+            no_resolved,
+        },
+    );
+
     ConfigErrors(errors).into_result(ServiceConfig {
         listen,
         api_token,
@@ -273,6 +296,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         sources,
         receivers,
         default_receivers,
+        notify_policy,
         delivery,
         log_format: raw.log.format.unwrap_or_default(),
         log_level: raw.log.level.clone().unwrap_or_else(|| "info".to_owned()),

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::allowlist::AllowedDestination;
+use crate::config::routing::{InhibitSection, RouteSection, TimeIntervalSection};
 use crate::config::types::{DurationSpec, EnvString};
 
 /// `driftwatch.toml` exactly as written.
@@ -30,9 +31,19 @@ pub struct ServiceConfigFile {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, ReceiverSection>")]
     pub receivers: BTreeMap<String, Spanned<ReceiverSection>>,
-    /// Default routing.
+    /// Default receivers and flap control.
     #[serde(default)]
     pub notify: NotifySection,
+    /// The routing tree (Alertmanager-style); without it each alert goes to its rule's
+    /// receivers at once, on its own, and is not repeated.
+    #[serde(default)]
+    pub route: Option<RouteSection>,
+    /// Alerts that mute the alerts they explain.
+    #[serde(default)]
+    pub inhibit_rules: Vec<InhibitSection>,
+    /// Named time intervals routes mute by (`mute_time_intervals`, `active_time_intervals`).
+    #[serde(default)]
+    pub time_intervals: BTreeMap<String, TimeIntervalSection>,
     /// Outbox delivery tuning.
     #[serde(default)]
     pub delivery: DeliverySection,
@@ -206,6 +217,9 @@ pub struct WebhookSection {
     /// the other receivers are told. Default: never.
     #[serde(default)]
     pub disable_after: Option<DurationSpec>,
+    /// Notify resolved alerts too (default true).
+    #[serde(default)]
+    pub send_resolved: Option<bool>,
 }
 
 /// `[notify]`.
@@ -216,6 +230,13 @@ pub struct NotifySection {
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub default_receivers: Option<Vec<Spanned<String>>>,
+    /// Flap control: the window state changes are counted in (default 1h).
+    #[serde(default)]
+    pub flap_window: Option<DurationSpec>,
+    /// Flap control: this many changes within the window make an alert flapping, held
+    /// until it keeps one state for a quarter of the window (default 8; 0: off).
+    #[serde(default)]
+    pub flap_threshold: Option<usize>,
 }
 
 /// `[delivery]`.

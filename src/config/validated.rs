@@ -30,6 +30,8 @@ pub struct ServiceConfig {
     pub receivers: BTreeMap<String, ReceiverConfig>,
     /// Receivers for rules that name none.
     pub default_receivers: Vec<String>,
+    /// Routing, grouping, inhibition, time intervals and flap control.
+    pub notify_policy: crate::notify::policy::NotifyPolicy,
     /// Outbox delivery settings.
     pub delivery: DeliveryConfig,
     /// Log output format.

@@ -109,6 +109,7 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
         rules_dir: options.rules_dir.clone(),
         sources: Default::default(),
         receivers: Default::default(),
+        notify_policy: Default::default(),
         default_receivers: vec!["demo".to_owned()],
         delivery: DeliveryConfig {
             // The demo receiver listens on loopback, which webhooks reach only when

@@ -46,6 +46,12 @@ pub struct Alert {
     /// while it still fires, and its resolve is not sent (receivers never saw it fire).
     #[serde(default)]
     pub muted: bool,
+    /// When it recently started firing or resolved (unix ms), for flap control.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<i64>,
+    /// Held as flapping: its changes are not notified one by one until it settles.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flapping: bool,
 }
 
 /// What one judgement says about a group at one evaluation.
@@ -127,6 +133,8 @@ impl Alert {
             summary: String::new(),
             reason: String::new(),
             muted: false,
+            changes: Vec::new(),
+            flapping: false,
         }
     }
 

@@ -124,6 +124,10 @@ pub struct Silence {
     pub created_by: String,
     /// Why.
     pub comment: String,
+    /// End the silence once the alerts it muted have resolved and none it matches
+    /// fires, so it cannot outlive the incident and hide the next one.
+    #[serde(default)]
+    pub expire_on_resolve: bool,
 }
 
 impl Silence {
@@ -148,6 +152,31 @@ impl SilenceSet {
     /// Replaces the set (after a change through the API, or at start).
     pub fn replace(&self, silences: Vec<Silence>) {
         *self.silences.write().expect("silences lock") = silences;
+    }
+
+    /// The active silence that mutes `labels` at `now`: its id and end.
+    pub fn muting_until(
+        &self,
+        labels: &Labels,
+        now: DateTime<Utc>,
+    ) -> Option<(String, DateTime<Utc>)> {
+        self.silences
+            .read()
+            .expect("silences lock")
+            .iter()
+            .find(|s| s.is_active(now) && s.matches(labels))
+            .map(|s| (s.id.clone(), s.ends_at))
+    }
+
+    /// The active silences that end once the alerts they muted resolve.
+    pub fn expiring_on_resolve(&self, now: DateTime<Utc>) -> Vec<Silence> {
+        self.silences
+            .read()
+            .expect("silences lock")
+            .iter()
+            .filter(|s| s.expire_on_resolve && s.is_active(now))
+            .cloned()
+            .collect()
     }
 
     /// The id of an active silence that mutes `labels` at `now`.
@@ -207,6 +236,7 @@ mod tests {
             ends_at: now + chrono::Duration::hours(1),
             created_by: "me".into(),
             comment: "maintenance".into(),
+            expire_on_resolve: false,
         }]);
         assert_eq!(set.muting(&labels(), now), Some("s1".into()));
         assert_eq!(

@@ -16,6 +16,8 @@ pub enum SilenceCommand {
         author: String,
         /// Why.
         comment: String,
+        /// End it once the alerts it muted have resolved.
+        expire_on_resolve: bool,
     },
     /// List silences.
     List,
@@ -72,12 +74,14 @@ pub async fn run(
             duration,
             author,
             comment,
+            expire_on_resolve,
         } => {
             let body = serde_json::json!({
                 "matchers": matchers,
                 "duration": duration,
                 "created_by": author,
                 "comment": comment,
+                "expire_on_resolve": expire_on_resolve,
             });
             let v = answer(send(authed(client.post(&url).json(&body))).await?).await?;
             Ok(format!("{}\n", v["id"].as_str().unwrap_or("")))

@@ -29,6 +29,9 @@ pub struct NewSilence {
     created_by: String,
     /// Why.
     comment: String,
+    /// End the silence once the alerts it muted have resolved (default false).
+    #[serde(default)]
+    expire_on_resolve: bool,
 }
 
 /// Reloads the evaluator's set from the store, so a change applies at the next evaluation.
@@ -39,6 +42,12 @@ async fn refresh(state: &ServerState) -> Result<Vec<Silence>, ApiError> {
         .await
         .map_err(|e| ApiError::internal(format!("cannot read silences: {e}")))?;
     state.evaluator.silences.replace(all.clone());
+    // Groups holding alerts back look again now, not at their next recheck.
+    let now = state.evaluator.clock.now().timestamp_millis();
+    if let Err(e) = state.store.flush_held_groups_now(now).await {
+        tracing::warn!(error = %e, "could not plan a flush of held groups");
+    }
+    state.evaluator.groups_wake.notify_one();
     Ok(all)
 }
 
@@ -99,6 +108,7 @@ pub async fn create(
         ends_at,
         created_by: body.created_by,
         comment: body.comment,
+        expire_on_resolve: body.expire_on_resolve,
     };
     state
         .store
@@ -114,7 +124,7 @@ pub async fn create(
 }
 
 /// `DELETE /api/v1/silences/{id}` (bearer token): expires a silence now; alerts it held
-/// that still fire are sent at their next evaluation.
+/// that still fire are sent at their group's next flush.
 pub async fn expire(
     State(state): State<ServerState>,
     Path(id): Path<String>,

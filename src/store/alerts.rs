@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::groups::{write_group_entries, GroupEntry};
 use super::outbox::{insert_messages, NewMessage};
 use super::{Store, StoreError};
 use crate::engine::{Alert, Transition};
@@ -16,8 +17,10 @@ pub struct CommitBatch {
     pub alerts: Vec<Alert>,
     /// State changes for the history.
     pub transitions: Vec<Transition>,
-    /// Notifications to deliver.
+    /// Notifications to deliver as they are (not grouped: operator notices).
     pub messages: Vec<NewMessage>,
+    /// Alert changes joining their notification groups.
+    pub group_entries: Vec<GroupEntry>,
     /// (rule, fingerprint, detector state) to persist.
     pub baselines: Vec<(String, String, serde_json::Value)>,
     /// Fingerprints whose alert and baseline are forgotten.
@@ -34,6 +37,7 @@ impl CommitBatch {
         self.alerts.is_empty()
             && self.transitions.is_empty()
             && self.messages.is_empty()
+            && self.group_entries.is_empty()
             && self.baselines.is_empty()
             && self.forgotten.is_empty()
             && self.retired_rule.is_none()
@@ -165,6 +169,7 @@ impl Store {
             }
         }
         insert_messages(&mut tx, &batch.messages).await?;
+        write_group_entries(&mut tx, &batch.group_entries, batch.at_ms, false).await?;
         tx.commit().await?;
         Ok(())
     }

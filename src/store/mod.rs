@@ -3,6 +3,7 @@
 
 mod alerts;
 mod dead_letters;
+mod groups;
 mod outbox;
 mod receivers;
 mod silences;
@@ -15,6 +16,7 @@ use sqlx::{Any, AnyPool, Transaction};
 
 pub use alerts::CommitBatch;
 pub use dead_letters::DeadLetter;
+pub use groups::{GroupEntry, SettledGroup};
 pub use outbox::{DeliveryResult, NewMessage, OutboxMessage, OutboxStats};
 pub use receivers::{ReceiverState, Reenabled};
 

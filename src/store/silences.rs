@@ -23,8 +23,8 @@ impl Store {
             serde_json::to_string(&matchers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment, created_at, expire_on_resolve) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(s.id.clone())
         .bind(matchers)
@@ -33,6 +33,7 @@ impl Store {
         .bind(s.created_by.clone())
         .bind(s.comment.clone())
         .bind(millis(Utc::now()))
+        .bind(i64::from(s.expire_on_resolve))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -42,7 +43,7 @@ impl Store {
     /// Every silence, newest first.
     pub async fn silences(&self) -> Result<Vec<Silence>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, matchers, starts_at, ends_at, created_by, comment FROM silences \
+            "SELECT id, matchers, starts_at, ends_at, created_by, comment, expire_on_resolve FROM silences \
              ORDER BY created_at DESC, id DESC",
         )
         .fetch_all(&self.pool)
@@ -63,6 +64,7 @@ impl Store {
                     ends_at: at(r.try_get("ends_at")?),
                     created_by: r.try_get("created_by")?,
                     comment: r.try_get("comment")?,
+                    expire_on_resolve: r.try_get::<i64, _>("expire_on_resolve")? != 0,
                 })
             })
             .collect()

@@ -35,8 +35,14 @@ pub struct Metrics {
     pub receiver_disabled: IntGaugeVec,
     /// Source fetch errors by source and kind (`unreachable`, `query`).
     pub source_errors: IntCounterVec,
-    /// Firing notifications held back by a silence, by rule.
+    /// Firing alerts held back from their group's notification by a silence, by rule.
     pub notifications_silenced: IntCounterVec,
+    /// Firing alerts held back by an inhibiting alert, by rule.
+    pub notifications_inhibited: IntCounterVec,
+    /// Group flushes with news held back by a mute time interval, by receiver.
+    pub notifications_muted: IntCounterVec,
+    /// Alerts that started flapping (their changes are then held), by rule.
+    pub alerts_flapping: IntCounterVec,
     /// Scrapes by source and result (`ok`, `error`).
     pub scrapes: IntCounterVec,
     /// Time one scrape took (fetch, parse, store), by source.
@@ -144,7 +150,31 @@ impl Metrics {
             notifications_silenced: IntCounterVec::new(
                 Opts::new(
                     "driftwatch_notifications_silenced_total",
-                    "Firing notifications held back by a silence, by rule.",
+                    "Firing alerts held back from their group's notification by a silence, by rule.",
+                ),
+                &["rule"],
+            )
+            .expect("valid metric"),
+            notifications_inhibited: IntCounterVec::new(
+                Opts::new(
+                    "driftwatch_notifications_inhibited_total",
+                    "Firing alerts held back by an inhibiting alert, by rule.",
+                ),
+                &["rule"],
+            )
+            .expect("valid metric"),
+            notifications_muted: IntCounterVec::new(
+                Opts::new(
+                    "driftwatch_notifications_muted_total",
+                    "Group flushes with news held back by a mute time interval, by receiver.",
+                ),
+                &["receiver"],
+            )
+            .expect("valid metric"),
+            alerts_flapping: IntCounterVec::new(
+                Opts::new(
+                    "driftwatch_alerts_flapping_total",
+                    "Alerts that started flapping; their changes are held until they settle.",
                 ),
                 &["rule"],
             )
@@ -202,6 +232,9 @@ impl Metrics {
             Box::new(m.receiver_disabled.clone()),
             Box::new(m.source_errors.clone()),
             Box::new(m.notifications_silenced.clone()),
+            Box::new(m.notifications_inhibited.clone()),
+            Box::new(m.notifications_muted.clone()),
+            Box::new(m.alerts_flapping.clone()),
             Box::new(m.scrapes.clone()),
             Box::new(m.scrape_seconds.clone()),
             Box::new(m.scrape_series.clone()),

@@ -137,6 +137,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
         rules_dir: "rules".into(),
         sources: Default::default(),
         receivers: Default::default(),
+        notify_policy: Default::default(),
         default_receivers: vec!["hook".to_owned()],
         delivery: DeliveryConfig {
             retry_schedule: vec![Duration::from_millis(100); 8],

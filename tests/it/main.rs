@@ -12,6 +12,7 @@ mod delivery;
 mod demo;
 mod deploy;
 mod external;
+mod grouping;
 mod helpers;
 mod promql;
 mod receiver_disable;

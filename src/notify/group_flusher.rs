@@ -1,0 +1,201 @@
+//! The group flusher: claims alert groups whose flush is due, decides each flush with
+//! the silences, inhibit rules and time intervals in force, and writes the notifications
+//! with the notification log in one transaction, then wakes the dispatcher.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SharedClock;
+use crate::notify::group::{flush, GroupMember, Hold};
+use crate::notify::inhibit::Inhibitor;
+use crate::notify::payload::new_message_id;
+use crate::notify::policy::NotifyPolicy;
+use crate::notify::silence::SilenceSet;
+use crate::store::{NewMessage, SettledGroup, Store, StoreError};
+use crate::telemetry::Metrics;
+
+/// Groups claimed per step.
+const BATCH: i64 = 256;
+/// How long a claim holds before another replica may flush the group.
+const LEASE: Duration = Duration::from_secs(60);
+/// Longest wait between looks at the groups (catches groups another replica changed).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Turns due alert groups into notifications.
+pub struct GroupFlusher {
+    store: Store,
+    policy: Arc<NotifyPolicy>,
+    silences: Arc<SilenceSet>,
+    clock: SharedClock,
+    metrics: Metrics,
+    dispatcher: Arc<Notify>,
+    /// (group, alert) pairs held at the last flush, so a hold is counted once.
+    held: Mutex<HashSet<(String, String)>>,
+}
+
+impl GroupFlusher {
+    /// A flusher over `store` with the service's policy; `dispatcher` is woken when
+    /// notifications are written.
+    pub fn new(
+        store: Store,
+        policy: Arc<NotifyPolicy>,
+        silences: Arc<SilenceSet>,
+        clock: SharedClock,
+        metrics: Metrics,
+        dispatcher: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            policy,
+            silences,
+            clock,
+            metrics,
+            dispatcher,
+            held: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Flushes the groups due now; returns the notifications written.
+    pub async fn step(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let now_ms = now.timestamp_millis();
+        let claimed = self
+            .store
+            .claim_due_groups(now_ms, BATCH, LEASE.as_millis() as i64)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let expiring = self.silences.expiring_on_resolve(now);
+        let firing = if self.policy.inhibit_rules.is_empty() && expiring.is_empty() {
+            Vec::new()
+        } else {
+            self.store.firing_alert_labels().await?
+        };
+        let inhibitor = Inhibitor::new(&self.policy.inhibit_rules, &firing);
+        let hold = |m: &GroupMember| -> Option<Hold> {
+            if let Some((id, until)) = self.silences.muting_until(&m.alert.labels, now) {
+                return Some(Hold::Silenced {
+                    id,
+                    until_ms: until.timestamp_millis(),
+                });
+            }
+            inhibitor
+                .inhibited_by(&m.fingerprint, &m.alert.labels)
+                .map(|by| Hold::Inhibited(by.to_owned()))
+        };
+        let mut settled = Vec::with_capacity(claimed.len());
+        let mut resolved_labels = Vec::new();
+        for (group, members) in &claimed {
+            let muted = self.policy.muted_until(&group.settings, now);
+            let id = new_message_id();
+            let decided = flush(group, members, hold, muted, now, &id);
+            self.count_holds(&group.key, &decided.held, members);
+            if muted.is_some()
+                && members
+                    .iter()
+                    .any(|m| !group.sent_firing.contains(&m.fingerprint))
+            {
+                self.metrics
+                    .notifications_muted
+                    .with_label_values(&[&group.receiver])
+                    .inc();
+            }
+            resolved_labels.extend(
+                members
+                    .iter()
+                    .filter(|m| decided.remove.iter().any(|(fp, _)| *fp == m.fingerprint))
+                    .map(|m| m.alert.labels.clone()),
+            );
+            let message = decided.notification.as_ref().map(|p| NewMessage {
+                id: id.clone(),
+                receiver: group.receiver.clone(),
+                fingerprint: match p.alerts.as_slice() {
+                    [one] => one.fingerprint.clone(),
+                    _ => group.key.clone(),
+                },
+                event: p.status.clone(),
+                payload: serde_json::to_string(p).expect("payloads serialize"),
+                created_at_ms: now_ms,
+            });
+            if let Some(p) = &decided.notification {
+                tracing::info!(group = %group.key, receiver = %group.receiver, alerts = p.alerts.len(), status = %p.status, "group notified");
+            }
+            settled.push(SettledGroup {
+                key: group.key.clone(),
+                version: group.version,
+                flush: decided,
+                message,
+            });
+        }
+        self.store.settle_groups(now_ms, &settled).await?;
+        let sent = settled.iter().filter(|s| s.message.is_some()).count();
+        if sent > 0 {
+            self.dispatcher.notify_one();
+        }
+        // A silence that asked to end with its alerts ends once an alert it matches has
+        // resolved and none it matches still fires.
+        for s in expiring {
+            if resolved_labels.iter().any(|l| s.matches(l))
+                && !firing.iter().any(|(_, l)| s.matches(l))
+            {
+                if self.store.expire_silence(&s.id, now).await? {
+                    tracing::info!(id = %s.id, "silence expired: the alerts it muted resolved");
+                }
+                self.silences.replace(self.store.silences().await?);
+            }
+        }
+        Ok(sent)
+    }
+
+    fn count_holds(&self, group: &str, held: &[(String, Hold)], members: &[GroupMember]) {
+        let mut seen = self.held.lock().expect("held lock");
+        for m in members {
+            if !held.iter().any(|(fp, _)| *fp == m.fingerprint) {
+                seen.remove(&(group.to_owned(), m.fingerprint.clone()));
+            }
+        }
+        for (fp, why) in held {
+            let rule = members
+                .iter()
+                .find(|m| &m.fingerprint == fp)
+                .map_or("", |m| m.alert.rule.as_str());
+            if seen.insert((group.to_owned(), fp.clone())) {
+                match why {
+                    Hold::Silenced { .. } => &self.metrics.notifications_silenced,
+                    Hold::Inhibited(_) => &self.metrics.notifications_inhibited,
+                }
+                .with_label_values(&[rule])
+                .inc();
+            }
+        }
+    }
+
+    /// Flushes groups as they fall due until `stop`; `wake` is notified when alert
+    /// changes or silences may have made a flush due sooner.
+    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, stop: CancellationToken) {
+        loop {
+            if let Err(e) = self.step().await {
+                tracing::error!(error = %e, "group flush failed; retrying");
+            }
+            let wait = match self.store.next_group_flush().await {
+                Ok(Some(t)) => {
+                    let ms = t - self.clock.now().timestamp_millis();
+                    // A backlog (or a group another replica holds) is looked at again
+                    // shortly, not in a busy loop.
+                    Duration::from_millis(ms.max(5) as u64).min(IDLE_POLL)
+                }
+                _ => IDLE_POLL,
+            };
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The notification policy the service runs with: the routing tree, inhibit rules,
+//! named time intervals, receivers' `send_resolved`, and flap control; and routing an
+//! alert change into the groups it joins.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::Alert;
+use crate::notify::inhibit::InhibitRule;
+use crate::notify::payload::AlertPayload;
+use crate::notify::route::{group_key, GroupSettings, Route};
+use crate::notify::time_interval::TimeInterval;
+use crate::store::GroupEntry;
+
+/// When an alert counts as flapping.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlapControl {
+    /// The window state changes are counted in.
+    pub window: Duration,
+    /// This many changes (firing or resolving) within the window make it flapping.
+    pub threshold: usize,
+}
+
+impl FlapControl {
+    /// How long a flapping alert must keep its state before it counts as settled.
+    pub fn quiet(&self) -> Duration {
+        self.window / 4
+    }
+}
+
+/// Everything that decides who is told what, and when.
+#[derive(Debug, Clone)]
+pub struct NotifyPolicy {
+    /// The routing tree.
+    pub route: Route,
+    /// Inhibit rules.
+    pub inhibit_rules: Vec<InhibitRule>,
+    /// Named time intervals routes refer to.
+    pub time_intervals: BTreeMap<String, TimeInterval>,
+    /// Receivers that do not want resolved notifications (`send_resolved = false`).
+    pub no_resolved: HashSet<String>,
+    /// Flap control; `None`: off.
+    pub flap: Option<FlapControl>,
+}
+
+impl Default for NotifyPolicy {
+    fn default() -> Self {
+        Self {
+            route: Route::implicit(),
+            inhibit_rules: Vec::new(),
+            time_intervals: BTreeMap::new(),
+            no_resolved: HashSet::new(),
+            flap: None,
+        }
+    }
+}
+
+impl NotifyPolicy {
+    /// The groups an alert change joins: one per (matching route, receiver). A route
+    /// without a receiver sends to `rule_receivers` (the rule's, or the defaults).
+    pub fn route(
+        &self,
+        alert: &Alert,
+        payload: &AlertPayload,
+        rule_receivers: &[String],
+    ) -> Vec<GroupEntry> {
+        let mut out = Vec::new();
+        for route in self.route.resolve(&alert.labels) {
+            let receivers: Vec<&String> = match &route.receiver {
+                Some(r) => vec![r],
+                None => rule_receivers.iter().collect(),
+            };
+            let group_labels = route.group_labels(&alert.labels);
+            for receiver in receivers {
+                let send_resolved = !self.no_resolved.contains(receiver);
+                out.push(GroupEntry {
+                    key: group_key(&route.id, receiver, &group_labels),
+                    receiver: receiver.clone(),
+                    route: route.id.clone(),
+                    group_labels: group_labels.clone(),
+                    settings: route.settings(send_resolved),
+                    alert: payload.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Until when a group with `settings` is muted by its time intervals at `now`
+    /// (the next minute boundary: intervals have minute resolution), or `None`.
+    pub fn muted_until(&self, settings: &GroupSettings, now: DateTime<Utc>) -> Option<i64> {
+        let muted = settings
+            .mute_time_intervals
+            .iter()
+            .any(|n| self.time_intervals.get(n).is_some_and(|i| i.contains(now)))
+            || (!settings.active_time_intervals.is_empty()
+                && !settings
+                    .active_time_intervals
+                    .iter()
+                    .any(|n| self.time_intervals.get(n).is_some_and(|i| i.contains(now))));
+        muted.then(|| (now.timestamp_millis() / 60_000 + 1) * 60_000)
+    }
+}
