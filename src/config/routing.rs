@@ -371,3 +371,99 @@ pub fn build_policy(
 pub const DEFAULT_FLAP_THRESHOLD: usize = 8;
 /// The window flap control counts changes in, unless configured.
 pub const DEFAULT_FLAP_WINDOW: Duration = Duration::from_secs(3600);
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::parse_service_config;
+    use crate::notify::route::GroupBy;
+
+    const RECEIVERS: &str = r#"
+[receivers.ops]
+kind = "webhook"
+url = "https://hooks.example.com/ops"
+
+[receivers.pager]
+kind = "webhook"
+url = "https://hooks.example.com/pager"
+send_resolved = false
+"#;
+
+    #[test]
+    fn a_route_tree_inherits_settings_and_resolves_receivers() {
+        let text = format!(
+            r#"{RECEIVERS}
+[route]
+receiver = "ops"
+group_by = ["rule"]
+repeat_interval = "0s"
+
+[[route.routes]]
+matchers = ['severity="critical"']
+receiver = "pager"
+group_wait = "5s"
+mute_time_intervals = ["nights"]
+
+[time_intervals.nights]
+spec = [{{ times = [{{ start_time = "22:00", end_time = "24:00" }}], location = "Europe/Berlin" }}]
+
+[[inhibit_rules]]
+source_matchers = ['rule="source_down"']
+target_matchers = ['rule!="source_down"']
+equal = ["source"]
+
+[notify]
+flap_threshold = 0
+"#
+        );
+        let cfg = parse_service_config(Path::new("driftwatch.toml"), &text).unwrap();
+        let p = &cfg.notify_policy;
+        let child = &p.route.routes[0];
+        assert_eq!(child.receiver.as_deref(), Some("pager"));
+        assert_eq!(
+            child.group_by,
+            GroupBy::Labels(vec!["rule".into()]),
+            "inherited"
+        );
+        assert_eq!(child.group_wait.as_secs(), 5);
+        assert_eq!(
+            child.group_interval.as_secs(),
+            300,
+            "Alertmanager's default"
+        );
+        assert_eq!(child.repeat_interval, None, "0s: never repeat, inherited");
+        assert_eq!(p.inhibit_rules.len(), 1);
+        assert!(p.no_resolved.contains("pager") && !p.no_resolved.contains("ops"));
+        assert!(p.flap.is_none(), "flap_threshold = 0 turns it off");
+    }
+
+    #[test]
+    fn mistakes_are_reported_at_their_line_and_column() {
+        let text = format!(
+            r#"{RECEIVERS}
+[route]
+receiver = "ops"
+
+[[route.routes]]
+matchers = ['severity~"critical"']
+receiver = "pagr"
+mute_time_intervals = ["weekends"]
+
+[time_intervals.nights]
+spec = [{{ times = [{{ start_time = "22:00", end_time = "06:00" }}] }}]
+"#
+        );
+        let err = parse_service_config(Path::new("driftwatch.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "driftwatch.toml:15:13: route root.0: matcher",
+            "driftwatch.toml:16:12: route root.0: unknown receiver \"pagr\"",
+            "driftwatch.toml:17:24: route root.0: unknown time interval \"weekends\"",
+            "split a range over midnight",
+        ] {
+            assert!(err.contains(expected), "{expected:?} missing in:\n{err}");
+        }
+    }
+}
