@@ -1,17 +1,24 @@
-//! Notifications: payloads, signing, webhook delivery (with its address policy), retries,
-//! and the dispatcher.
+//! Notifications: payloads, signing, body formats and templates, webhook delivery (with
+//! its address policy), email, Alertmanager, retries, and the dispatcher.
 //! The only module that talks to receivers.
 
 pub mod address_policy;
+pub mod alertmanager;
+pub mod body;
 pub mod dispatcher;
+pub mod email;
 pub mod payload;
 pub mod receiver_gate;
 pub mod receiver_health;
 pub mod resolver;
 pub mod retry;
+pub mod sample;
+pub mod sender;
 pub mod signing;
 pub mod silence;
 pub mod silence_client;
+pub mod slack;
+pub mod template;
 pub mod webhook;
 
 pub use dispatcher::{Dispatcher, StepOutcome};
