@@ -1,6 +1,7 @@
 //! Integration tests against real SQLite files, the real PostgreSQL server, a real HTTP
 //! receiver on loopback and the real `driftwatch` binary. One binary keeps links short.
 
+mod alertmanager;
 mod alerts_e2e;
 mod backtest_e2e;
 mod baseline_e2e;
@@ -11,6 +12,7 @@ mod deadletters_api;
 mod delivery;
 mod demo;
 mod deploy;
+mod email;
 mod external;
 mod helpers;
 mod promql;
