@@ -306,3 +306,93 @@ fn literal_host_allowed(
         Err(_) => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse_service_config;
+    use crate::config::validated::ReceiverConfig;
+    use crate::notify::body::WebhookBody;
+
+    fn load(dir: &std::path::Path, text: &str) -> Result<crate::config::ServiceConfig, String> {
+        parse_service_config(&dir.join("driftwatch.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_broken_template_file_is_reported_at_its_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("body.j2"), "{\n  \"s\": {{ status }\n}").unwrap();
+        let err = load(
+            dir.path(),
+            "[receivers.hook]\nkind = \"webhook\"\nurl = \"https://h.example.com\"\ntemplate = \"body.j2\"\n",
+        )
+        .unwrap_err();
+        let file = dir.path().join("body.j2").display().to_string();
+        assert!(err.starts_with(&format!("{file}:2:")), "{err}");
+        assert!(err.contains("receiver \"hook\": syntax error"), "{err}");
+    }
+
+    #[test]
+    fn an_inline_template_error_points_at_the_receiver_and_says_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(
+            dir.path(),
+            "[receivers.hook]\nkind = \"webhook\"\nurl = \"https://h.example.com\"\nbody_template = \"\"\"\nok\n{% if x %}\"\"\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("driftwatch.toml:1:1: receiver \"hook\": `body_template` (line 2 of the template): syntax error"), "{err}");
+    }
+
+    #[test]
+    fn misspelt_kinds_and_formats_get_a_suggestion_and_formats_exclude_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(dir.path(), "[receivers.x]\nkind = \"emial\"\n").unwrap_err();
+        assert!(err.ends_with("did you mean `email`?"), "{err}");
+        let err = load(
+            dir.path(),
+            "[receivers.x]\nkind = \"webhook\"\nurl = \"https://h.example.com\"\nformat = \"slak\"\n",
+        )
+        .unwrap_err();
+        assert!(err.ends_with("did you mean `slack`?"), "{err}");
+        let err = load(
+            dir.path(),
+            "[receivers.x]\nkind = \"webhook\"\nurl = \"https://h.example.com\"\nformat = \"slack\"\nbody_template = \"x\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("give one of `format`, `template` and `body_template`"),
+            "{err}"
+        );
+        let ok = load(
+            dir.path(),
+            "[receivers.x]\nkind = \"webhook\"\nurl = \"https://h.example.com\"\nformat = \"alertmanager\"\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            &ok.receivers["x"],
+            ReceiverConfig::Webhook(w) if w.body == WebhookBody::AlertmanagerWebhook
+        ));
+    }
+
+    #[test]
+    fn an_alertmanager_receiver_posts_under_its_base_path_and_obeys_the_address_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = load(
+            dir.path(),
+            "[receivers.am]\nkind = \"alertmanager\"\nurl = \"https://am.example.com/prefix/\"\n",
+        )
+        .unwrap();
+        let ReceiverConfig::Alertmanager(am) = &ok.receivers["am"] else {
+            panic!("{:?}", ok.receivers)
+        };
+        assert_eq!(
+            am.alerts_url().as_str(),
+            "https://am.example.com/prefix/api/v2/alerts"
+        );
+        let err = load(
+            dir.path(),
+            "[receivers.am]\nkind = \"alertmanager\"\nurl = \"http://169.254.169.254\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("refused"), "{err}");
+    }
+}

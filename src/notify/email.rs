@@ -106,18 +106,7 @@ impl EmailSender {
 
     /// Subject (one line), text and HTML for `payload`.
     pub fn render(&self, payload: &WebhookPayload) -> Result<(String, String, String), String> {
-        let render = |t: &crate::notify::template::Template| {
-            t.render(payload).map_err(|e| format!("template {e}"))
-        };
-        let subject = render(&self.config.subject)?
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        Ok((
-            subject,
-            render(&self.config.text)?,
-            render(&self.config.html)?,
-        ))
+        render_email(&self.config, payload)
     }
 
     /// Sends notification `id` within the receiver's timeout; returns the server's reply
@@ -152,6 +141,22 @@ impl EmailSender {
             }
         }
     }
+}
+
+/// Subject (whitespace collapsed to one line), text and HTML of an email receiver's
+/// message about `payload`.
+pub fn render_email(
+    config: &EmailConfig,
+    payload: &WebhookPayload,
+) -> Result<(String, String, String), String> {
+    let render = |t: &crate::notify::template::Template| {
+        t.render(payload).map_err(|e| format!("template {e}"))
+    };
+    let subject = render(&config.subject)?
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok((subject, render(&config.text)?, render(&config.html)?))
 }
 
 /// lettre's error with its causes (a TLS or connection failure is in the source chain).

@@ -8,6 +8,7 @@ pub mod body;
 pub mod dispatcher;
 pub mod email;
 pub mod payload;
+pub mod preview;
 pub mod receiver_gate;
 pub mod receiver_health;
 pub mod resolver;

@@ -29,6 +29,7 @@ mod sighup;
 mod silences_api;
 mod source_down;
 mod summary_api;
+mod template_cli;
 mod webhook_addresses;
 mod webhook_limits;
 mod webhook_rotation;
