@@ -71,6 +71,7 @@ async fn setup(dir: &std::path::Path) -> (Store, Dispatcher, Arc<AtomicUsize>, A
             // The counting receiver listens on loopback.
             allow_private: true,
             disable_after: None,
+            body: Default::default(),
         },
         &[],
     )

@@ -15,7 +15,7 @@ use driftwatch::telemetry::init_logging;
 use driftwatch::Error;
 
 /// driftwatch watches LLM-agent workflow metrics (runs, steps, LLM calls) and alerts on
-/// static thresholds and rolling baselines, by signed webhook.
+/// static thresholds and rolling baselines, by signed webhook, email or Alertmanager.
 #[derive(Parser)]
 #[command(
     name = "driftwatch",
@@ -62,6 +62,41 @@ enum SilenceAction {
         /// The silence's id.
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum TemplateAction {
+    /// Print what a receiver would be sent for sample alerts (two firing, one resolved)
+    /// or for a payload file: a configured receiver (`--receiver NAME`), a webhook body
+    /// preset (`--format`), or a template file (`--template`).
+    Render {
+        /// A receiver of the configuration, rendered with its format or templates.
+        #[arg(long, conflicts_with_all = ["format", "template"])]
+        receiver: Option<String>,
+        /// The service configuration file (for --receiver).
+        #[arg(long, short, default_value = "driftwatch.toml")]
+        config: PathBuf,
+        /// A webhook body preset.
+        #[arg(long, value_enum, conflicts_with = "template")]
+        format: Option<BodyFormatArg>,
+        /// A minijinja template file (a name ending in .html escapes HTML, .json quotes JSON).
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// A driftwatch webhook payload (JSON) to render instead of the built-in sample.
+        #[arg(long)]
+        alerts: Option<PathBuf>,
+    },
+}
+
+/// Webhook body presets, as `--format` names them.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BodyFormatArg {
+    /// driftwatch's own JSON.
+    Driftwatch,
+    /// Alertmanager's webhook body (version 4).
+    Alertmanager,
+    /// A Slack incoming-webhook message.
+    Slack,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +168,12 @@ enum Command {
         /// What to do.
         #[command(subcommand)]
         action: SilenceAction,
+    },
+    /// Preview notification templates and body formats.
+    Template {
+        /// What to do.
+        #[command(subcommand)]
+        action: TemplateAction,
     },
     /// Replay rules over a source's history, as the live engine would have, sending
     /// nothing; report every alert that would have fired.
@@ -362,6 +403,72 @@ async fn main() -> ExitCode {
             match run(&url, token.as_deref(), command).await {
                 Ok(text) => {
                     print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Template {
+            action:
+                TemplateAction::Render {
+                    receiver,
+                    config,
+                    format,
+                    template,
+                    alerts,
+                },
+        } => {
+            use driftwatch::config::service::BodyFormat;
+            use driftwatch::notify::preview::{preview_payload, render_preview, PreviewTarget};
+            let target = match (receiver, format, template) {
+                (Some(name), _, _) => {
+                    let service = match load_service_config(&config) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            print_errors(&e);
+                            return ExitCode::FAILURE;
+                        }
+                    };
+                    match service.receivers.get(&name) {
+                        Some(r) => PreviewTarget::Receiver {
+                            name,
+                            config: Box::new(r.clone()),
+                        },
+                        None => {
+                            let names: Vec<&str> =
+                                service.receivers.keys().map(String::as_str).collect();
+                            eprintln!(
+                                "error: no receiver {name:?} in {}; configured: {}",
+                                config.display(),
+                                names.join(", ")
+                            );
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                }
+                (None, _, Some(path)) => PreviewTarget::Template(path),
+                (None, Some(f), None) => PreviewTarget::Format(match f {
+                    BodyFormatArg::Driftwatch => BodyFormat::Driftwatch,
+                    BodyFormatArg::Alertmanager => BodyFormat::Alertmanager,
+                    BodyFormatArg::Slack => BodyFormat::Slack,
+                }),
+                (None, None, None) => {
+                    eprintln!("error: give --receiver NAME, --format or --template");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let addressee = match &target {
+                PreviewTarget::Receiver { name, .. } => name.clone(),
+                _ => "preview".to_owned(),
+            };
+            match preview_payload(alerts.as_deref(), &addressee)
+                .and_then(|payload| render_preview(&target, &payload))
+            {
+                Ok(text) => {
+                    println!("{text}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

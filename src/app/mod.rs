@@ -17,11 +17,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::validated::{ReceiverConfig, RuleSet, ServiceConfig, SourceConfig};
+use crate::config::validated::{RuleSet, ServiceConfig, SourceConfig};
 use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SOURCE_DOWN_RULE;
 use crate::notify::group_flusher::GroupFlusher;
-use crate::notify::webhook::WebhookSender;
+use crate::notify::sender::Sender;
 use crate::notify::Dispatcher;
 use crate::sources::prometheus_query::PrometheusSource;
 use crate::sources::scrape::ScrapeSource;
@@ -128,18 +128,8 @@ fn build_all_sources(
 }
 
 /// Builds the senders for every receiver.
-pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, WebhookSender>> {
-    let mut senders = HashMap::new();
-    for (name, cfg) in &config.receivers {
-        match cfg {
-            ReceiverConfig::Webhook(w) => {
-                let sender = WebhookSender::new(w.clone(), &config.delivery.allow_private)
-                    .map_err(|e| Error::Other(format!("receiver {name}: {e}")))?;
-                senders.insert(name.clone(), sender);
-            }
-        }
-    }
-    Ok(senders)
+pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, Sender>> {
+    crate::notify::sender::build_senders(config).map_err(Error::Other)
 }
 
 /// Puts firing alerts that belong to no notification group (they fired before groups

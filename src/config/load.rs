@@ -6,18 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::allowlist::AllowedDestination;
 use crate::config::location::{ConfigError, ConfigErrors, SourceFile};
+use crate::config::receivers::{validate_receiver, ReceiverSite};
 use crate::config::routing::{build_policy, PolicySections};
 use crate::config::rule::RuleFileConfig;
-use crate::config::service::{ReceiverSection, ServiceConfigFile, SourceSection};
+use crate::config::service::{ServiceConfigFile, SourceSection};
 use crate::config::types::{EnvString, Secret};
 use crate::config::validate::{validate_rule, RuleContext};
-use crate::config::validated::{
-    DeliveryConfig, ReceiverConfig, RuleSet, ServiceConfig, SourceConfig, WebhookConfig,
-};
-use crate::notify::address_policy::AddressPolicy;
-use crate::notify::signing::SigningKey;
+use crate::config::validated::{DeliveryConfig, RuleSet, ServiceConfig, SourceConfig};
 use crate::sources::dialect::Dialect;
 
 fn read(path: &Path) -> Result<String, ConfigErrors> {
@@ -45,8 +41,13 @@ pub fn load_service_config(path: &Path) -> Result<ServiceConfig, ConfigErrors> {
 /// Validates the text of a `driftwatch.toml` that lives at `path`.
 pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, ConfigErrors> {
     let file = SourceFile::new(path.display().to_string(), text);
-    let raw: ServiceConfigFile = toml::from_str(text)
-        .map_err(|e| ConfigErrors(vec![file.error(e.span(), None, e.message())]))?;
+    let raw: ServiceConfigFile = toml::from_str(text).map_err(|e| {
+        ConfigErrors(vec![file.error(
+            e.span(),
+            None,
+            with_suggestion(e.message()),
+        )])
+    })?;
     let mut errors = Vec::new();
 
     let listen = raw.server.listen.get_ref().clone();
@@ -151,60 +152,21 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         }
     }
 
+    let base = path.parent().unwrap_or(Path::new("."));
     let mut receivers = BTreeMap::new();
     for (name, section) in &raw.receivers {
-        let span = Some(section.span());
-        match section.get_ref() {
-            ReceiverSection::Webhook(w) => {
-                let url = http_url(&w.url);
-                let secret_of = |s: &EnvString| {
-                    s.expand()
-                        .and_then(|s| SigningKey::from_whsec(&s).map(|_| Secret::new(s)))
-                };
-                let secret = match &w.secret {
-                    None if !w.previous_secrets.is_empty() => Err(
-                        "previous_secrets needs `secret`: the new secret signs beside the old ones"
-                            .to_owned(),
-                    ),
-                    None => Ok(None),
-                    Some(s) => secret_of(s).map(Some),
-                };
-                let previous: Result<Vec<Secret>, String> =
-                    w.previous_secrets.iter().map(secret_of).collect();
-                let secret = secret.and_then(|s| previous.map(|p| (s, p)));
-                let url = url.and_then(|u| {
-                    literal_host_allowed(&u, &raw.delivery.allow_private, w.allow_private)
-                        .map(|()| u)
-                });
-                match (url, secret) {
-                    (Ok(url), Ok((secret, previous_secrets))) => {
-                        receivers.insert(
-                            name.clone(),
-                            ReceiverConfig::Webhook(WebhookConfig {
-                                url,
-                                secret,
-                                previous_secrets,
-                                timeout: w
-                                    .timeout
-                                    .map(|d| d.get())
-                                    .unwrap_or(Duration::from_secs(10)),
-                                max_response_bytes: w.max_response_bytes.unwrap_or(64 * 1024),
-                                allow_private: w.allow_private,
-                                disable_after: w.disable_after.map(|d| d.get()),
-                            }),
-                        );
-                    }
-                    (url, secret) => {
-                        for e in [url.err(), secret.err()].into_iter().flatten() {
-                            errors.push(file.error(
-                                span.clone(),
-                                None,
-                                format!("receiver {name:?}: {e}"),
-                            ));
-                        }
-                    }
-                }
+        let site = ReceiverSite {
+            name,
+            span: section.span(),
+            file: &file,
+            base,
+            allowlist: &raw.delivery.allow_private,
+        };
+        match validate_receiver(&site, section.get_ref()) {
+            Ok(receiver) => {
+                receivers.insert(name.clone(), receiver);
             }
+            Err(mut e) => errors.append(&mut e),
         }
     }
 
@@ -245,7 +207,6 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         delivery.max_retry_after = cap.get();
     }
 
-    let base = path.parent().unwrap_or(Path::new("."));
     let rules_dir = base.join(&raw.rules.dir);
     let api_token = match &raw.server.api_token {
         None => None,
@@ -270,7 +231,10 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         .receivers
         .iter()
         .filter(|(_, r)| match r.get_ref() {
-            ReceiverSection::Webhook(w) => w.send_resolved == Some(false),
+            crate::config::service::ReceiverSection::Webhook(w) => w.send_resolved == Some(false),
+            crate::config::service::ReceiverSection::Email(e) => e.send_resolved == Some(false),
+            // Alertmanager resolves an alert only when told it ended.
+            crate::config::service::ReceiverSection::Alertmanager(_) => false,
         })
         .map(|(name, _)| name.clone())
         .collect();
@@ -301,23 +265,6 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         log_format: raw.log.format.unwrap_or_default(),
         log_level: raw.log.level.clone().unwrap_or_else(|| "info".to_owned()),
     })
-}
-
-/// Refuses, at load time, a webhook URL whose host is an IP literal the address policy
-/// would refuse at every attempt anyway (names are checked when they are resolved).
-fn literal_host_allowed(
-    url: &reqwest::Url,
-    allowlist: &[AllowedDestination],
-    receiver_allows_private: bool,
-) -> Result<(), String> {
-    let host = url.host_str().unwrap_or_default();
-    let host = host.trim_matches(['[', ']']);
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => AddressPolicy::new(allowlist, receiver_allows_private)
-            .check(host, ip)
-            .map_err(|why| why.to_string()),
-        Err(_) => Ok(()),
-    }
 }
 
 impl ServiceConfig {
@@ -491,7 +438,7 @@ fn only_comments(text: &str) -> bool {
 
 /// An `http`/`https` URL from a config string (after `${VAR}` expansion): sources and
 /// webhook receivers.
-fn http_url(text: &EnvString) -> Result<reqwest::Url, String> {
+pub(crate) fn http_url(text: &EnvString) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(&text.expand()?).map_err(|e| format!("invalid url ({e})"))?;
     match url.scheme() {
         "http" | "https" => Ok(url),

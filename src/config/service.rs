@@ -188,6 +188,108 @@ pub struct SqlSourceSection {
 pub enum ReceiverSection {
     /// Signed JSON over HTTP(S).
     Webhook(WebhookSection),
+    /// Email over SMTP.
+    Email(EmailSection),
+    /// Alerts pushed to an Alertmanager's `/api/v2/alerts`.
+    Alertmanager(AlertmanagerSection),
+}
+
+/// The body a webhook receiver is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    /// driftwatch's own signed JSON (`driftwatch.alert.v1`), as documented.
+    #[default]
+    Driftwatch,
+    /// The body Alertmanager's webhooks send (version 4), for receivers written for it.
+    Alertmanager,
+    /// A Slack incoming-webhook message (text and blocks).
+    Slack,
+}
+
+/// How an email receiver secures its SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailTls {
+    /// Plain connection upgraded with STARTTLS, which the server must offer (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only to a loopback relay, and only with `allow_plaintext = true`.
+    None,
+}
+
+/// `[receivers.NAME] kind = "email"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSection {
+    /// The SMTP server's host name; may use `${VAR}`.
+    pub host: EnvString,
+    /// Its port (default 587 for `starttls`, 465 for `tls`, 25 for `none`).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls`, or `none` (loopback relays with `allow_plaintext`).
+    #[serde(default)]
+    pub tls: Option<EmailTls>,
+    /// Must be `true` for `tls = "none"`, which is only accepted for localhost or a
+    /// loopback address.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// A PEM file of extra CA certificates to trust for the server (relative to this
+    /// file), e.g. a private CA; the public roots stay trusted.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// The sender, e.g. `"driftwatch <alerts@example.com>"`.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+    /// SMTP user name; use `${VAR}`.
+    #[serde(default)]
+    pub username: Option<EnvString>,
+    /// SMTP password; use `${VAR}`. Never logged.
+    #[serde(default)]
+    pub password: Option<EnvString>,
+    /// Deadline for one send, connection included (default 30s).
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
+    /// Subject template (minijinja, inline); default `[FIRING:n] rule (group labels)`.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Plain-text body template file (relative to this file); default: shipped.
+    #[serde(default)]
+    pub text_template: Option<String>,
+    /// HTML body template file (relative to this file; HTML-escaped); default: shipped.
+    #[serde(default)]
+    pub html_template: Option<String>,
+    /// Disable the receiver when every attempt has failed for this long. Default: never.
+    #[serde(default)]
+    pub disable_after: Option<DurationSpec>,
+    /// Notify resolved alerts too (default true).
+    #[serde(default)]
+    pub send_resolved: Option<bool>,
+}
+
+/// `[receivers.NAME] kind = "alertmanager"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSection {
+    /// The Alertmanager's base URL, e.g. `http://alertmanager:9093`; alerts go to
+    /// `/api/v2/alerts` under it. May use `${VAR}`.
+    pub url: EnvString,
+    /// Total deadline for one attempt (default 10s).
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
+    /// `true` lets this receiver reach loopback and private addresses, like webhooks.
+    #[serde(default)]
+    pub allow_private: bool,
+    /// How long a firing alert stays firing in Alertmanager without being pushed again
+    /// (its `endsAt`; default 24h). Resolved alerts are pushed with their end time.
+    #[serde(default)]
+    pub firing_ttl: Option<DurationSpec>,
+    /// Disable the receiver when every attempt has failed for this long. Default: never.
+    #[serde(default)]
+    pub disable_after: Option<DurationSpec>,
 }
 
 /// `[receivers.NAME] kind = "webhook"`.
@@ -217,6 +319,16 @@ pub struct WebhookSection {
     /// the other receivers are told. Default: never.
     #[serde(default)]
     pub disable_after: Option<DurationSpec>,
+    /// The body: `driftwatch` (default, signed JSON), `alertmanager` (Alertmanager's
+    /// webhook body) or `slack`.
+    #[serde(default)]
+    pub format: Option<BodyFormat>,
+    /// A minijinja template file for the body instead of a preset (relative to this file).
+    #[serde(default)]
+    pub template: Option<String>,
+    /// An inline minijinja template for the body instead of a preset.
+    #[serde(default)]
+    pub body_template: Option<String>,
     /// Notify resolved alerts too (default true).
     #[serde(default)]
     pub send_resolved: Option<bool>,

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use crate::config::allowlist::AllowedDestination;
 use crate::config::rule::{Aggregate, NoDataPolicy};
-use crate::config::service::LogFormat;
+use crate::config::service::{EmailTls, LogFormat};
 use crate::config::types::{CronSpec, LabelName, Secret};
 use crate::detect::DetectorConfig;
 use crate::model::{Labels, Severity};
+use crate::notify::body::WebhookBody;
+use crate::notify::template::Template;
 use crate::sources::catalog::CatalogMetric;
 
 /// The whole service configuration, validated.
@@ -88,6 +90,92 @@ impl SourceConfig {
 pub enum ReceiverConfig {
     /// Signed JSON POSTs.
     Webhook(WebhookConfig),
+    /// Email over SMTP.
+    Email(EmailConfig),
+    /// Alerts pushed to an Alertmanager's API.
+    Alertmanager(AlertmanagerConfig),
+}
+
+impl ReceiverConfig {
+    /// How long the receiver may fail before it is disabled; `None`: never.
+    pub fn disable_after(&self) -> Option<Duration> {
+        match self {
+            ReceiverConfig::Webhook(w) => w.disable_after,
+            ReceiverConfig::Email(e) => e.disable_after,
+            ReceiverConfig::Alertmanager(a) => a.disable_after,
+        }
+    }
+}
+
+/// An email receiver's settings.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// SMTP server host name (also the name its certificate must carry).
+    pub host: String,
+    /// SMTP port.
+    pub port: u16,
+    /// How the connection is secured.
+    pub tls: EmailTls,
+    /// Extra CA certificates (PEM) trusted for the server.
+    pub ca_pem: Option<Vec<u8>>,
+    /// The sender.
+    pub from: lettre::message::Mailbox,
+    /// The recipients (at least one).
+    pub to: Vec<lettre::message::Mailbox>,
+    /// SMTP user name and password, when the server wants them.
+    pub credentials: Option<(Secret, Secret)>,
+    /// Deadline for one send, connection included.
+    pub timeout: Duration,
+    /// Subject template.
+    pub subject: Template,
+    /// Plain-text body template.
+    pub text: Template,
+    /// HTML body template.
+    pub html: Template,
+    /// Disabled after failing this long without a success; `None`: never.
+    pub disable_after: Option<Duration>,
+}
+
+/// An Alertmanager receiver's settings.
+#[derive(Debug, Clone)]
+pub struct AlertmanagerConfig {
+    /// The Alertmanager's base URL.
+    pub url: reqwest::Url,
+    /// Total deadline per attempt.
+    pub timeout: Duration,
+    /// May reach any non-public address except cloud metadata.
+    pub allow_private: bool,
+    /// How long a pushed firing alert lasts in Alertmanager without news (its `endsAt`).
+    pub firing_ttl: Duration,
+    /// Disabled after failing this long without a success; `None`: never.
+    pub disable_after: Option<Duration>,
+}
+
+impl AlertmanagerConfig {
+    /// The endpoint alerts are POSTed to: `/api/v2/alerts` under the base URL.
+    pub fn alerts_url(&self) -> reqwest::Url {
+        let mut url = self.url.clone();
+        let path = format!("{}/api/v2/alerts", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url
+    }
+
+    /// The delivery settings of the POST: a webhook without signing whose body is the
+    /// API's alert list, under the same address policy as webhooks.
+    pub fn as_webhook(&self) -> WebhookConfig {
+        WebhookConfig {
+            url: self.alerts_url(),
+            secret: None,
+            previous_secrets: Vec::new(),
+            timeout: self.timeout,
+            max_response_bytes: 64 * 1024,
+            allow_private: self.allow_private,
+            disable_after: self.disable_after,
+            body: WebhookBody::AlertmanagerApi {
+                firing_ttl: self.firing_ttl,
+            },
+        }
+    }
 }
 
 /// A webhook receiver's settings.
@@ -107,6 +195,8 @@ pub struct WebhookConfig {
     pub allow_private: bool,
     /// Disabled after failing this long without a success; `None`: never.
     pub disable_after: Option<Duration>,
+    /// How the body is made from the stored payload.
+    pub body: WebhookBody,
 }
 
 /// Outbox delivery settings.

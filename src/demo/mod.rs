@@ -139,6 +139,7 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
             max_response_bytes: 64 * 1024,
             allow_private: false,
             disable_after: None,
+            body: Default::default(),
         }),
     );
     let ctx = RuleContext {

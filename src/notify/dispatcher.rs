@@ -14,7 +14,8 @@ use crate::clock::SharedClock;
 use crate::config::validated::DeliveryConfig;
 use crate::notify::receiver_gate::{Health, ReceiverGate};
 use crate::notify::retry::{next_attempt_delay, wait_honouring_retry_after};
-use crate::notify::webhook::{DeliveryError, FailureKind, WebhookSender};
+use crate::notify::sender::Sender;
+use crate::notify::webhook::{DeliveryError, FailureKind};
 use crate::store::{DeliveryResult, OutboxMessage, Store, StoreError};
 use crate::telemetry::Metrics;
 
@@ -44,7 +45,7 @@ pub enum StepOutcome {
 /// Delivers outbox rows to receivers.
 pub struct Dispatcher {
     store: Store,
-    senders: HashMap<String, WebhookSender>,
+    senders: HashMap<String, Sender>,
     gate: ReceiverGate,
     config: DeliveryConfig,
     clock: SharedClock,
@@ -59,17 +60,19 @@ struct Attempted {
 }
 
 impl Dispatcher {
-    /// A dispatcher for the given receivers.
-    pub fn new(
+    /// A dispatcher for the given receivers (webhook, email or Alertmanager senders).
+    pub fn new<S: Into<Sender>>(
         store: Store,
-        senders: HashMap<String, WebhookSender>,
+        senders: HashMap<String, S>,
         config: DeliveryConfig,
         clock: SharedClock,
         metrics: Metrics,
     ) -> Self {
+        let senders: HashMap<String, Sender> =
+            senders.into_iter().map(|(n, s)| (n, s.into())).collect();
         let receivers = senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.config().disable_after))
+            .map(|(name, s)| (name.clone(), s.disable_after()))
             .collect();
         Self {
             gate: ReceiverGate::new(store.clone(), metrics.clone(), receivers),
@@ -233,6 +236,24 @@ impl Dispatcher {
                     .inc();
                 tracing::error!(attempts, %error, "the receiver's endpoint is gone; kept as a dead letter");
                 let health = Health::Gone(error.clone());
+                (DeliveryResult::Dead { id: m.id, error }, health)
+            }
+            Err(DeliveryError {
+                message: error,
+                kind: kind @ (FailureKind::Rejected | FailureKind::Unrenderable),
+                ..
+            }) => {
+                // Sending again would fail the same way. A rejection is the receiver's
+                // answer; a message that cannot be rendered never reached it.
+                let (label, health) = match kind {
+                    FailureKind::Rejected => ("rejected", Health::Failed(error.clone())),
+                    _ => ("unrenderable", Health::NotTried),
+                };
+                self.metrics
+                    .notifications
+                    .with_label_values(&[&m.receiver, label])
+                    .inc();
+                tracing::error!(attempts, %error, "permanent failure; kept as a dead letter");
                 (DeliveryResult::Dead { id: m.id, error }, health)
             }
             Err(DeliveryError {

@@ -1,23 +1,32 @@
 //! Notifications: routing, grouping, silences, inhibition, time intervals, payloads,
-//! signing, webhook delivery (with its address policy), retries, and the dispatcher.
+//! signing, body formats and templates, webhook delivery (with its address policy),
+//! email, Alertmanager, retries, and the dispatcher.
 //! The only module that talks to receivers.
 
 pub mod address_policy;
+pub mod alertmanager;
+pub mod body;
 pub mod dispatcher;
+pub mod email;
 pub mod flap;
 pub mod group;
 pub mod group_flusher;
 pub mod inhibit;
 pub mod payload;
 pub mod policy;
+pub mod preview;
 pub mod receiver_gate;
 pub mod receiver_health;
 pub mod resolver;
 pub mod retry;
 pub mod route;
+pub mod sample;
+pub mod sender;
 pub mod signing;
 pub mod silence;
 pub mod silence_client;
+pub mod slack;
+pub mod template;
 pub mod time_interval;
 pub mod webhook;
 

@@ -22,6 +22,12 @@ pub enum FailureKind {
     Refused,
     /// HTTP 410 Gone: the endpoint no longer exists; the receiver is disabled.
     Gone,
+    /// The receiver refused this message for good (an SMTP 5xx reply): it is not sent
+    /// again, and the failure counts against the receiver's health.
+    Rejected,
+    /// The message could not be rendered for the receiver (a template error or a payload
+    /// that does not parse): nothing was sent, and trying again would fail the same way.
+    Unrenderable,
 }
 
 /// Why an attempt failed.
@@ -42,12 +48,17 @@ impl DeliveryError {
         self.kind == FailureKind::Transient
     }
 
-    fn transient(message: String) -> Self {
+    /// A failure of `kind` without a requested wait.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         Self {
-            message,
-            kind: FailureKind::Transient,
+            message: message.into(),
+            kind,
             retry_after: None,
         }
+    }
+
+    fn transient(message: String) -> Self {
+        Self::new(FailureKind::Transient, message)
     }
 
     fn refused(why: &AddressRefused) -> Self {

@@ -44,7 +44,9 @@ async fn through_the_api(backend: Backend) {
     let gone = ScriptedReceiver::start(410).await;
     // Rules notify "hook", whose endpoint is gone; "ops" hears about it.
     let mut config = service_config(&db.url, &db.store_url(), &ops);
-    let ReceiverConfig::Webhook(hook) = config.receivers.get_mut("hook").unwrap();
+    let ReceiverConfig::Webhook(hook) = config.receivers.get_mut("hook").unwrap() else {
+        unreachable!("the test service's `hook` is a webhook")
+    };
     hook.url = gone.url.parse().unwrap();
     config.receivers.insert(
         "ops".to_owned(),
@@ -56,6 +58,7 @@ async fn through_the_api(backend: Backend) {
             max_response_bytes: 4096,
             allow_private: false,
             disable_after: None,
+            body: Default::default(),
         }),
     );
     let running = start(config, rules(RULE)).await;

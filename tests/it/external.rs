@@ -32,8 +32,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The system Python, where `apt-get install python3-prometheus-client` puts the client.
-fn python() -> PathBuf {
+/// The system Python, where `apt-get install python3-prometheus-client` (and
+/// `python3-aiosmtpd`) put their modules.
+pub fn python() -> PathBuf {
     let system = Path::new("/usr/bin/python3");
     if system.exists() {
         system.to_path_buf()

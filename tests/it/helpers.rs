@@ -168,6 +168,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
             max_response_bytes: 4096,
             allow_private: false,
             disable_after: None,
+            body: Default::default(),
         }),
     );
     config

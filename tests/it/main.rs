@@ -1,6 +1,7 @@
 //! Integration tests against real SQLite files, the real PostgreSQL server, a real HTTP
 //! receiver on loopback and the real `driftwatch` binary. One binary keeps links short.
 
+mod alertmanager;
 mod alerts_e2e;
 mod backtest_e2e;
 mod baseline_e2e;
@@ -11,6 +12,7 @@ mod deadletters_api;
 mod delivery;
 mod demo;
 mod deploy;
+mod email;
 mod external;
 mod grouping;
 mod helpers;
@@ -28,6 +30,7 @@ mod sighup;
 mod silences_api;
 mod source_down;
 mod summary_api;
+mod template_cli;
 mod webhook_addresses;
 mod webhook_limits;
 mod webhook_rotation;

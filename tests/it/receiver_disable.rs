@@ -67,6 +67,7 @@ fn sender(url: &str, disable_after: Option<Duration>) -> WebhookSender {
             max_response_bytes: 1024,
             allow_private: true,
             disable_after,
+            body: Default::default(),
         },
         &[],
     )

@@ -71,6 +71,7 @@ async fn setup(status: u16, retry_after: String, cap: Duration) -> Setup {
             max_response_bytes: 1024,
             allow_private: true,
             disable_after: None,
+            body: Default::default(),
         },
         &[],
     )

@@ -39,6 +39,27 @@ fn shipped_rules_and_config_validate_and_mistakes_do_not() {
         config.is_valid(&hardened),
         "webhook hardening keys are described"
     );
+    let kinds = serde_json::json!({ "receivers": {
+        "slack": { "kind": "webhook", "url": "https://hooks.example.com/s", "format": "slack" },
+        "own": { "kind": "webhook", "url": "https://hooks.example.com/o", "template": "body.j2" },
+        "mail": {
+            "kind": "email", "host": "smtp.example.com", "tls": "starttls", "ca_file": "ca.pem",
+            "from": "dw@example.com", "to": ["ops@example.com"], "username": "${U}",
+            "password": "${P}", "subject": "{{ status }}", "html_template": "mail.html.j2"
+        },
+        "am": { "kind": "alertmanager", "url": "http://am:9093", "firing_ttl": "1h" }
+    }});
+    assert!(
+        config.is_valid(&kinds),
+        "receiver kinds and formats are described"
+    );
+    let bad_format = serde_json::json!({ "receivers": { "s": {
+        "kind": "webhook", "url": "https://x", "format": "slak"
+    }}});
+    assert!(
+        !config.is_valid(&bad_format),
+        "an unknown format is refused"
+    );
     let typo = serde_json::json!({ "delivery": { "allow_privat": ["127.0.0.1"] } });
     assert!(
         !config.is_valid(&typo),

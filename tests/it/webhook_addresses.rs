@@ -66,6 +66,7 @@ fn webhook(url: &str, allow_private: bool) -> WebhookConfig {
         max_response_bytes: 1024,
         allow_private,
         disable_after: None,
+        body: Default::default(),
     }
 }
 

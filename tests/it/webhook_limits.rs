@@ -32,6 +32,7 @@ fn sender(url: &str, timeout: Duration) -> WebhookSender {
             max_response_bytes: 1024,
             allow_private: false,
             disable_after: None,
+            body: Default::default(),
         },
         &["127.0.0.1".parse().unwrap()],
     )

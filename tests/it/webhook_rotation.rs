@@ -26,6 +26,7 @@ async fn signature_verified_by(receiver_secret: &str, previous: &[&str]) -> bool
             max_response_bytes: 1024,
             allow_private: true,
             disable_after: None,
+            body: Default::default(),
         },
         &[],
     )
@@ -63,7 +64,9 @@ fn previous_secrets_are_validated_and_need_a_current_one() {
         "secret = \"{NEW}\"\nprevious_secrets = [\"{OLD}\"]\n"
     ))
     .unwrap();
-    let driftwatch::config::validated::ReceiverConfig::Webhook(w) = &ok.receivers["ops"];
+    let driftwatch::config::validated::ReceiverConfig::Webhook(w) = &ok.receivers["ops"] else {
+        panic!("ops is a webhook")
+    };
     assert_eq!(w.previous_secrets.len(), 1);
     let alone = with(&format!("previous_secrets = [\"{OLD}\"]\n")).unwrap_err();
     assert!(
