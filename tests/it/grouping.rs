@@ -351,3 +351,73 @@ spec = [{ times = [{ start_time = "00:00", end_time = "24:00" }], location = "Eu
     assert!(receiver.deliveries().is_empty(), "muted all day");
     running.stop(Duration::from_secs(5)).await;
 }
+
+/// Fires for two seconds after each slow run.
+const SHORT_LIVED: &str = r#"
+[[rule]]
+name = "slow_just_now"
+metric = "workflow.duration"
+group_by = ["mode"]
+aggregate = "max"
+window = "2s"
+every = "250ms"
+for = "0s"
+severity = "warning"
+summary = "a {label.mode} workflow took {value}"
+detector = { kind = "threshold", above = 600 }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_alert_is_reported_once_then_held_until_it_settles() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let config = with_policy(
+        service_config(&db.url, &db.store_url(), &receiver),
+        "[notify]\nflap_window = \"8s\"\nflap_threshold = 3\n",
+    );
+    let running = start(config, rules(SHORT_LIVED)).await;
+    let w = db.writer();
+    w.insert(&finished_run("a", "batch", 900.0, "completed"))
+        .await
+        .unwrap();
+    // Fires, resolves two seconds later (changes 1 and 2, notified as usual).
+    receiver
+        .wait_for(Duration::from_secs(10), |d| d.len() >= 2)
+        .await;
+    w.insert(&finished_run("b", "batch", 900.0, "completed"))
+        .await
+        .unwrap();
+    // Change 3 makes it flapping: one firing notification saying so; change 4 (its
+    // resolve two seconds later) is held; after two quiet seconds (a quarter of the
+    // window) it has settled, and its resolve goes out.
+    receiver
+        .wait_for(Duration::from_secs(15), |d| d.len() >= 4)
+        .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let got = payloads(&receiver.deliveries());
+    let statuses: Vec<&str> = got.iter().map(|p| p.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["firing", "resolved", "firing", "resolved"],
+        "{got:?}"
+    );
+    assert!(
+        got[2].alerts[0].annotations["flapping"].contains("changed state 3 times"),
+        "{:?}",
+        got[2].alerts[0].annotations
+    );
+    assert!(!got[1].alerts[0].annotations.contains_key("flapping"));
+    let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+    let ended = t(got[3].alerts[0].ends_at.as_deref().unwrap());
+    let held_for = t(&got[3].created_at) - ended;
+    assert!(
+        held_for >= chrono::Duration::milliseconds(1800),
+        "the resolve of a flapping alert waits until it settled (held {held_for:?})"
+    );
+    let metrics = running.metrics.render();
+    assert!(
+        metrics.contains(r#"driftwatch_alerts_flapping_total{rule="slow_just_now"} 1"#),
+        "{metrics}"
+    );
+    running.stop(Duration::from_secs(5)).await;
+}

@@ -1,6 +1,6 @@
 //! Silences through the API of the running service: creating one needs the token and
 //! valid matchers; it mutes the matching alert and only it; expiring it sends the held
-//! alert that still fires; a second expiry is a 404.
+//! alert that still fires; a second expiry is a 404; a silence ends on time.
 
 use std::time::Duration;
 
@@ -185,5 +185,46 @@ async fn the_silence_cli_adds_lists_and_expires() {
     let (ok, _, err) =
         tokio::task::block_in_place(|| cli(&base, Some(API_TOKEN), &["expire", &id]));
     assert!(!ok && err.contains("404"), "{err}");
+    running.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_expires_on_time_and_the_alert_it_held_is_sent_then() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let config = service_config(&db.url, &db.store_url(), &receiver);
+    let running = start(config, rules(SLOW)).await;
+    let created = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/silences", running.addr))
+        .bearer_auth(API_TOKEN)
+        .json(&serde_json::json!({
+            "matchers": ["mode=one_shot"],
+            "duration": "3s",
+            "created_by": "ops",
+            "comment": "a short hold",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let silenced_at = std::time::Instant::now();
+    db.writer()
+        .insert(&finished_run("slow-a", "one_shot", 900.0, "completed"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        receiver.deliveries().is_empty(),
+        "held while the silence runs"
+    );
+    let got = receiver
+        .wait_for(Duration::from_secs(10), |d| !firing_modes(d).is_empty())
+        .await;
+    let sent_after = silenced_at.elapsed();
+    assert_eq!(firing_modes(&got), vec!["one_shot"]);
+    assert!(
+        sent_after >= Duration::from_millis(2900) && sent_after < Duration::from_secs(8),
+        "sent when the silence ended, not before nor much later ({sent_after:?})"
+    );
     running.stop(Duration::from_secs(5)).await;
 }
