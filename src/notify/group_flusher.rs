@@ -10,7 +10,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::notify::group::{flush, GroupMember, Hold};
+use crate::model::AlertState;
+use crate::notify::group::{flush, GroupMember, GroupRecord, Hold};
 use crate::notify::inhibit::Inhibitor;
 use crate::notify::payload::new_message_id;
 use crate::notify::policy::NotifyPolicy;
@@ -88,6 +89,7 @@ impl GroupFlusher {
                 .inhibited_by(&m.fingerprint, &m.alert.labels)
                 .map(|by| Hold::Inhibited(by.to_owned()))
         };
+        let claimed = self.refresh_firing(claimed).await?;
         let mut settled = Vec::with_capacity(claimed.len());
         let mut resolved_labels = Vec::new();
         for (group, members) in &claimed {
@@ -150,6 +152,45 @@ impl GroupFlusher {
             }
         }
         Ok(sent)
+    }
+
+    /// Brings the firing alerts of the claimed groups up to date (value, threshold,
+    /// score, summary, reason as of their last evaluation), so a repeat or a batched
+    /// notification shows where each alert stands now, not where it started.
+    async fn refresh_firing(
+        &self,
+        mut claimed: Vec<(GroupRecord, Vec<GroupMember>)>,
+    ) -> Result<Vec<(GroupRecord, Vec<GroupMember>)>, StoreError> {
+        let firing: Vec<&str> = claimed
+            .iter()
+            .flat_map(|(_, members)| members)
+            .filter(|m| m.alert.state == AlertState::Firing)
+            .map(|m| m.fingerprint.as_str())
+            .collect();
+        if firing.is_empty() {
+            return Ok(claimed);
+        }
+        let current = self.store.alerts_by_fingerprint(&firing).await?;
+        for m in claimed
+            .iter_mut()
+            .flat_map(|(_, members)| members.iter_mut())
+        {
+            if let Some(a) = current
+                .get(&m.fingerprint)
+                .filter(|a| m.alert.state == AlertState::Firing && a.state == AlertState::Firing)
+            {
+                m.alert.value = a.value;
+                m.alert.threshold = a.threshold;
+                m.alert.score = a.score;
+                m.alert
+                    .annotations
+                    .insert("summary".into(), a.summary.clone());
+                m.alert
+                    .annotations
+                    .insert("reason".into(), a.reason.clone());
+            }
+        }
+        Ok(claimed)
     }
 
     fn count_holds(&self, group: &str, held: &[(String, Hold)], members: &[GroupMember]) {

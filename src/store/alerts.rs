@@ -45,6 +45,33 @@ impl CommitBatch {
 }
 
 impl Store {
+    /// The stored alerts with these fingerprints (missing ones are left out).
+    pub async fn alerts_by_fingerprint(
+        &self,
+        fingerprints: &[&str],
+    ) -> Result<HashMap<String, Alert>, StoreError> {
+        let mut out = HashMap::with_capacity(fingerprints.len());
+        // Bounded IN lists: a statement has at most a few hundred parameters.
+        for chunk in fingerprints.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT body FROM alerts WHERE fingerprint IN ({})",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for fp in chunk {
+                q = q.bind(fp.to_string());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let body: String = r.try_get("body")?;
+                let alert: Alert =
+                    serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                out.insert(alert.fingerprint.clone(), alert);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every stored alert.
     pub async fn load_alerts(&self) -> Result<Vec<Alert>, StoreError> {
         let rows = sqlx::query("SELECT body FROM alerts")

@@ -92,6 +92,11 @@ repeat_interval = "1h"
 
     // A new alert in the group within group_interval waits for it, then goes out with
     // the group (all 51 listed as firing).
+    // Meanwhile mode-00 gets slower: the next notification shows its value now.
+    w.insert(&finished_run("slower-00", "mode-00", 1000.0, "completed"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
     w.insert(&finished_run("slow-late", "mode-late", 900.0, "completed"))
         .await
         .unwrap();
@@ -107,6 +112,15 @@ repeat_interval = "1h"
             .iter()
             .any(|a| a.labels.get("mode") == Some("mode-late")),
         "{second:?}"
+    );
+    let mode_00 = second
+        .alerts
+        .iter()
+        .find(|a| a.labels.get("mode") == Some("mode-00"))
+        .unwrap();
+    assert!(
+        (mode_00.value.unwrap() - 1000.0).abs() < 0.01,
+        "the latest value, not the one it fired with: {mode_00:?}"
     );
     assert!(
         batched_after >= Duration::from_millis(2_000),
