@@ -144,3 +144,50 @@ async fn through_the_api(backend: Backend) {
     running.stop(Duration::from_secs(5)).await;
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_template_that_cannot_render_dead_letters_at_once_with_its_error() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let hook = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let mut config = service_config(&db.url, &db.store_url(), &hook);
+    let ReceiverConfig::Webhook(w) = config.receivers.get_mut("hook").unwrap() else {
+        unreachable!("the test service's `hook` is a webhook")
+    };
+    // Compiles, but a one-alert notification has no fourth alert to print.
+    w.body = driftwatch::notify::body::WebhookBody::Template(
+        driftwatch::notify::template::Template::compile("fourth.j2", "{{ alerts[3].rule }}")
+            .unwrap(),
+    );
+    let running = start(config, rules(RULE)).await;
+    let client = reqwest::Client::new();
+    db.writer()
+        .insert(&finished_run("r1", "one_shot", 10.0, "failed"))
+        .await
+        .unwrap();
+    let url = format!("http://{}/api/v1/deadletters", running.addr);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let letters = loop {
+        let (_, body) = get(&client, url.clone()).await;
+        let letters = body["dead_letters"].as_array().unwrap().clone();
+        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let error = letters[0]["last_error"].as_str().unwrap();
+    assert!(error.contains("fourth.j2"), "names the template: {error}");
+    assert_eq!(
+        letters[0]["attempts"], 1,
+        "dead at the first attempt, not retried: {:?}",
+        letters[0]
+    );
+    assert!(hook.deliveries().is_empty(), "nothing was sent");
+    let metrics = running.metrics.render();
+    assert!(
+        metrics
+            .contains(r#"driftwatch_notifications_total{receiver="hook",result="unrenderable"} 1"#),
+        "{metrics}"
+    );
+    running.stop(Duration::from_secs(5)).await;
+}
