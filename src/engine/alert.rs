@@ -42,8 +42,8 @@ pub struct Alert {
     pub summary: String,
     /// The detector's reason at the last evaluation.
     pub reason: String,
-    /// Its firing notification was held back by a silence: sent when the silence ends
-    /// while it still fires, and its resolve is not sent (receivers never saw it fire).
+    /// Written by versions before notification groups: its firing notification was
+    /// held back by a silence, so it is not adopted into a group as already notified.
     #[serde(default)]
     pub muted: bool,
     /// When it recently started firing or resolved (unix ms), for flap control.

@@ -156,14 +156,6 @@ pub fn group_payload(
     }
 }
 
-/// `firing` or `resolved`: how a notification names an alert's state.
-pub fn alert_status(state: AlertState) -> &'static str {
-    match state {
-        AlertState::Resolved => "resolved",
-        _ => "firing",
-    }
-}
-
 /// A new message id: time-ordered, unique, usable as `webhook-id`.
 pub fn new_message_id() -> String {
     format!("msg_{}", uuid::Uuid::now_v7().simple())
