@@ -26,26 +26,71 @@ pub trait Baseline: Serialize + DeserializeOwned + Send + 'static {
 /// persist long enough to be the new normal).
 #[derive(Serialize, Deserialize)]
 pub struct BaselineDetector<B> {
-    #[serde(skip)]
-    config: BaselineConfig,
-    #[serde(skip, default = "default_judge")]
-    judge: Judge,
+    #[serde(skip, default = "default_settings")]
+    settings: Settings,
     base: B,
     streak: u64,
     /// The series' own past deviations (in σ), for the rarity test.
     tail: DecayingSketch,
 }
 
-fn default_judge() -> Judge {
-    BaselineConfig::default().judge(Kind::Zscore)
+/// What a baseline detector reads of its configuration per sample, resolved once: a
+/// cache line instead of the whole [`BaselineConfig`] in every series (a tick over
+/// 100,000 series is memory-bound).
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    judge: Judge,
+    /// [`Judge::needed`], computed once.
+    needed: f64,
+    /// The rarity test's quantile (0: off).
+    rarity: f64,
+    relearn_after: u64,
+    learn_anomalies: bool,
+    /// Judge `ln(1 + x)`.
+    log: bool,
+}
+
+impl Settings {
+    fn new(config: &BaselineConfig, kind: Kind) -> Self {
+        let judge = config.judge(kind);
+        Self {
+            judge,
+            needed: judge.needed(),
+            rarity: config.rarity.unwrap_or(0.999),
+            relearn_after: config.relearn_after(),
+            learn_anomalies: config.learn_anomalies.unwrap_or(false),
+            log: config.log.unwrap_or(false),
+        }
+    }
+
+    /// The value the baseline sees (as [`BaselineConfig::transform`]).
+    fn transform(&self, x: f64) -> f64 {
+        if self.log {
+            x.max(0.0).ln_1p()
+        } else {
+            x
+        }
+    }
+
+    /// Back from the transformed scale (as [`BaselineConfig::untransform`]).
+    fn untransform(&self, y: f64) -> f64 {
+        if self.log {
+            y.exp_m1()
+        } else {
+            y
+        }
+    }
+}
+
+fn default_settings() -> Settings {
+    Settings::new(&BaselineConfig::default(), Kind::Zscore)
 }
 
 impl<B: Baseline> BaselineDetector<B> {
     /// Wraps a fresh baseline.
     pub fn new(config: BaselineConfig, kind: Kind, base: B) -> Self {
         Self {
-            judge: config.judge(kind),
-            config,
+            settings: Settings::new(&config, kind),
             base,
             streak: 0,
             tail: DecayingSketch::for_upper_tail(5000.0),
@@ -56,13 +101,12 @@ impl<B: Baseline> BaselineDetector<B> {
 impl<B: Baseline> BaselineDetector<B> {
     /// Applies the rarity test: the deviation must also be rare for this series.
     fn calibrate(&mut self, v: &mut Verdict, t: f64) {
-        let rarity = self.config.rarity.unwrap_or(0.999);
+        let rarity = self.settings.rarity;
         if rarity <= 0.0 || !t.is_finite() {
             return;
         }
-        let warm = self.tail.n >= self.judge.warmup;
-        let rank = if warm { self.tail.cdf(t) } else { 0.0 };
-        self.tail.add(t);
+        let warm = self.tail.n >= self.settings.judge.warmup;
+        let rank = self.tail.rank_then_add(t, warm);
         if !warm {
             v.anomalous = false;
             return;
@@ -77,11 +121,13 @@ impl<B: Baseline> BaselineDetector<B> {
 
 impl<B: Baseline> Detector for BaselineDetector<B> {
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
-        let y = self.config.transform(value);
+        let settings = self.settings;
+        let y = settings.transform(value);
         let verdict = match self.base.expect(ts_ms) {
             Some((center, spread, samples, dof)) => {
-                let raw_center = self.config.untransform(center);
-                let mut v = self.judge.judge(
+                let raw_center = settings.untransform(center);
+                let mut v = settings.judge.judge_against(
+                    settings.needed,
                     Deviation {
                         value: y,
                         center,
@@ -92,14 +138,14 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
                     },
                     |t| {
                         let floored = spread.max(crate::detect::judge::spread_floor(center));
-                        let spread_raw = self.config.untransform(center + floored) - raw_center;
+                        let spread_raw = settings.untransform(center + floored) - raw_center;
                         sigma_reason(t, &self.base.name(), raw_center, spread_raw)
                     },
                 );
                 v.expected = Some(raw_center);
                 v.band = v
                     .band
-                    .map(|(l, u)| (self.config.untransform(l), self.config.untransform(u)));
+                    .map(|(l, u)| (settings.untransform(l), settings.untransform(u)));
                 if !v.warming_up {
                     let floored = spread.max(crate::detect::judge::spread_floor(center));
                     self.calibrate(&mut v, (y - center).abs() / floored);
@@ -120,8 +166,8 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
         } else {
             0
         };
-        let relearn = self.streak > self.config.relearn_after();
-        if !verdict.anomalous || self.config.learn_anomalies.unwrap_or(false) || relearn {
+        let relearn = self.streak > settings.relearn_after;
+        if !verdict.anomalous || settings.learn_anomalies || relearn {
             self.base.learn(ts_ms, y);
         }
         verdict

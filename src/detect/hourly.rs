@@ -15,6 +15,9 @@ const MIN_DAYS: i64 = 3;
 const SLOT_HALF_LIFE_DAYS: f64 = 3.0;
 /// Memory of the residual spread, in samples.
 const RESIDUAL_HALF_LIFE: f64 = 2000.0;
+/// The residual spread's smoothing factor, computed once (a `powf` per sample otherwise).
+static RESIDUAL_ALPHA: std::sync::LazyLock<f64> =
+    std::sync::LazyLock::new(|| alpha_for_half_life(RESIDUAL_HALF_LIFE));
 /// Residuals seen before the spread is trusted.
 const MIN_RESIDUALS: u64 = 10;
 
@@ -59,8 +62,7 @@ impl HourOfDayProfile {
             return;
         };
         if *visits > 0 {
-            self.residual
-                .add(x - mean.get(), alpha_for_half_life(RESIDUAL_HALF_LIFE));
+            self.residual.add(x - mean.get(), *RESIDUAL_ALPHA);
         }
         *visits = visits.saturating_add(1);
         let per_day = f64::from(*visits) / days;

@@ -79,8 +79,25 @@ impl Judge {
         (2.0 * (1.0 - cdf)).clamp(0.0, 1.0)
     }
 
+    /// The score a deviation must reach to be anomalous: the normal confidence of
+    /// `sigmas`. It depends on the settings only, so a detector computes it once instead
+    /// of once per sample (see [`Judge::judge_against`]).
+    pub fn needed(&self) -> f64 {
+        1.0 - Self::tail(self.sigmas, None)
+    }
+
     /// Judges a deviation; `describe` makes the reason when (and only when) it is anomalous.
     pub fn judge(&self, d: Deviation, describe: impl FnOnce(f64) -> String) -> Verdict {
+        self.judge_against(self.needed(), d, describe)
+    }
+
+    /// [`Judge::judge`] with the score needed already computed by [`Judge::needed`].
+    pub fn judge_against(
+        &self,
+        needed: f64,
+        d: Deviation,
+        describe: impl FnOnce(f64) -> String,
+    ) -> Verdict {
         let spread = d.spread.max(spread_floor(d.center));
         let band = (
             d.center - self.sigmas * spread,
@@ -109,7 +126,6 @@ impl Judge {
         } else {
             0.0
         };
-        let needed = 1.0 - Self::tail(self.sigmas, None);
         let raw_delta = (d.raw.0 - d.raw.1).abs();
         let big_enough = raw_delta >= self.min_abs && raw_delta >= self.min_rel * d.raw.1.abs();
         let anomalous = score >= needed && big_enough && d.value.is_finite();

@@ -52,12 +52,24 @@ impl Moments {
 }
 
 /// Exact moments over a sliding time window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowMoments {
     bucket_ms: i64,
     buckets: usize,
     #[serde(with = "crate::detect::packed::window_buckets")]
     live: std::collections::VecDeque<(i64, Moments)>,
+    /// Every live bucket but the newest merged in order (None: not yet computed). Only the
+    /// newest bucket changes between samples, so a read merges one bucket instead of all
+    /// of them, with the same operations in the same order: the same bits.
+    #[serde(skip)]
+    older: Option<Moments>,
+}
+
+/// Equal when the window and its buckets are; the cache is not state.
+impl PartialEq for WindowMoments {
+    fn eq(&self, o: &Self) -> bool {
+        self.bucket_ms == o.bucket_ms && self.buckets == o.buckets && self.live == o.live
+    }
 }
 
 impl WindowMoments {
@@ -68,6 +80,7 @@ impl WindowMoments {
             bucket_ms: (window_ms / buckets as i64).max(1),
             buckets,
             live: std::collections::VecDeque::with_capacity(buckets + 1),
+            older: None,
         }
     }
 
@@ -75,6 +88,7 @@ impl WindowMoments {
         let oldest = ts_ms.div_euclid(self.bucket_ms) - self.buckets as i64 + 1;
         while self.live.front().is_some_and(|(id, _)| *id < oldest) {
             self.live.pop_front();
+            self.older = None;
         }
     }
 
@@ -84,7 +98,13 @@ impl WindowMoments {
         self.expire(ts_ms);
         match self.live.back_mut() {
             Some((last, m)) if *last == id => m.add(x),
-            _ => {
+            newest => {
+                // The bucket that was newest joins the older ones.
+                match (newest, &mut self.older) {
+                    (None, older) => *older = Some(Moments::default()),
+                    (Some((_, m)), Some(older)) => older.merge(m),
+                    (Some(_), None) => {}
+                }
                 let mut m = Moments::default();
                 m.add(x);
                 self.live.push_back((id, m));
@@ -95,10 +115,18 @@ impl WindowMoments {
     /// The moments of the window ending at `ts_ms`.
     pub fn get(&mut self, ts_ms: i64) -> Moments {
         self.expire(ts_ms);
-        let mut total = Moments::default();
-        for (_, m) in &self.live {
-            total.merge(m);
-        }
+        let Some((_, newest)) = self.live.back() else {
+            return Moments::default();
+        };
+        let live = &self.live;
+        let mut total = *self.older.get_or_insert_with(|| {
+            let mut older = Moments::default();
+            for (_, m) in live.range(..live.len() - 1) {
+                older.merge(m);
+            }
+            older
+        });
+        total.merge(newest);
         total
     }
 }
@@ -160,6 +188,33 @@ mod tests {
         let m = w.get(125);
         assert_eq!(m.n, 1.0, "only the sample at 30 ms is inside (25, 125]");
         assert_eq!(m.mean, 4.0);
+    }
+
+    #[test]
+    fn cached_older_buckets_give_the_same_bits_as_merging_all() {
+        let naive = |w: &WindowMoments| {
+            let mut total = Moments::default();
+            for (_, m) in &w.live {
+                total.merge(m);
+            }
+            total
+        };
+        let mut w = WindowMoments::new(1_000, 8);
+        let mut x = 0.3f64;
+        for i in 0..5_000i64 {
+            x = (x * 3.9 * (1.0 - x)).clamp(0.01, 0.99);
+            let ts = i * 7 + (i / 13) * 50;
+            w.add(ts, 100.0 * x);
+            if i % 3 == 0 {
+                let got = w.get(ts + 1);
+                let want = naive(&w);
+                assert_eq!(
+                    (got.n.to_bits(), got.mean.to_bits(), got.m2.to_bits()),
+                    (want.n.to_bits(), want.mean.to_bits(), want.m2.to_bits()),
+                    "sample {i}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -100,8 +100,23 @@ impl DecayingSketch {
         if !x.is_finite() {
             return;
         }
-        self.n += 1;
+        self.add_key(key(x));
+    }
+
+    /// [`DecayingSketch::cdf`] of `x` before it is added (when `rank` is set, else 0),
+    /// then [`DecayingSketch::add`]: the bucket key, a logarithm, is computed once.
+    pub fn rank_then_add(&mut self, x: f64, rank: bool) -> f64 {
+        if !x.is_finite() {
+            return if rank { self.cdf(x) } else { 0.0 };
+        }
         let k = key(x);
+        let r = if rank { self.cdf_key(k) } else { 0.0 };
+        self.add_key(k);
+        r
+    }
+
+    fn add_key(&mut self, k: i32) {
+        self.n += 1;
         match self.buckets.binary_search_by_key(&k, |b| b.0) {
             Ok(i) => self.buckets[i].1 += self.weight as f32,
             Err(i) => self.buckets.insert(i, (k, self.weight as f32)),
@@ -173,10 +188,13 @@ impl DecayingSketch {
 
     /// Fraction of weight at or below `x`.
     pub fn cdf(&self, x: f64) -> f64 {
+        self.cdf_key(key(x))
+    }
+
+    fn cdf_key(&self, k: i32) -> f64 {
         if self.total <= 0.0 {
             return 0.5;
         }
-        let k = key(x);
         self.buckets
             .iter()
             .take_while(|b| b.0 <= k)

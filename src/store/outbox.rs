@@ -131,6 +131,10 @@ pub(super) async fn insert_messages(
     Ok(())
 }
 
+/// Ids per `UPDATE … WHERE id IN (…)` of delivered rows (well under SQLite's and
+/// PostgreSQL's limits on bound parameters).
+const DELIVERED_PER_STATEMENT: usize = 256;
+
 impl Store {
     /// Enqueues messages on their own (the engine uses [`Store::commit`] instead).
     pub async fn enqueue(&self, messages: &[NewMessage]) -> Result<(), StoreError> {
@@ -194,18 +198,31 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
+        // The common result, delivered, is one statement per batch of ids rather than one
+        // per row: each statement is a round trip to the database's worker thread.
+        let delivered: Vec<&String> = results
+            .iter()
+            .filter_map(|r| match r {
+                DeliveryResult::Delivered { id } => Some(id),
+                _ => None,
+            })
+            .collect();
+        for ids in delivered.chunks(DELIVERED_PER_STATEMENT) {
+            let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "UPDATE outbox SET status = 'delivered', delivered_at = $1, attempts = attempts + 1, \
+                 claimed_until = NULL WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(now_ms);
+            for id in ids {
+                query = query.bind((*id).clone());
+            }
+            query.execute(&mut *tx).await?;
+        }
         for r in results {
             match r {
-                DeliveryResult::Delivered { id } => {
-                    sqlx::query(
-                        "UPDATE outbox SET status = 'delivered', delivered_at = $1, attempts = attempts + 1, \
-                         claimed_until = NULL WHERE id = $2",
-                    )
-                    .bind(now_ms)
-                    .bind(id.clone())
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                DeliveryResult::Delivered { .. } => {}
                 DeliveryResult::Retry {
                     id,
                     due_at_ms,
