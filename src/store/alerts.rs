@@ -196,7 +196,14 @@ impl Store {
             }
         }
         insert_messages(&mut tx, &batch.messages).await?;
-        write_group_entries(&mut tx, &batch.group_entries, batch.at_ms, false).await?;
+        write_group_entries(
+            &mut tx,
+            self.dialect,
+            &batch.group_entries,
+            batch.at_ms,
+            false,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

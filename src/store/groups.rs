@@ -57,73 +57,90 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 /// existed), so no notification is planned for them.
 pub(super) async fn write_group_entries(
     tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
     entries: &[GroupEntry],
     now_ms: i64,
     sent: bool,
 ) -> Result<(), StoreError> {
+    // On PostgreSQL the group row is locked while it is read and changed, so a flush
+    // that is about to delete the group (it had emptied) either sees this change or is
+    // seen to have deleted it; SQLite's write transactions are serial anyway.
+    let lock = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE",
+    };
+    let select = format!(
+        "SELECT next_flush_at, last_sent_at, sent_firing FROM notify_groups WHERE group_key = $1{lock}"
+    );
     for e in entries {
-        let row = sqlx::query(
-            "SELECT next_flush_at, last_sent_at, sent_firing FROM notify_groups WHERE group_key = $1",
-        )
-        .bind(e.key.clone())
-        .fetch_optional(&mut **tx)
-        .await?;
         let settings = json(&e.settings)?;
-        match row {
-            None => {
-                let (next, log, last) = if sent {
-                    (None, json(&[&e.alert.fingerprint])?, Some(now_ms))
-                } else {
-                    (
-                        Some(next_flush_after_change(&e.settings, None, now_ms)),
-                        "[]".to_owned(),
-                        None,
-                    )
-                };
-                sqlx::query(
+        // Twice at most: a group another writer created meanwhile is then updated.
+        for _ in 0..2 {
+            let row = sqlx::query(&select)
+                .bind(e.key.clone())
+                .fetch_optional(&mut **tx)
+                .await?;
+            match row {
+                None => {
+                    let (next, log, last) = if sent {
+                        (None, json(&[&e.alert.fingerprint])?, Some(now_ms))
+                    } else {
+                        (
+                            Some(next_flush_after_change(&e.settings, None, now_ms)),
+                            "[]".to_owned(),
+                            None,
+                        )
+                    };
+                    let inserted = sqlx::query(
                     "INSERT INTO notify_groups (group_key, receiver, route, group_labels, settings, \
                      created_at, next_flush_at, last_sent_at, sent_firing, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) ON CONFLICT (group_key) DO NOTHING",
                 )
                 .bind(e.key.clone())
                 .bind(e.receiver.clone())
                 .bind(e.route.clone())
                 .bind(json(&e.group_labels)?)
-                .bind(settings)
+                .bind(settings.clone())
                 .bind(now_ms)
                 .bind(next)
                 .bind(last)
                 .bind(log)
                 .execute(&mut **tx)
-                .await?;
-            }
-            Some(r) => {
-                let planned: Option<i64> = r.try_get("next_flush_at")?;
-                let last_sent: Option<i64> = r.try_get("last_sent_at")?;
-                let mut log: BTreeSet<String> =
-                    serde_json::from_str(&r.try_get::<String, _>("sent_firing")?)
-                        .map_err(corrupt)?;
-                let next = if sent {
-                    log.insert(e.alert.fingerprint.clone());
-                    planned
-                } else {
-                    Some(next_flush_after_change(
-                        &e.settings,
-                        Some((planned, last_sent)),
-                        now_ms,
-                    ))
-                };
-                sqlx::query(
+                .await?
+                .rows_affected();
+                    if inserted == 0 {
+                        continue;
+                    }
+                }
+                Some(r) => {
+                    let planned: Option<i64> = r.try_get("next_flush_at")?;
+                    let last_sent: Option<i64> = r.try_get("last_sent_at")?;
+                    let mut log: BTreeSet<String> =
+                        serde_json::from_str(&r.try_get::<String, _>("sent_firing")?)
+                            .map_err(corrupt)?;
+                    let next = if sent {
+                        log.insert(e.alert.fingerprint.clone());
+                        planned
+                    } else {
+                        Some(next_flush_after_change(
+                            &e.settings,
+                            Some((planned, last_sent)),
+                            now_ms,
+                        ))
+                    };
+                    sqlx::query(
                     "UPDATE notify_groups SET next_flush_at = $1, settings = $2, sent_firing = $3, \
                      version = version + 1 WHERE group_key = $4",
                 )
                 .bind(next)
-                .bind(settings)
+                .bind(settings.clone())
                 .bind(json(&log)?)
                 .bind(e.key.clone())
                 .execute(&mut **tx)
                 .await?;
+                }
             }
+            break;
         }
         sqlx::query(
             "INSERT INTO notify_group_alerts (group_key, fingerprint, body, updated_at) VALUES ($1, $2, $3, $4) \
@@ -151,7 +168,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        write_group_entries(&mut tx, entries, now_ms, true).await?;
+        write_group_entries(&mut tx, self.dialect, entries, now_ms, true).await?;
         tx.commit().await?;
         Ok(())
     }
