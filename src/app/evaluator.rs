@@ -94,7 +94,8 @@ pub struct Evaluator {
     pub default_receivers: Vec<String>,
     /// The last evaluation of each rule, for `GET /api/v1/rules`.
     pub statuses: crate::app::status::RuleStatuses,
-    /// Active and scheduled silences (kept in step with the store by the API).
+    /// Active and scheduled silences (kept in step with the store by the API), shared
+    /// with the group flusher.
     pub silences: Arc<crate::notify::silence::SilenceSet>,
     /// Routing, inhibition, time intervals and flap control.
     pub policy: Arc<NotifyPolicy>,

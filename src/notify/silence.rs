@@ -142,7 +142,7 @@ impl Silence {
     }
 }
 
-/// The silences the evaluator consults, refreshed from the store when they change.
+/// The silences group flushes consult, refreshed from the store when they change.
 #[derive(Debug, Default)]
 pub struct SilenceSet {
     silences: RwLock<Vec<Silence>>,

@@ -34,7 +34,8 @@ pub struct NewSilence {
     expire_on_resolve: bool,
 }
 
-/// Reloads the evaluator's set from the store, so a change applies at the next evaluation.
+/// Reloads the shared silence set from the store and has groups holding alerts flush now,
+/// so a change applies at once.
 async fn refresh(state: &ServerState) -> Result<Vec<Silence>, ApiError> {
     let all = state
         .store
