@@ -86,8 +86,6 @@ pub struct Evaluator {
     pub metrics: Metrics,
     /// The clock.
     pub clock: SharedClock,
-    /// Wakes the dispatcher when rows are written.
-    pub wake: Arc<Notify>,
     /// `source_down` alerts.
     pub health: Mutex<SourceHealth>,
     /// Receivers for alerts not tied to a rule (`source_down`).
@@ -112,7 +110,6 @@ impl Evaluator {
         sources: HashMap<String, Arc<dyn Source>>,
         metrics: Metrics,
         clock: SharedClock,
-        wake: Arc<Notify>,
         default_receivers: Vec<String>,
     ) -> Self {
         Self {
@@ -120,7 +117,6 @@ impl Evaluator {
             sources,
             metrics,
             clock,
-            wake,
             health: Mutex::new(SourceHealth::default()),
             default_receivers,
             statuses: Default::default(),
@@ -134,17 +130,18 @@ impl Evaluator {
     /// Routes this evaluation's notifying changes into their notification groups, with
     /// flap control: an alert that changes too often is reported once as flapping and
     /// then held until it settles. Silences, inhibition and grouping apply when the
-    /// groups flush. Returns the fingerprints whose stored alert changed here.
+    /// groups flush. Returns the fingerprints whose flap-control record changed here.
     fn route_changes(
         &self,
         batch: &mut CommitBatch,
         runtime: &mut RuleRuntime,
         transitions: &[Transition],
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Vec<String> {
+    ) -> std::collections::HashSet<String> {
         let rule = Arc::clone(&runtime.rule);
         let flap = self.policy.flap;
-        let mut touched = Vec::new();
+        // Alerts whose flap-control record changed, so their stored copy must be rewritten.
+        let mut touched = std::collections::HashSet::new();
         for t in transitions {
             log_transition(t);
             if !t.notifies() {
@@ -156,7 +153,9 @@ impl Evaluator {
                 continue;
             };
             let verdict = flap::on_change(&mut g.alert, flap, t.at);
-            touched.push(fp.clone());
+            if flap.is_some() {
+                touched.insert(fp.clone());
+            }
             let mut alert = t.alert.clone();
             alert.changes = g.alert.changes.clone();
             alert.flapping = g.alert.flapping;
@@ -190,7 +189,7 @@ impl Evaluator {
                     alert.resolved_at.get_or_insert(now);
                 }
                 self.route(batch, &alert, &rule.receivers, &rule.annotations, None);
-                touched.push(g.alert.fingerprint.clone());
+                touched.insert(g.alert.fingerprint.clone());
             }
         }
         touched
@@ -362,15 +361,22 @@ impl Evaluator {
                     })
                     .cloned()
                     .collect();
-                for fp in
-                    self.route_changes(&mut batch, &mut task.runtime, &outcome.transitions, now)
-                {
-                    let Some(g) = task.runtime.groups.get(&fp) else {
-                        continue;
-                    };
-                    match batch.alerts.iter_mut().find(|a| a.fingerprint == fp) {
-                        Some(a) => *a = g.alert.clone(),
-                        None => batch.alerts.push(g.alert.clone()),
+                let touched =
+                    self.route_changes(&mut batch, &mut task.runtime, &outcome.transitions, now);
+                if !touched.is_empty() {
+                    for a in batch.alerts.iter_mut() {
+                        if touched.contains(&a.fingerprint) {
+                            if let Some(g) = task.runtime.groups.get(&a.fingerprint) {
+                                *a = g.alert.clone();
+                            }
+                        }
+                    }
+                    let written: std::collections::HashSet<String> =
+                        batch.alerts.iter().map(|a| a.fingerprint.clone()).collect();
+                    for fp in touched.iter().filter(|fp| !written.contains(*fp)) {
+                        if let Some(g) = task.runtime.groups.get(fp) {
+                            batch.alerts.push(g.alert.clone());
+                        }
                     }
                 }
                 batch.transitions = outcome.transitions;

@@ -195,7 +195,6 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         sources,
         metrics.clone(),
         Arc::clone(&clock),
-        Arc::clone(&wake),
         config.default_receivers.clone(),
     );
     evaluator.policy = Arc::new(config.notify_policy.clone());

@@ -115,6 +115,25 @@ fn status_of(alert: &AlertPayload) -> &'static str {
     }
 }
 
+/// When `alert` started firing (the notification's time when unknown).
+fn started(payload: &WebhookPayload, alert: &AlertPayload) -> String {
+    alert
+        .starts_at
+        .clone()
+        .unwrap_or_else(|| payload.created_at.clone())
+}
+
+/// When a resolved `alert` ended (the notification's time when unknown); `None` while
+/// it fires.
+fn ended(payload: &WebhookPayload, alert: &AlertPayload) -> Option<String> {
+    (alert.state == AlertState::Resolved).then(|| {
+        alert
+            .ends_at
+            .clone()
+            .unwrap_or_else(|| payload.created_at.clone())
+    })
+}
+
 /// The entries every map of `maps` holds with the same value.
 fn common(maps: &[BTreeMap<String, String>]) -> BTreeMap<String, String> {
     let Some((first, rest)) = maps.split_first() else {
@@ -136,17 +155,8 @@ pub fn webhook_body(payload: &WebhookPayload) -> AlertmanagerWebhook {
             status: status_of(a).to_owned(),
             labels: labels_of(a),
             annotations: a.annotations.clone(),
-            starts_at: a
-                .starts_at
-                .clone()
-                .unwrap_or_else(|| payload.created_at.clone()),
-            ends_at: match a.state {
-                AlertState::Resolved => a
-                    .ends_at
-                    .clone()
-                    .unwrap_or_else(|| payload.created_at.clone()),
-                _ => ZERO_TIME.to_owned(),
-            },
+            starts_at: started(payload, a),
+            ends_at: ended(payload, a).unwrap_or_else(|| ZERO_TIME.to_owned()),
             generator_url: String::new(),
             fingerprint: a.fingerprint.clone(),
         })
@@ -192,17 +202,10 @@ pub fn api_alerts(payload: &WebhookPayload, firing_ttl: Duration) -> Vec<Postabl
         .map(|a| PostableAlert {
             labels: labels_of(a),
             annotations: a.annotations.clone(),
-            starts_at: a
-                .starts_at
-                .clone()
-                .unwrap_or_else(|| payload.created_at.clone()),
-            ends_at: match a.state {
-                AlertState::Resolved => a
-                    .ends_at
-                    .clone()
-                    .unwrap_or_else(|| payload.created_at.clone()),
-                _ => rfc3339(created + chrono::Duration::from_std(firing_ttl).unwrap_or_default()),
-            },
+            starts_at: started(payload, a),
+            ends_at: ended(payload, a).unwrap_or_else(|| {
+                rfc3339(created + chrono::Duration::from_std(firing_ttl).unwrap_or_default())
+            }),
         })
         .collect()
 }

@@ -107,12 +107,16 @@ impl GroupFlusher {
                     .with_label_values(&[&group.receiver])
                     .inc();
             }
-            resolved_labels.extend(
-                members
-                    .iter()
-                    .filter(|m| decided.remove.iter().any(|(fp, _)| *fp == m.fingerprint))
-                    .map(|m| m.alert.labels.clone()),
-            );
+            if !expiring.is_empty() {
+                let removed: HashSet<&str> =
+                    decided.remove.iter().map(|(fp, _)| fp.as_str()).collect();
+                resolved_labels.extend(
+                    members
+                        .iter()
+                        .filter(|m| removed.contains(m.fingerprint.as_str()))
+                        .map(|m| m.alert.labels.clone()),
+                );
+            }
             let message = decided.notification.as_ref().map(|p| NewMessage {
                 id: id.clone(),
                 receiver: group.receiver.clone(),
