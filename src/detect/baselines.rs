@@ -98,23 +98,44 @@ impl<B: Baseline> BaselineDetector<B> {
     }
 }
 
+/// What the rarity test says of one deviation, found before judging it.
+#[derive(Debug, Clone, Copy)]
+enum Rarity {
+    /// The test is off, or the deviation is not a number.
+    Off,
+    /// The series has not yet seen enough deviations to rank this one.
+    Cold,
+    /// The share of this series' past deviations at or below this one's bucket.
+    Rank(f64),
+}
+
 impl<B: Baseline> BaselineDetector<B> {
-    /// Applies the rarity test: the deviation must also be rare for this series.
-    fn calibrate(&mut self, v: &mut Verdict, t: f64) {
-        let rarity = self.settings.rarity;
-        if rarity <= 0.0 || !t.is_finite() {
-            return;
+    /// Ranks a deviation of `t` spreads among the series' past ones, and learns it.
+    fn rarity(&mut self, t: f64) -> Rarity {
+        if self.settings.rarity <= 0.0 || !t.is_finite() {
+            return Rarity::Off;
         }
         let warm = self.tail.n >= self.settings.judge.warmup;
         let rank = self.tail.rank_then_add(t, warm);
-        if !warm {
-            v.anomalous = false;
-            return;
+        if warm {
+            Rarity::Rank(rank)
+        } else {
+            Rarity::Cold
         }
-        // The score is how rare the deviation is for this series.
-        v.score = v.score.min(rank);
-        if rank < rarity {
-            v.anomalous = false;
+    }
+
+    /// Applies the rarity test: the deviation must also be rare for this series.
+    fn calibrate(&self, v: &mut Verdict, rarity: Rarity) {
+        match rarity {
+            Rarity::Off => {}
+            Rarity::Cold => v.anomalous = false,
+            Rarity::Rank(rank) => {
+                // The score is how rare the deviation is for this series.
+                v.score = v.score.min(rank);
+                if rank < self.settings.rarity {
+                    v.anomalous = false;
+                }
+            }
         }
     }
 }
@@ -126,30 +147,45 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
         let verdict = match self.base.expect(ts_ms) {
             Some((center, spread, samples, dof)) => {
                 let raw_center = settings.untransform(center);
-                let mut v = settings.judge.judge_against(
-                    settings.needed,
-                    Deviation {
-                        value: y,
-                        center,
-                        spread,
-                        samples,
-                        dof,
-                        raw: (value, raw_center),
-                    },
-                    |t| {
-                        let floored = spread.max(crate::detect::judge::spread_floor(center));
-                        let spread_raw = settings.untransform(center + floored) - raw_center;
-                        sigma_reason(t, &self.base.name(), raw_center, spread_raw)
-                    },
-                );
+                let deviation = Deviation {
+                    value: y,
+                    center,
+                    spread,
+                    samples,
+                    dof,
+                    raw: (value, raw_center),
+                };
+                let floored = spread.max(crate::detect::judge::spread_floor(center));
+                let rarity = if samples >= settings.judge.warmup {
+                    self.rarity((y - center).abs() / floored)
+                } else {
+                    Rarity::Off
+                };
+                let mut v = match rarity {
+                    // Below every deviation the series keeps in its tail: the score is 0
+                    // whatever the tail probability, so its CDF (most of a sample's cost)
+                    // is skipped when the judge could not call the value anomalous anyway.
+                    Rarity::Rank(rank)
+                        if rank <= 0.0 && settings.judge.clearly_within(&deviation) =>
+                    {
+                        settings.judge.within(&deviation)
+                    }
+                    _ => {
+                        let mut v = settings
+                            .judge
+                            .judge_against(settings.needed, deviation, |t| {
+                                let spread_raw =
+                                    settings.untransform(center + floored) - raw_center;
+                                sigma_reason(t, &self.base.name(), raw_center, spread_raw)
+                            });
+                        self.calibrate(&mut v, rarity);
+                        v
+                    }
+                };
                 v.expected = Some(raw_center);
                 v.band = v
                     .band
                     .map(|(l, u)| (settings.untransform(l), settings.untransform(u)));
-                if !v.warming_up {
-                    let floored = spread.max(crate::detect::judge::spread_floor(center));
-                    self.calibrate(&mut v, (y - center).abs() / floored);
-                }
                 v
             }
             None => Verdict {

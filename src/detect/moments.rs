@@ -7,6 +7,8 @@
 //! sample rate (a ring of raw samples over seven days at one a minute would be 160 KB),
 //! and slides in steps of one bucket.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 /// Partial moments of a set of samples.
@@ -52,23 +54,76 @@ impl Moments {
 }
 
 /// Exact moments over a sliding time window.
+///
+/// Only the newest bucket changes between samples, so it lives in the struct itself
+/// together with the merged moments of the others and the oldest bucket's id: a sample
+/// reads and writes this struct alone, and the older buckets (on the heap) are read only
+/// when a bucket starts or expires. A tick over 100,000 series is memory-bound, and a
+/// second cache miss per series was a third of its time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "StoredWindow", into = "StoredWindow")]
 pub struct WindowMoments {
     bucket_ms: i64,
     buckets: usize,
+    /// The live buckets before the newest, oldest first.
+    past: VecDeque<(i64, Moments)>,
+    /// The newest live bucket (None: the window is empty, and so is `past`).
+    newest: Option<(i64, Moments)>,
+    /// The id of the oldest live bucket (`i64::MAX` when empty), so that checking for
+    /// expiry does not read `past`.
+    oldest_id: i64,
+    /// `past` merged in order (None: not yet computed). A read merges this with the
+    /// newest bucket: the same operations in the same order as merging every bucket,
+    /// so the same bits.
+    past_total: Option<Moments>,
+}
+
+/// How a window is stored: every live bucket, oldest first (the form snapshots have
+/// always had).
+#[derive(Serialize, Deserialize)]
+struct StoredWindow {
+    bucket_ms: i64,
+    buckets: usize,
     #[serde(with = "crate::detect::packed::window_buckets")]
-    live: std::collections::VecDeque<(i64, Moments)>,
-    /// Every live bucket but the newest merged in order (None: not yet computed). Only the
-    /// newest bucket changes between samples, so a read merges one bucket instead of all
-    /// of them, with the same operations in the same order: the same bits.
-    #[serde(skip)]
-    older: Option<Moments>,
+    live: VecDeque<(i64, Moments)>,
+}
+
+impl From<StoredWindow> for WindowMoments {
+    fn from(stored: StoredWindow) -> Self {
+        let mut past = stored.live;
+        let newest = past.pop_back();
+        let mut w = Self {
+            bucket_ms: stored.bucket_ms.max(1),
+            buckets: stored.buckets.max(1),
+            past,
+            newest,
+            oldest_id: i64::MAX,
+            past_total: None,
+        };
+        w.refresh_oldest();
+        w
+    }
+}
+
+impl From<WindowMoments> for StoredWindow {
+    fn from(w: WindowMoments) -> Self {
+        let mut live = w.past;
+        live.extend(w.newest);
+        Self {
+            bucket_ms: w.bucket_ms,
+            buckets: w.buckets,
+            live,
+        }
+    }
 }
 
 /// Equal when the window and its buckets are; the cache is not state.
 impl PartialEq for WindowMoments {
     fn eq(&self, o: &Self) -> bool {
-        self.bucket_ms == o.bucket_ms && self.buckets == o.buckets && self.live == o.live
+        self.bucket_ms == o.bucket_ms
+            && self.buckets == o.buckets
+            && self.past == o.past
+            && self.newest == o.newest
     }
 }
 
@@ -79,35 +134,57 @@ impl WindowMoments {
         Self {
             bucket_ms: (window_ms / buckets as i64).max(1),
             buckets,
-            live: std::collections::VecDeque::with_capacity(buckets + 1),
-            older: None,
+            past: VecDeque::new(),
+            newest: None,
+            oldest_id: i64::MAX,
+            past_total: None,
         }
+    }
+
+    fn refresh_oldest(&mut self) {
+        self.oldest_id = self
+            .past
+            .front()
+            .or(self.newest.as_ref())
+            .map_or(i64::MAX, |(id, _)| *id);
     }
 
     fn expire(&mut self, ts_ms: i64) {
         let oldest = ts_ms.div_euclid(self.bucket_ms) - self.buckets as i64 + 1;
-        while self.live.front().is_some_and(|(id, _)| *id < oldest) {
-            self.live.pop_front();
-            self.older = None;
+        if self.oldest_id >= oldest {
+            return;
         }
+        while self.past.front().is_some_and(|(id, _)| *id < oldest) {
+            self.past.pop_front();
+            self.past_total = None;
+        }
+        if self.past.is_empty() && self.newest.is_some_and(|(id, _)| id < oldest) {
+            self.newest = None;
+        }
+        self.refresh_oldest();
     }
 
     /// Adds a sample at `ts_ms`.
     pub fn add(&mut self, ts_ms: i64, x: f64) {
         let id = ts_ms.div_euclid(self.bucket_ms);
         self.expire(ts_ms);
-        match self.live.back_mut() {
+        match &mut self.newest {
             Some((last, m)) if *last == id => m.add(x),
             newest => {
-                // The bucket that was newest joins the older ones.
-                match (newest, &mut self.older) {
-                    (None, older) => *older = Some(Moments::default()),
-                    (Some((_, m)), Some(older)) => older.merge(m),
-                    (Some(_), None) => {}
+                // The bucket that was newest joins the past ones.
+                match (newest.take(), &mut self.past_total) {
+                    (None, total) => *total = Some(Moments::default()),
+                    (Some(previous), total) => {
+                        if let Some(total) = total {
+                            total.merge(&previous.1);
+                        }
+                        self.past.push_back(previous);
+                    }
                 }
                 let mut m = Moments::default();
                 m.add(x);
-                self.live.push_back((id, m));
+                self.newest = Some((id, m));
+                self.refresh_oldest();
             }
         }
     }
@@ -115,18 +192,18 @@ impl WindowMoments {
     /// The moments of the window ending at `ts_ms`.
     pub fn get(&mut self, ts_ms: i64) -> Moments {
         self.expire(ts_ms);
-        let Some((_, newest)) = self.live.back() else {
+        let Some((_, newest)) = self.newest else {
             return Moments::default();
         };
-        let live = &self.live;
-        let mut total = *self.older.get_or_insert_with(|| {
-            let mut older = Moments::default();
-            for (_, m) in live.range(..live.len() - 1) {
-                older.merge(m);
+        let past = &self.past;
+        let mut total = *self.past_total.get_or_insert_with(|| {
+            let mut total = Moments::default();
+            for (_, m) in past {
+                total.merge(m);
             }
-            older
+            total
         });
-        total.merge(newest);
+        total.merge(&newest);
         total
     }
 }
@@ -194,7 +271,7 @@ mod tests {
     fn cached_older_buckets_give_the_same_bits_as_merging_all() {
         let naive = |w: &WindowMoments| {
             let mut total = Moments::default();
-            for (_, m) in &w.live {
+            for (_, m) in w.past.iter().chain(&w.newest) {
                 total.merge(m);
             }
             total

@@ -16,6 +16,8 @@ const OFFSET: i32 = 10_000;
 const ZERO: f64 = 1e-9;
 /// At most this many buckets are kept (768 bytes); the lightest merge inward.
 const MAX_BUCKETS: usize = 96;
+/// The next sample's weight is kept below this, so that bucket weights fit an f32.
+const RESCALE_ABOVE: f64 = 1e20;
 
 /// The sketch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,26 +106,59 @@ impl DecayingSketch {
     }
 
     /// [`DecayingSketch::cdf`] of `x` before it is added (when `rank` is set, else 0),
-    /// then [`DecayingSketch::add`]: the bucket key, a logarithm, is computed once.
+    /// then [`DecayingSketch::add`]: the bucket key, a logarithm, and its place among
+    /// the buckets are found once.
     pub fn rank_then_add(&mut self, x: f64, rank: bool) -> f64 {
         if !x.is_finite() {
             return if rank { self.cdf(x) } else { 0.0 };
         }
         let k = key(x);
-        let r = if rank { self.cdf_key(k) } else { 0.0 };
-        self.add_key(k);
+        let place = self.place(k);
+        let r = if rank {
+            // The buckets at or below the key: a prefix, summed in the order cdf sums it.
+            let end = match place {
+                Ok(i) => i + 1,
+                Err(i) => i,
+            };
+            self.rank_of_prefix(end)
+        } else {
+            0.0
+        };
+        self.add_at(k, place);
         r
     }
 
     fn add_key(&mut self, k: i32) {
+        self.add_at(k, self.place(k));
+    }
+
+    /// Where key `k` is or would go among the buckets (a binary search). Most deviations
+    /// an upper-tail sketch sees fall below its lowest bucket: that is checked first.
+    fn place(&self, k: i32) -> Result<usize, usize> {
+        match self.buckets.first() {
+            Some(&(lowest, _)) if k < lowest => Err(0),
+            _ => self.buckets.binary_search_by_key(&k, |b| b.0),
+        }
+    }
+
+    /// Adds one sample of key `k` at `place`, its binary search result.
+    fn add_at(&mut self, k: i32, place: Result<usize, usize>) {
         self.n += 1;
-        match self.buckets.binary_search_by_key(&k, |b| b.0) {
+        let fold_into_lowest = self.upper_tail
+            && place == Err(0)
+            && self.buckets.len() == self.max_buckets
+            && self.weight * self.growth <= RESCALE_ABOVE;
+        match place {
             Ok(i) => self.buckets[i].1 += self.weight as f32,
+            // Below the lowest bucket of a full upper-tail sketch: inserting it and then
+            // compacting would fold it into the lowest bucket; do that without shifting
+            // every bucket twice. (Not when a rescale is due: that runs between the two.)
+            Err(0) if fold_into_lowest => self.buckets[0].1 += self.weight as f32,
             Err(i) => self.buckets.insert(i, (k, self.weight as f32)),
         }
         self.total += self.weight;
         self.weight *= self.growth;
-        if self.weight > 1e20 {
+        if self.weight > RESCALE_ABOVE {
             // Rescale so weights stay finite in f32; relative weights are unchanged.
             let s = 1.0 / self.weight;
             self.buckets
@@ -192,15 +227,15 @@ impl DecayingSketch {
     }
 
     fn cdf_key(&self, k: i32) -> f64 {
+        self.rank_of_prefix(self.buckets.partition_point(|b| b.0 <= k))
+    }
+
+    /// The weight of the first `end` buckets over the total (0.5 when empty).
+    fn rank_of_prefix(&self, end: usize) -> f64 {
         if self.total <= 0.0 {
             return 0.5;
         }
-        self.buckets
-            .iter()
-            .take_while(|b| b.0 <= k)
-            .map(|b| b.1 as f64)
-            .sum::<f64>()
-            / self.total
+        self.buckets[..end].iter().map(|b| b.1 as f64).sum::<f64>() / self.total
     }
 
     /// Median and median absolute deviation.
@@ -269,6 +304,67 @@ mod tests {
         let (m, mad) = s.median_mad().unwrap();
         assert!((m - 500.0).abs() / 500.0 < 0.05, "{m}");
         assert!((mad - 250.0).abs() / 250.0 < 0.1, "{mad}");
+    }
+
+    /// The upper-tail sketch as it was before its shortcuts: a second search for the
+    /// rank, and every new key inserted, then the lowest bucket folded upward.
+    fn reference_rank_then_add(s: &mut DecayingSketch, x: f64) -> f64 {
+        let k = key(x);
+        let rank = if s.total <= 0.0 {
+            0.5
+        } else {
+            s.buckets
+                .iter()
+                .take_while(|b| b.0 <= k)
+                .map(|b| b.1 as f64)
+                .sum::<f64>()
+                / s.total
+        };
+        s.n += 1;
+        match s.buckets.binary_search_by_key(&k, |b| b.0) {
+            Ok(i) => s.buckets[i].1 += s.weight as f32,
+            Err(i) => s.buckets.insert(i, (k, s.weight as f32)),
+        }
+        s.total += s.weight;
+        s.weight *= s.growth;
+        if s.weight > RESCALE_ABOVE {
+            let f = 1.0 / s.weight;
+            s.buckets
+                .iter_mut()
+                .for_each(|b| b.1 = (b.1 as f64 * f) as f32);
+            s.weight = 1.0;
+            s.buckets.retain(|b| b.1 > 1e-12);
+            s.total = s.buckets.iter().map(|b| b.1 as f64).sum();
+        }
+        if s.buckets.len() > s.max_buckets {
+            let (_, w) = s.buckets.remove(0);
+            s.buckets[0].1 += w;
+        }
+        rank
+    }
+
+    #[test]
+    fn upper_tail_shortcuts_give_the_same_bits() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        // A short half-life rescales every ~130 samples, exercising that path too.
+        for half_life in [2.0, 5000.0] {
+            let (mut fast, mut slow) = (
+                DecayingSketch::for_upper_tail(half_life),
+                DecayingSketch::for_upper_tail(half_life),
+            );
+            for i in 0..20_000 {
+                let x: f64 = if i % 50 == 0 {
+                    rng.gen_range(0.0..8.0)
+                } else {
+                    rng.gen_range(0.0..2.0)
+                };
+                let a = fast.rank_then_add(x, true);
+                let b = reference_rank_then_add(&mut slow, x);
+                assert_eq!(a.to_bits(), b.to_bits(), "rank at sample {i}");
+                assert_eq!(fast, slow, "sketch after sample {i}");
+            }
+        }
     }
 
     #[test]
