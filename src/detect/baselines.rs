@@ -34,9 +34,9 @@ pub struct BaselineDetector<B> {
     tail: DecayingSketch,
 }
 
-/// What a baseline detector reads of its configuration per sample, resolved once: a
-/// cache line instead of the whole [`BaselineConfig`] in every series (a tick over
-/// 100,000 series is memory-bound).
+/// What a baseline detector reads of its configuration per sample, resolved once: one
+/// cache line (64 bytes) instead of the whole [`BaselineConfig`] in every series (a
+/// tick over 100,000 series is memory-bound).
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     judge: Judge,
@@ -44,7 +44,8 @@ struct Settings {
     needed: f64,
     /// The rarity test's quantile (0: off).
     rarity: f64,
-    relearn_after: u64,
+    /// [`BaselineConfig::relearn_after`], saturated: 32 bits keep the struct in a line.
+    relearn_after: u32,
     learn_anomalies: bool,
     /// Judge `ln(1 + x)`.
     log: bool,
@@ -57,7 +58,7 @@ impl Settings {
             judge,
             needed: judge.needed(),
             rarity: config.rarity.unwrap_or(0.999),
-            relearn_after: config.relearn_after(),
+            relearn_after: u32::try_from(config.relearn_after()).unwrap_or(u32::MAX),
             learn_anomalies: config.learn_anomalies.unwrap_or(false),
             log: config.log.unwrap_or(false),
         }
@@ -81,6 +82,8 @@ impl Settings {
         }
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Settings>() <= 64);
 
 fn default_settings() -> Settings {
     Settings::new(&BaselineConfig::default(), Kind::Zscore)
@@ -202,7 +205,7 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
         } else {
             0
         };
-        let relearn = self.streak > settings.relearn_after;
+        let relearn = self.streak > u64::from(settings.relearn_after);
         if !verdict.anomalous || settings.learn_anomalies || relearn {
             self.base.learn(ts_ms, y);
         }
