@@ -65,34 +65,44 @@ fn per_kind(c: &mut Criterion) {
     group.finish();
 }
 
-/// Minutes of values per series the tick cycles through.
-const COLUMNS: usize = 32;
+/// Every series' values: uniform noise of ±10 % around its own level, fresh every minute,
+/// so that each baseline has a real spread to judge against and its rarity test sees
+/// deviations of every size (not one repeated value, nor a few cycled ones).
+struct Workload {
+    levels: Vec<f64>,
+    rng: rand::rngs::StdRng,
+}
 
-/// `series` detectors warmed with a day of minutes, the value columns, and the minute.
-fn warm(config: &DetectorConfig, series: usize) -> (Vec<Box<dyn Detector>>, Vec<Vec<f64>>, usize) {
+impl Workload {
+    fn new(series: usize) -> Self {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let levels = (0..series).map(|_| rng.gen_range(1.0..100.0)).collect();
+        Self { levels, rng }
+    }
+
+    /// The next minute's value of every series.
+    fn minute(&mut self) -> Vec<f64> {
+        let rng = &mut self.rng;
+        self.levels
+            .iter()
+            .map(|l| l * (1.0 + rng.gen_range(-0.1..0.1)))
+            .collect()
+    }
+}
+
+/// `series` detectors warmed with a day of minutes, their workload, and the minute.
+fn warm(config: &DetectorConfig, series: usize) -> (Vec<Box<dyn Detector>>, Workload, usize) {
     let mut detectors: Vec<Box<dyn Detector>> = (0..series).map(|_| config.build()).collect();
-    // Each series is noise around its own level, different every minute (a column of
-    // values per minute, reused every COLUMNS minutes), so the baselines have a real
-    // spread to judge against instead of one repeated value.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-    let levels: Vec<f64> = (0..series).map(|_| rng.gen_range(1.0..100.0)).collect();
-    let columns: Vec<Vec<f64>> = (0..COLUMNS)
-        .map(|_| {
-            levels
-                .iter()
-                .map(|l| l * (1.0 + rng.gen_range(-0.1..0.1)))
-                .collect()
-        })
-        .collect();
+    let mut workload = Workload::new(series);
     // A day of minutes, so the tick judges instead of warming up and each baseline holds
     // what a day of history gives it (1,440 samples).
     let day = 1440;
     for t in 0..day {
-        for (d, x) in detectors.iter_mut().zip(&columns[t % COLUMNS]) {
+        for (d, x) in detectors.iter_mut().zip(&workload.minute()) {
             d.observe(t as i64 * 60_000, *x);
         }
     }
-    (detectors, columns, day)
+    (detectors, workload, day)
 }
 
 fn tick_over_100k_series(c: &mut Criterion) {
@@ -109,15 +119,21 @@ fn tick_over_100k_series(c: &mut Criterion) {
         // (criterion calls the closure again for every sample).
         let mut state = None;
         group.bench_function(format!("100k_series_{name}"), |b| {
-            let (detectors, columns, t) = state.get_or_insert_with(|| warm(&config, SERIES));
-            b.iter(|| {
-                *t += 1;
-                let mut anomalies = 0;
-                for (d, x) in detectors.iter_mut().zip(&columns[*t % COLUMNS]) {
-                    anomalies += usize::from(d.observe(*t as i64 * 60_000, *x).anomalous);
-                }
-                black_box(anomalies)
-            })
+            let (detectors, workload, t) = state.get_or_insert_with(|| warm(&config, SERIES));
+            // The minute's values are drawn outside the timing: a tick judges values
+            // its source already fetched.
+            b.iter_batched_ref(
+                || workload.minute(),
+                |column| {
+                    *t += 1;
+                    let mut anomalies = 0;
+                    for (d, x) in detectors.iter_mut().zip(column.iter()) {
+                        anomalies += usize::from(d.observe(*t as i64 * 60_000, *x).anomalous);
+                    }
+                    black_box(anomalies)
+                },
+                BatchSize::PerIteration,
+            )
         });
     }
     group.finish();
