@@ -20,7 +20,7 @@ const MAX_BUCKETS: usize = 96;
 const RESCALE_ABOVE: f64 = 1e20;
 
 /// The sketch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DecayingSketch {
     /// (bucket key, weight), sorted by key: 8 bytes a bucket, at most `max_buckets`.
     /// Inline up to the upper-tail size, so the rarity test every baseline runs per
@@ -40,23 +40,76 @@ pub struct DecayingSketch {
     /// Most buckets kept.
     #[serde(default = "default_max")]
     max_buckets: usize,
+    /// [`DecayingSketch::lowest_edge`] of the lowest bucket, NaN when not yet computed
+    /// since that bucket changed: a cache, not state.
+    #[serde(skip, default = "unknown_edge")]
+    edge: f64,
 }
 
 fn default_max() -> usize {
     MAX_BUCKETS
 }
 
+fn unknown_edge() -> f64 {
+    f64::NAN
+}
+
+/// Equal when the buckets and weights are; the edge is a cache, not state.
+impl PartialEq for DecayingSketch {
+    fn eq(&self, o: &Self) -> bool {
+        self.buckets == o.buckets
+            && self.total == o.total
+            && self.weight == o.weight
+            && self.growth == o.growth
+            && self.n == o.n
+            && self.upper_tail == o.upper_tail
+            && self.max_buckets == o.max_buckets
+    }
+}
+
+/// Where one sample goes among the buckets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    /// Into the bucket at this index.
+    Existing(usize),
+    /// Into a new bucket of this key, inserted at this index.
+    New(usize, i32),
+}
+
 fn key(x: f64) -> i32 {
     if x.abs() < ZERO {
         return 0;
     }
-    let k = (x.abs().ln() / GAMMA.ln()).ceil() as i32;
+    let k = ceil_to_i32(x.abs().ln() / GAMMA.ln());
     let k = k.clamp(-OFFSET + 1, OFFSET - 1) + OFFSET;
     if x > 0.0 {
         k
     } else {
         -k
     }
+}
+
+/// `q.ceil() as i32`, without a call: on baseline x86-64 `ceil` is a libm call, a tenth
+/// of a rank's cost. Exact for every q, saturating as the cast does (NaN gives 0).
+fn ceil_to_i32(q: f64) -> i32 {
+    let truncated = q as i32;
+    if f64::from(truncated) < q {
+        truncated.saturating_add(1)
+    } else {
+        truncated
+    }
+}
+
+/// A bound below which every value's key is below `lowest` (NEG_INFINITY when no
+/// value's is): `GAMMA^(lowest - 1)`, less a margin of 1e-9 far wider than the rounding
+/// of [`key`]'s logarithm and of `powi`, so that it never admits a value of key `lowest`.
+fn edge_below(lowest: i32) -> f64 {
+    // Keys 0 and 1 hold zero and the clamped smallest values: nothing sorts below them
+    // by this bound, and negative keys never occur in an upper tail.
+    if lowest <= 1 {
+        return f64::NEG_INFINITY;
+    }
+    GAMMA.powi(lowest - OFFSET - 1) * (1.0 - 1e-9)
 }
 
 fn value(key: i32) -> f64 {
@@ -84,6 +137,7 @@ impl DecayingSketch {
             n: 0,
             upper_tail: false,
             max_buckets: MAX_BUCKETS,
+            edge: f64::NAN,
         }
     }
 
@@ -107,54 +161,95 @@ impl DecayingSketch {
 
     /// [`DecayingSketch::cdf`] of `x` before it is added (when `rank` is set, else 0),
     /// then [`DecayingSketch::add`]: the bucket key, a logarithm, and its place among
-    /// the buckets are found once.
+    /// the buckets are found once, and neither when `x` folds into the lowest bucket.
     pub fn rank_then_add(&mut self, x: f64, rank: bool) -> f64 {
         if !x.is_finite() {
             return if rank { self.cdf(x) } else { 0.0 };
         }
-        let k = key(x);
-        let place = self.place(k);
+        // Most deviations an upper-tail sketch sees fall below its lowest bucket, and a
+        // full one folds them into it: no key is needed to know that, and none to rank
+        // them (no bucket is at or below them).
+        if self.folds_below_lowest() && x < self.lowest_edge() {
+            let r = if rank { self.rank_of_prefix(0) } else { 0.0 };
+            self.add_to(Slot::Existing(0));
+            return r;
+        }
+        let (slot, at_or_below) = self.locate(key(x));
         let r = if rank {
-            // The buckets at or below the key: a prefix, summed in the order cdf sums it.
-            let end = match place {
-                Ok(i) => i + 1,
-                Err(i) => i,
-            };
-            self.rank_of_prefix(end)
+            self.rank_of_prefix(at_or_below)
         } else {
             0.0
         };
-        self.add_at(k, place);
+        self.add_to(slot);
         r
     }
 
     fn add_key(&mut self, k: i32) {
-        self.add_at(k, self.place(k));
+        self.add_to(self.locate(k).0);
     }
 
-    /// Where key `k` is or would go among the buckets (a binary search). Most deviations
-    /// an upper-tail sketch sees fall below its lowest bucket: that is checked first.
-    fn place(&self, k: i32) -> Result<usize, usize> {
-        match self.buckets.first() {
-            Some(&(lowest, _)) if k < lowest => Err(0),
-            _ => self.buckets.binary_search_by_key(&k, |b| b.0),
+    /// True when a key below the lowest bucket is folded into it instead of inserted:
+    /// inserting it and then compacting would fold it there, and this does so without
+    /// shifting every bucket twice. (Not when a rescale is due: that runs between the
+    /// two.)
+    fn folds_below_lowest(&self) -> bool {
+        self.upper_tail
+            && self.buckets.len() == self.max_buckets
+            && self.weight * self.growth <= RESCALE_ABOVE
+    }
+
+    /// [`edge_below`] the lowest bucket, computed once per lowest bucket.
+    fn lowest_edge(&mut self) -> f64 {
+        if self.edge.is_nan() {
+            self.edge = self
+                .buckets
+                .first()
+                .map_or(f64::NEG_INFINITY, |b| edge_below(b.0));
+        }
+        self.edge
+    }
+
+    /// Where a sample of key `k` goes, and how many buckets hold keys at or below `k`.
+    /// An upper tail's keys are mostly consecutive, so the bucket `k - lowest` places up
+    /// are checked before a binary search.
+    fn locate(&self, k: i32) -> (Slot, usize) {
+        let (Some(&(lowest, _)), Some(&(highest, _))) = (self.buckets.first(), self.buckets.last())
+        else {
+            return (Slot::New(0, k), 0);
+        };
+        if k < lowest {
+            let slot = if self.folds_below_lowest() {
+                Slot::Existing(0)
+            } else {
+                Slot::New(0, k)
+            };
+            return (slot, 0);
+        }
+        if k > highest {
+            return (Slot::New(self.buckets.len(), k), self.buckets.len());
+        }
+        let guess = (i64::from(k) - i64::from(lowest)) as usize;
+        if self.buckets.get(guess).is_some_and(|b| b.0 == k) {
+            return (Slot::Existing(guess), guess + 1);
+        }
+        match self.buckets.binary_search_by_key(&k, |b| b.0) {
+            Ok(i) => (Slot::Existing(i), i + 1),
+            Err(i) => (Slot::New(i, k), i),
         }
     }
 
-    /// Adds one sample of key `k` at `place`, its binary search result.
-    fn add_at(&mut self, k: i32, place: Result<usize, usize>) {
+    /// Adds one sample at `slot`, as [`DecayingSketch::locate`] found it.
+    #[inline]
+    fn add_to(&mut self, slot: Slot) {
         self.n += 1;
-        let fold_into_lowest = self.upper_tail
-            && place == Err(0)
-            && self.buckets.len() == self.max_buckets
-            && self.weight * self.growth <= RESCALE_ABOVE;
-        match place {
-            Ok(i) => self.buckets[i].1 += self.weight as f32,
-            // Below the lowest bucket of a full upper-tail sketch: inserting it and then
-            // compacting would fold it into the lowest bucket; do that without shifting
-            // every bucket twice. (Not when a rescale is due: that runs between the two.)
-            Err(0) if fold_into_lowest => self.buckets[0].1 += self.weight as f32,
-            Err(i) => self.buckets.insert(i, (k, self.weight as f32)),
+        match slot {
+            Slot::Existing(i) => self.buckets[i].1 += self.weight as f32,
+            Slot::New(i, k) => {
+                self.buckets.insert(i, (k, self.weight as f32));
+                if i == 0 {
+                    self.edge = f64::NAN;
+                }
+            }
         }
         self.total += self.weight;
         self.weight *= self.growth;
@@ -168,6 +263,7 @@ impl DecayingSketch {
             self.weight = 1.0;
             self.buckets.retain(|b| b.1 > 1e-12);
             self.total = self.buckets.iter().map(|b| b.1 as f64).sum();
+            self.edge = f64::NAN;
         }
         if self.buckets.len() > self.max_buckets {
             self.compact();
@@ -180,6 +276,7 @@ impl DecayingSketch {
         if self.upper_tail {
             let (_, w) = self.buckets.remove(0);
             self.buckets[0].1 += w;
+            self.edge = f64::NAN;
             return;
         }
         let (i, _) = self
@@ -198,6 +295,7 @@ impl DecayingSketch {
             })
             .unwrap_or(0);
         let (_, w) = self.buckets.remove(i);
+        self.edge = f64::NAN;
         let last = self.buckets.len().saturating_sub(1);
         let j = if i > median_ix { i - 1 } else { i.min(last) };
         if let Some(b) = self.buckets.get_mut(j) {
@@ -231,11 +329,31 @@ impl DecayingSketch {
     }
 
     /// The weight of the first `end` buckets over the total (0.5 when empty).
+    #[inline]
     fn rank_of_prefix(&self, end: usize) -> f64 {
         if self.total <= 0.0 {
             return 0.5;
         }
-        self.buckets[..end].iter().map(|b| b.1 as f64).sum::<f64>() / self.total
+        if end == 0 {
+            return 0.0;
+        }
+        // Four running sums, so that the adds need not wait on each other: an upper
+        // tail's rank sums up to 24 weights every sample.
+        let prefix = &self.buckets[..end];
+        let quads = prefix.chunks_exact(4);
+        let rest = quads.remainder();
+        let mut lanes = [0.0f64; 4];
+        for quad in quads {
+            for (lane, b) in lanes.iter_mut().zip(quad) {
+                *lane += b.1 as f64;
+            }
+        }
+        let sum = rest
+            .iter()
+            .fold((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]), |s, b| {
+                s + b.1 as f64
+            });
+        sum / self.total
     }
 
     /// Median and median absolute deviation.
@@ -354,17 +472,74 @@ mod tests {
                 DecayingSketch::for_upper_tail(half_life),
             );
             for i in 0..20_000 {
-                let x: f64 = if i % 50 == 0 {
-                    rng.gen_range(0.0..8.0)
-                } else {
-                    rng.gen_range(0.0..2.0)
+                let x: f64 = match i % 50 {
+                    0 => rng.gen_range(0.0..8.0),
+                    // Exactly on a bucket's edge, and one step either side of it: the
+                    // shortcut's bound must not misplace them.
+                    1..=3 => {
+                        let edge = GAMMA.powi(rng.gen_range(-5..40));
+                        [edge.next_down(), edge, edge.next_up()][i % 50 - 1]
+                    }
+                    _ => rng.gen_range(0.0..2.0),
                 };
                 let a = fast.rank_then_add(x, true);
                 let b = reference_rank_then_add(&mut slow, x);
-                assert_eq!(a.to_bits(), b.to_bits(), "rank at sample {i}");
+                // The rank sums in four lanes, the reference in one: rounding apart.
+                assert!((a - b).abs() <= 1e-12, "rank at sample {i}: {a} vs {b}");
                 assert_eq!(fast, slow, "sketch after sample {i}");
             }
         }
+    }
+
+    #[test]
+    fn ceil_without_a_call_is_the_cast_of_ceil() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut qs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            2_147_483_646.5,
+            2_147_483_647.0,
+            2_147_483_647.5,
+            -2_147_483_648.0,
+            -2_147_483_648.5,
+            1e300,
+            -1e300,
+            f64::MIN_POSITIVE,
+        ];
+        qs.extend((0..100_000).map(|_| rng.gen_range(-40_000.0..40_000.0)));
+        qs.extend((0..1_000).map(|i| f64::from(i - 500)));
+        for q in qs {
+            assert_eq!(ceil_to_i32(q), q.ceil() as i32, "{q}");
+        }
+    }
+
+    #[test]
+    fn values_below_the_edge_have_keys_below_the_lowest_bucket() {
+        for lowest in (2..=OFFSET + 400).chain([2 * OFFSET - 1]) {
+            let edge = edge_below(lowest);
+            // The largest values under the bound, and a spread below it.
+            let mut x = edge.next_down();
+            for _ in 0..50 {
+                assert!(key(x) < lowest, "key({x}) >= {lowest}");
+                x = x.next_down();
+            }
+            assert!(key(edge * 0.9) < lowest);
+            // The bound is tight: the bucket just below `lowest` reaches it (above the
+            // values that share the zero bucket).
+            if edge > ZERO {
+                assert_eq!(key(edge), lowest - 1, "lowest {lowest}");
+            }
+        }
+        assert_eq!(edge_below(1), f64::NEG_INFINITY);
+        assert_eq!(edge_below(0), f64::NEG_INFINITY);
     }
 
     #[test]
