@@ -76,6 +76,10 @@ pub struct WindowMoments {
     /// newest bucket: the same operations in the same order as merging every bucket,
     /// so the same bits.
     past_total: Option<Moments>,
+    /// `past_total` merged with the newest bucket, as [`WindowMoments::get`] returns it
+    /// (None: not yet computed). Computed when a sample is added, so that the next
+    /// sample's judgement does not wait on the merge's divisions.
+    current: Option<Moments>,
 }
 
 /// How a window is stored: every live bucket, oldest first (the form snapshots have
@@ -99,6 +103,7 @@ impl From<StoredWindow> for WindowMoments {
             newest,
             oldest_id: i64::MAX,
             past_total: None,
+            current: None,
         };
         w.refresh_oldest();
         w
@@ -138,6 +143,7 @@ impl WindowMoments {
             newest: None,
             oldest_id: i64::MAX,
             past_total: None,
+            current: None,
         }
     }
 
@@ -177,6 +183,7 @@ impl WindowMoments {
         if self.past.is_empty() && self.newest.is_some_and(|(id, _)| id < oldest) {
             self.newest = None;
         }
+        self.current = None;
         self.refresh_oldest();
     }
 
@@ -203,6 +210,13 @@ impl WindowMoments {
                 self.refresh_oldest();
             }
         }
+        self.current = match (self.past_total, self.newest) {
+            (Some(mut total), Some((_, newest))) => {
+                total.merge(&newest);
+                Some(total)
+            }
+            _ => None,
+        };
     }
 
     /// The moments of the window ending at `ts_ms`.
@@ -211,6 +225,9 @@ impl WindowMoments {
         let Some((_, newest)) = self.newest else {
             return Moments::default();
         };
+        if let Some(current) = self.current {
+            return current;
+        }
         let past = &self.past;
         let mut total = *self.past_total.get_or_insert_with(|| {
             let mut total = Moments::default();
@@ -220,6 +237,7 @@ impl WindowMoments {
             total
         });
         total.merge(&newest);
+        self.current = Some(total);
         total
     }
 }
