@@ -23,5 +23,6 @@ pub mod server;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
+pub mod time_math;
 
 pub use error::{Error, Result};

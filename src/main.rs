@@ -253,8 +253,7 @@ fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     }
     humantime::parse_duration(s)
         .ok()
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .map(|d| chrono::Utc::now() - d)
+        .and_then(|d| chrono::Utc::now().checked_sub_signed(chrono::Duration::from_std(d).ok()?))
         .ok_or_else(|| format!("{s:?} is not a time; expected RFC 3339, \"YYYY-MM-DD HH:MM:SS\", \"now\" or a duration ago like \"7d\""))
 }
 

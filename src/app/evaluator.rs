@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
+use crate::config::validated::Rule;
 use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SourceHealth;
 use crate::engine::{Alert, Transition};
@@ -37,6 +38,25 @@ impl RuleTask {
             pending: None,
         }
     }
+
+    /// A new task for `rule` that keeps what this one learnt: the alert states always
+    /// (the fingerprint depends only on the name and labels), the baselines when
+    /// `keep_baselines`, and a commit the store refused.
+    pub(crate) fn rebuilt(self, rule: Arc<Rule>, keep_baselines: bool) -> RuleTask {
+        let mut alerts = Vec::new();
+        let mut baselines = HashMap::new();
+        for (fingerprint, group) in &self.runtime.groups {
+            alerts.push(group.alert.clone());
+            if keep_baselines {
+                baselines.insert(fingerprint.clone(), group.detector.snapshot());
+            }
+        }
+        let mut runtime = RuleRuntime::new(rule);
+        runtime.restore(alerts, baselines);
+        let mut task = RuleTask::new(runtime);
+        task.pending = self.pending;
+        task
+    }
 }
 
 /// How an evaluation ended.
@@ -53,6 +73,9 @@ pub enum EvalResult {
     QueryError(String),
     /// The store refused the commit; it will be retried first next time.
     StoreError(String),
+    /// The evaluation panicked (a bug): the rule's task restarts it after a backoff,
+    /// from the alert states and baselines it had.
+    Panicked(String),
 }
 
 impl EvalResult {
@@ -60,9 +83,10 @@ impl EvalResult {
     pub fn error(&self) -> Option<&str> {
         match self {
             EvalResult::Ok { .. } => None,
-            EvalResult::SourceDown(e) | EvalResult::QueryError(e) | EvalResult::StoreError(e) => {
-                Some(e)
-            }
+            EvalResult::SourceDown(e)
+            | EvalResult::QueryError(e)
+            | EvalResult::StoreError(e)
+            | EvalResult::Panicked(e) => Some(e),
         }
     }
 
@@ -72,6 +96,7 @@ impl EvalResult {
             EvalResult::SourceDown(_) => "source_error",
             EvalResult::QueryError(_) => "query_error",
             EvalResult::StoreError(_) => "store_error",
+            EvalResult::Panicked(_) => "panic",
         }
     }
 }
@@ -254,7 +279,19 @@ impl Evaluator {
         let rule = Arc::clone(&task.runtime.rule);
         let span = tracing::info_span!("evaluation", rule = %rule.name);
         let started = Instant::now();
-        let result = self.tick_inner(task, at).instrument(span).await;
+        let evaluation = std::panic::AssertUnwindSafe(self.tick_inner(task, at).instrument(span));
+        let result = match futures::FutureExt::catch_unwind(evaluation).await {
+            Ok(result) => result,
+            Err(panic) => {
+                let message = panic_message(panic.as_ref());
+                tracing::error!(rule = %rule.name, panic = %message, "evaluation panicked; the rule restarts after a backoff");
+                self.metrics
+                    .rule_task_restarts
+                    .with_label_values(&[&rule.name])
+                    .inc();
+                EvalResult::Panicked(format!("evaluation panicked: {message}"))
+            }
+        };
         self.metrics
             .evaluations
             .with_label_values(&[&rule.name, result.label()])
@@ -502,4 +539,13 @@ fn state_index(a: &Alert) -> usize {
         AlertState::Firing => 2,
         AlertState::Resolved => 3,
     }
+}
+
+/// The text a panic carried (`panic!("…")` gives a `&str` or a `String`).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

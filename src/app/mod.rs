@@ -105,6 +105,10 @@ fn build_all_sources(
         match cfg {
             SourceConfig::Sql { url, timeout } => {
                 let source = Arc::new(SqlSource::new(name, url, *timeout)?);
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    let (checked, url) = (Arc::clone(&source), url.clone());
+                    runtime.spawn(async move { checked.warn_if_writable(&url).await });
+                }
                 all.sql.insert(name.clone(), Arc::clone(&source));
                 all.sources.insert(name.clone(), source);
             }
@@ -347,11 +351,10 @@ pub(crate) async fn warm_up(
     if source.is_snapshot(&rule.query) {
         return;
     }
-    let span = chrono::Duration::from_std(span).unwrap_or_default();
-    let lead = chrono::Duration::from_std(rule.window + rule.delay).unwrap_or_default();
+    let lead = span.saturating_add(rule.window).saturating_add(rule.delay);
     let request = crate::sources::FetchRequest {
         query: &rule.query,
-        after: now - span - lead,
+        after: crate::time_math::earlier(now, lead),
         until: now,
     };
     match source.fetch(request).await {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::evaluator::{Evaluator, RuleTask};
+use crate::app::evaluator::{EvalResult, Evaluator, RuleTask};
 use crate::config::validated::Schedule;
 use crate::engine::replay::next_tick;
 
@@ -26,6 +26,7 @@ pub async fn run_rule(
     shutdown: CancellationToken,
 ) -> RuleTask {
     let schedule = task.runtime.rule.schedule.clone();
+    let mut panics = 0u32;
     loop {
         let now = evaluator.clock.now();
         let Some(at) = next_tick(&schedule, now) else {
@@ -38,15 +39,117 @@ pub async fn run_rule(
             _ = tokio::time::sleep(wait) => {}
         }
         // Evaluated as of the scheduled instant, the way a backtest replays it.
-        evaluator.tick(&mut task, at).await;
+        if let EvalResult::Panicked(_) = evaluator.tick(&mut task, at).await {
+            panics += 1;
+            // What it held may be what broke it: after repeated panics, start afresh.
+            task = restarted(task, panics >= FRESH_AFTER_PANICS);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(restart_backoff(panics)) => {}
+            }
+        } else {
+            panics = 0;
+        }
     }
     task
+}
+
+/// Consecutive panics after which a rule restarts without its baselines.
+const FRESH_AFTER_PANICS: u32 = 3;
+
+/// The wait before a rule that panicked runs again: 1 s, doubling, at most 5 minutes.
+pub fn restart_backoff(panics: u32) -> Duration {
+    let doubled = 1u64 << panics.saturating_sub(1).min(9);
+    Duration::from_secs(doubled.min(300))
+}
+
+/// A fresh task for the rule of one whose evaluation panicked mid-way: its alert states
+/// (which a commit may already have reported) and, unless `fresh`, its baselines and the
+/// commit still held.
+fn restarted(old: RuleTask, fresh: bool) -> RuleTask {
+    let rule = Arc::clone(&old.runtime.rule);
+    old.rebuilt(rule, !fresh)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::types::CronSpec;
+
+    /// A source whose fetch panics, as a bug in a source or the engine would.
+    struct PanickingSource;
+
+    impl crate::sources::Source for PanickingSource {
+        fn name(&self) -> &str {
+            "s"
+        }
+        fn fetch<'a>(
+            &'a self,
+            _: crate::sources::FetchRequest<'a>,
+        ) -> crate::sources::async_trait_free::BoxFuture<
+            'a,
+            Result<Vec<crate::sources::Observation>, crate::sources::SourceError>,
+        > {
+            Box::pin(async { panic!("a bug in the source") })
+        }
+        fn is_snapshot(&self, _: &crate::config::validated::RuleQuery) -> bool {
+            false
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_evaluation_is_reported_and_the_rule_keeps_its_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("store.db").display());
+        let store = crate::store::Store::connect(&url).await.unwrap();
+        let now = chrono::Utc::now();
+        let clock: crate::clock::SharedClock = Arc::new(crate::clock::ManualClock::new(now));
+        let source: Arc<dyn crate::sources::Source> = Arc::new(PanickingSource);
+        let metrics = crate::telemetry::Metrics::new();
+        let evaluator = Evaluator::new(
+            store,
+            [("s".to_owned(), source)].into(),
+            metrics.clone(),
+            clock,
+            vec![],
+        );
+        let ctx = crate::config::RuleContext {
+            sources: vec!["s".into()],
+            source_kinds: Default::default(),
+            receivers: vec![],
+            default_receivers: vec![],
+        };
+        let text = "[[rule]]\nname = \"r\"\nmetric = \"workflow.duration\"\nwindow = \"10m\"\n\
+                    severity = \"warning\"\ndetector = { kind = \"threshold\", above = 10 }\n";
+        let rules =
+            crate::config::parse_rules(&[crate::config::SourceFile::new("t.toml", text)], &ctx)
+                .unwrap();
+        let mut task = RuleTask::new(crate::engine::evaluate::RuleRuntime::new(Arc::clone(
+            &rules.rules[0],
+        )));
+
+        let result = evaluator.tick(&mut task, now).await;
+        assert!(
+            matches!(&result, EvalResult::Panicked(m) if m.contains("a bug in the source")),
+            "{result:?}"
+        );
+        let status = evaluator.statuses.get("r").expect("status recorded");
+        assert_eq!(status.result, "panic");
+        assert!(evaluator.statuses.panicked().contains_key("r"));
+        let restarts = metrics.rule_task_restarts.with_label_values(&["r"]).get();
+        assert_eq!(restarts, 1);
+        let task = restarted(task, false);
+        assert_eq!(task.runtime.rule.name, "r");
+    }
+
+    #[test]
+    fn restart_backoff_doubles_up_to_five_minutes() {
+        let waits: Vec<u64> = [1, 2, 3, 4, 9, 10, 40]
+            .iter()
+            .map(|n| restart_backoff(*n).as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 256, 300, 300]);
+    }
 
     #[test]
     fn next_tick_for_interval_and_cron() {

@@ -15,7 +15,7 @@ pub struct RuleStatus {
     pub last_evaluation: DateTime<Utc>,
     /// How long it took.
     pub duration_seconds: f64,
-    /// `ok`, `source_error`, `query_error` or `store_error`.
+    /// `ok`, `source_error`, `query_error`, `store_error` or `panic`.
     pub result: &'static str,
     /// The error, when it failed.
     pub error: Option<String>,
@@ -39,6 +39,18 @@ impl RuleStatuses {
     /// The last evaluation of `rule`, if it has run.
     pub fn get(&self, rule: &str) -> Option<RuleStatus> {
         self.0.lock().expect("status lock").get(rule).cloned()
+    }
+
+    /// Rules whose last evaluation panicked, with the panic: their tasks are restarting
+    /// after a backoff, so `/api/v1/status` does not read as all well.
+    pub fn panicked(&self) -> std::collections::BTreeMap<String, String> {
+        self.0
+            .lock()
+            .expect("status lock")
+            .iter()
+            .filter(|(_, s)| s.result == "panic")
+            .map(|(name, s)| (name.clone(), s.error.clone().unwrap_or_default()))
+            .collect()
     }
 
     /// Forgets rules that are gone.

@@ -161,17 +161,5 @@ impl Supervisor {
 /// the same, and a commit the store refused.
 fn hand_over(old: RuleTask, rule: Arc<Rule>) -> RuleTask {
     let same_detector = old.runtime.rule.detector == rule.detector;
-    let mut alerts = Vec::new();
-    let mut baselines = HashMap::new();
-    for (fingerprint, group) in &old.runtime.groups {
-        alerts.push(group.alert.clone());
-        if same_detector {
-            baselines.insert(fingerprint.clone(), group.detector.snapshot());
-        }
-    }
-    let mut runtime = RuleRuntime::new(rule);
-    runtime.restore(alerts, baselines);
-    let mut task = RuleTask::new(runtime);
-    task.pending = old.pending;
-    task
+    old.rebuilt(rule, same_detector)
 }

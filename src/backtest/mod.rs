@@ -219,13 +219,13 @@ pub async fn backtest(
             continue;
         }
         let (mut collector, mut runtime) = Collector::start(rule, keep_traces);
-        let lead = chrono::Duration::from_std(rule.window + rule.delay).unwrap_or_default();
+        let lead = crate::time_math::delta(rule.window.saturating_add(rule.delay));
         let mut chunk_from = from;
         // The first chunk also holds the rows of the first window.
-        let mut fetch_from = from - lead;
+        let mut fetch_from = crate::time_math::earlier_by(from, lead);
         while chunk_from < to {
             let chunk_to = (chunk_from + CHUNK).min(to);
-            let fetch_to = chunk_to - chrono::Duration::from_std(rule.delay).unwrap_or_default();
+            let fetch_to = crate::time_math::earlier(chunk_to, rule.delay);
             let mut rows = source
                 .fetch(FetchRequest {
                     query: &rule.query,

@@ -17,15 +17,36 @@ use crate::config::validated::{DeliveryConfig, RuleSet, ServiceConfig, SourceCon
 use crate::sources::dialect::Dialect;
 
 fn read(path: &Path) -> Result<String, ConfigErrors> {
-    std::fs::read_to_string(path).map_err(|e| {
+    let error = |line, column, message| {
         ConfigErrors(vec![ConfigError {
             file: path.display().to_string(),
-            line: 0,
-            column: 0,
+            line,
+            column,
             rule: None,
-            message: format!("cannot read: {e}"),
+            message,
         }])
+    };
+    let bytes = std::fs::read(path).map_err(|e| error(0, 0, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let (line, column) = text_position(e.as_bytes(), bad);
+        let byte = e.as_bytes().get(bad).copied().unwrap_or_default();
+        error(
+            line,
+            column,
+            format!("byte 0x{byte:02x} is not UTF-8; rule and config files must be UTF-8 text"),
+        )
     })
+}
+
+/// 1-based (line, column in characters) of byte `offset`, where everything before it is
+/// valid UTF-8.
+fn text_position(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = std::str::from_utf8(bytes.get(..offset).unwrap_or_default()).unwrap_or_default();
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line = before.matches('\n').count() + 1;
+    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
+    (line, column)
 }
 
 /// Reads and validates `driftwatch.toml`; a missing file means all defaults.
@@ -48,7 +69,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
             with_suggestion(e.message()),
         )])
     })?;
-    let mut errors = Vec::new();
+    let mut errors = crate::config::numbers::non_finite_numbers(&file);
 
     let listen = raw.server.listen.get_ref().clone();
     if listen.parse::<SocketAddr>().is_err() {
@@ -354,6 +375,7 @@ fn parse_rule_chunks(
             return Vec::new();
         }
     };
+    errors.extend(crate::config::numbers::non_finite_numbers(file));
     let expected = table
         .get("rule")
         .and_then(|r| r.as_array())

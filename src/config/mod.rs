@@ -4,6 +4,7 @@
 pub mod allowlist;
 pub mod load;
 pub mod location;
+pub mod numbers;
 pub mod receivers;
 pub mod routing;
 pub mod rule;

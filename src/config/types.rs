@@ -6,27 +6,49 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// A duration written as `"30s"`, `"5m"`, `"1h30m"`, `"7d"`.
+/// A duration written as `"30s"`, `"5m"`, `"1h30m"`, `"7d"`, at most
+/// [`DurationSpec::MAX`]: a longer one could not be added to or taken from a time, so it
+/// cannot be made (the field is private; `new` and parsing check the bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct DurationSpec(pub Duration);
+pub struct DurationSpec(Duration);
 
 impl DurationSpec {
+    /// The longest duration any setting takes: 400 days (a rule's window or delay, a
+    /// retention, a timeout). Settings with a tighter bound check it themselves.
+    pub const MAX: Duration = Duration::from_secs(400 * 86_400);
+
+    /// A duration of at most [`Self::MAX`].
+    pub fn new(duration: Duration) -> Result<Self, String> {
+        if duration > Self::MAX {
+            return Err(format!(
+                "duration {} is too long; expected at most 400d",
+                humantime::format_duration(duration)
+            ));
+        }
+        Ok(DurationSpec(duration))
+    }
+
     /// The duration as std's type.
     pub fn get(self) -> Duration {
         self.0
+    }
+
+    /// The duration as chrono's type, for time arithmetic; exact, since the bound keeps
+    /// it far inside chrono's range.
+    pub fn chrono(self) -> chrono::TimeDelta {
+        chrono::TimeDelta::from_std(self.0).unwrap_or(chrono::TimeDelta::MAX)
     }
 }
 
 impl FromStr for DurationSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        humantime::parse_duration(s.trim())
-            .map(DurationSpec)
-            .map_err(|e| {
-                format!(
-                    "invalid duration {s:?} ({e}); expected e.g. \"30s\", \"5m\", \"1h\", \"7d\""
-                )
-            })
+        let parsed = humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("invalid duration {s:?} ({e}); expected e.g. \"30s\", \"5m\", \"1h\", \"7d\"")
+        })?;
+        DurationSpec::new(parsed).map_err(|_| {
+            format!("duration {s:?} is too long; expected at most 400d (e.g. \"7d\", \"30d\")")
+        })
     }
 }
 

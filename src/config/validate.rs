@@ -185,6 +185,9 @@ pub fn validate_rule(
                 }
             },
             (None, Some(q)) => {
+                if let Err(e) = crate::sources::sql_guard::check_read_only_query(q.get_ref()) {
+                    err(q.span(), e);
+                }
                 let lower = q.get_ref().to_ascii_lowercase();
                 if !lower.contains("ts") || !lower.contains("value") {
                     err(

@@ -61,6 +61,22 @@ pub struct BaselineConfig {
     pub rarity: Option<f64>,
 }
 
+/// Problems with `min_abs_deviation` and `min_rel_deviation`: each, when given, is a
+/// finite number of at least 0 (a negative floor would let every deviation through).
+pub fn deviation_floor_problems(min_abs: Option<f64>, min_rel: Option<f64>) -> Vec<String> {
+    [
+        ("min_abs_deviation", min_abs),
+        ("min_rel_deviation", min_rel),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| {
+        let v = value?;
+        (!(v >= 0.0 && v.is_finite()))
+            .then(|| format!("`{name}` {v}: expected a number of at least 0"))
+    })
+    .collect()
+}
+
 /// The period of a seasonal profile.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
@@ -180,11 +196,19 @@ impl BaselineConfig {
                 errs.push(format!("`quantile` {q}: expected at least 0.5 and below 1"));
             }
         }
-        if self.sigmas.is_some_and(|s| s <= 0.0) {
-            errs.push("`sigmas` must be positive".into());
+        // Written so that NaN fails each test: every comparison with NaN is false.
+        if self.sigmas.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
+            errs.push("`sigmas` must be a positive number".into());
         }
-        if self.half_life.is_some_and(|h| h < 1.0) {
+        if self.half_life.is_some_and(|h| !(h >= 1.0 && h.is_finite())) {
             errs.push("`half_life` must be at least 1 sample".into());
+        }
+        errs.extend(deviation_floor_problems(
+            self.min_abs_deviation,
+            self.min_rel_deviation,
+        ));
+        if self.drift.is_some_and(|d| !(d >= 0.0 && d.is_finite())) {
+            errs.push("`drift` must be a number of at least 0".into());
         }
         if self.window.is_some_and(|w| w.get().is_zero()) {
             errs.push("`window` must be longer than 0s".into());

@@ -81,12 +81,20 @@ impl LikelihoodConfig {
                 ));
             }
         }
-        if self.half_life.is_some_and(|h| h < 1.0) {
+        // Written so that NaN fails each test: every comparison with NaN is false.
+        if self.half_life.is_some_and(|h| !(h >= 1.0 && h.is_finite())) {
             errs.push("`half_life` must be at least 1 sample".into());
         }
-        if self.range_tolerance.is_some_and(|t| t < 0.0) {
-            errs.push("`range_tolerance` must not be negative".into());
+        if self
+            .range_tolerance
+            .is_some_and(|t| !(t >= 0.0 && t.is_finite()))
+        {
+            errs.push("`range_tolerance` must be a number of at least 0".into());
         }
+        errs.extend(crate::detect::config::deviation_floor_problems(
+            self.min_abs_deviation,
+            self.min_rel_deviation,
+        ));
         if self.range_window.is_some_and(|w| w < RANGE_BLOCKS) {
             errs.push(format!(
                 "`range_window` must be at least {RANGE_BLOCKS} samples"

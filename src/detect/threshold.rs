@@ -30,6 +30,16 @@ impl ThresholdConfig {
     /// Problems with the limits, if any.
     pub fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
+        for (name, value) in [
+            ("above", self.above),
+            ("below", self.below),
+            ("recover_below", self.recover_below),
+            ("recover_above", self.recover_above),
+        ] {
+            if value.is_some_and(|v| !v.is_finite()) {
+                errs.push(format!("`{name}` must be a finite number"));
+            }
+        }
         if self.above.is_none() && self.below.is_none() {
             errs.push("threshold detector needs `above`, `below`, or both".to_owned());
         }

@@ -162,8 +162,8 @@ impl RuleRuntime {
 
     /// The window `(start, end]` for an evaluation at `now`.
     pub fn window_at(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        let end = now - chrono::Duration::from_std(self.rule.delay).unwrap_or_default();
-        let start = end - chrono::Duration::from_std(self.rule.window).unwrap_or_default();
+        let end = crate::time_math::earlier(now, self.rule.delay);
+        let start = crate::time_math::earlier(end, self.rule.window);
         (start, end)
     }
 
@@ -394,7 +394,7 @@ impl RuleRuntime {
     }
 
     fn window_at_end(&self, end: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        let start = end - chrono::Duration::from_std(self.rule.window).unwrap_or_default();
+        let start = crate::time_math::earlier(end, self.rule.window);
         (start, end)
     }
 }

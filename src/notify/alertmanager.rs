@@ -203,9 +203,8 @@ pub fn api_alerts(payload: &WebhookPayload, firing_ttl: Duration) -> Vec<Postabl
             labels: labels_of(a),
             annotations: a.annotations.clone(),
             starts_at: started(payload, a),
-            ends_at: ended(payload, a).unwrap_or_else(|| {
-                rfc3339(created + chrono::Duration::from_std(firing_ttl).unwrap_or_default())
-            }),
+            ends_at: ended(payload, a)
+                .unwrap_or_else(|| rfc3339(crate::time_math::later(created, firing_ttl))),
         })
         .collect()
 }

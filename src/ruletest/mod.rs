@@ -157,14 +157,17 @@ fn observations_for(
             .interval
             .map(|d| d.get())
             .unwrap_or(std::time::Duration::from_secs(60));
-        let step = chrono::Duration::from_std(step).map_err(|e| e.to_string())?;
+        let step = crate::time_math::delta(step);
         let labels = std::sync::Arc::new(Labels(s.labels.clone()));
         for (i, v) in notation::expand(&s.values)?.into_iter().enumerate() {
             if let Some(value) = v {
                 out.push(Observation {
                     labels: labels.clone(),
                     sample: Sample {
-                        ts: start + step * i as i32,
+                        ts: crate::time_math::later_by(
+                            start,
+                            step.checked_mul(i as i32).unwrap_or(chrono::TimeDelta::MAX),
+                        ),
                         value,
                     },
                 });
@@ -214,7 +217,7 @@ pub fn run_file(path: &Path) -> Result<FileOutcome, String> {
         let history = observations_for(&rule, &file, start)?;
         let mut runtime = RuleRuntime::new(Arc::clone(&rule));
         runtime.collect_baselines = false;
-        let at = start + chrono::Duration::from_std(test.at.get()).map_err(|e| e.to_string())?;
+        let at = crate::time_math::later(start, test.at.get());
         replay(&mut runtime, &history, start, at, |_, _| {});
         let mut got: Vec<_> = runtime
             .groups

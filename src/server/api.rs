@@ -116,6 +116,7 @@ pub async fn status(State(state): State<ServerState>) -> Json<serde_json::Value>
         "rules_loaded": state.reloader.rules().len(),
         "store_ready": state.store.ping().await,
         "last_reload": state.reloader.status(),
+        "rules_restarting": state.evaluator.statuses.panicked(),
     }))
 }
 

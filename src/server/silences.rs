@@ -67,6 +67,10 @@ pub async fn list(State(state): State<ServerState>) -> Result<Json<serde_json::V
     Ok(Json(serde_json::json!({ "silences": list })))
 }
 
+/// The longest a silence may last: a year, as `"1y"` reads (365.25 days). A mute meant
+/// for longer is a rule or route to change, not a silence.
+pub const MAX_SILENCE: std::time::Duration = std::time::Duration::from_secs(31_557_600);
+
 /// `POST /api/v1/silences` (bearer token): creates a silence; 201 with its id.
 pub async fn create(
     State(state): State<ServerState>,
@@ -94,13 +98,16 @@ pub async fn create(
         .unwrap_or_else(|| state.evaluator.clock.now());
     let ends_at = match (body.ends_at, body.duration) {
         (Some(end), None) => end,
-        (None, Some(d)) => {
-            starts_at + chrono::Duration::from_std(d.get()).unwrap_or(chrono::TimeDelta::MAX)
-        }
+        (None, Some(d)) => crate::time_math::later(starts_at, d.get()),
         _ => return Err(ApiError::bad_request("give either `ends_at` or `duration`")),
     };
     if ends_at <= starts_at {
         return Err(ApiError::bad_request("`ends_at` must be after `starts_at`"));
+    }
+    if ends_at - starts_at > crate::time_math::delta(MAX_SILENCE) {
+        return Err(ApiError::bad_request(
+            "a silence lasts at most 1y (365.25 days); give a shorter `duration` or an earlier `ends_at`",
+        ));
     }
     let silence = Silence {
         id: uuid::Uuid::now_v7().to_string(),

@@ -62,7 +62,10 @@ pub async fn summary(
         }
     };
     let now = state.evaluator.clock.now();
-    let since = now - chrono::Duration::milliseconds((hours * 3_600_000.0) as i64);
+    let since = crate::time_math::earlier_by(
+        now,
+        chrono::TimeDelta::milliseconds((hours * 3_600_000.0) as i64),
+    );
     let summary: PerformanceSummary = source
         .performance_summary(&scope, since)
         .await

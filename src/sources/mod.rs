@@ -7,6 +7,7 @@ pub mod prometheus_query;
 pub mod scrape;
 pub mod scrape_store;
 pub mod sql;
+pub mod sql_guard;
 pub mod summary;
 
 use async_trait_free::BoxFuture;

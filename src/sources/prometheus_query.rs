@@ -91,7 +91,10 @@ impl PrometheusSource {
         if points <= 1 {
             return self.instant(expr, until).await;
         }
-        let start = until - chrono::Duration::milliseconds((points - 1) * step_ms);
+        let start = crate::time_math::earlier_by(
+            until,
+            chrono::TimeDelta::milliseconds((points - 1).saturating_mul(step_ms)),
+        );
         self.range(expr, start, until, step_ms).await
     }
 

@@ -36,15 +36,7 @@ impl SqlSource {
             .acquire_timeout(timeout)
             .idle_timeout(Duration::from_secs(60))
             .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if dialect == Dialect::Postgres {
-                        // Timestamps without a zone are read as UTC, like EXTRACT(EPOCH) does.
-                        sqlx::query("SET TIME ZONE 'UTC'")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
+                Box::pin(async move { read_only_session(conn, dialect, timeout).await })
             })
             .connect_lazy(url.expose())
             .map_err(|e| SourceError::Unreachable {
@@ -57,6 +49,69 @@ impl SqlSource {
             pool,
             timeout,
         })
+    }
+
+    /// A transaction in which nothing can be written, whatever the URL or the role
+    /// allow: every query of a source (the catalog's and a rule's own) runs in one. The
+    /// connection itself already refuses writes (`read_only_session`); PostgreSQL's
+    /// transaction is marked read-only as well, so a `WITH … DELETE` fails there too.
+    pub(crate) async fn begin_read_only(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SET TRANSACTION READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Whether the source's credentials could write, had driftwatch not made every
+    /// session read-only: a PostgreSQL superuser or a role with INSERT, UPDATE, DELETE or
+    /// TRUNCATE on some table, or an SQLite file opened without `mode=ro`.
+    pub async fn credentials_can_write(&self, url: &Secret) -> Result<bool, SourceError> {
+        if self.dialect == Dialect::Sqlite {
+            let url = url.expose();
+            return Ok(!(url.contains("mode=ro") || url.contains("immutable=1")));
+        }
+        let sql = "SELECT CAST(CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
+                   OR EXISTS (SELECT 1 FROM information_schema.tables t \
+                     WHERE t.table_schema NOT IN ('pg_catalog', 'information_schema') \
+                     AND t.table_type = 'BASE TABLE' \
+                     AND has_table_privilege(quote_ident(t.table_schema) || '.' || quote_ident(t.table_name), \
+                         'INSERT, UPDATE, DELETE, TRUNCATE')) \
+                   THEN 1 ELSE 0 END AS BIGINT)";
+        let check = async {
+            let mut tx = self.begin_read_only().await?;
+            let row = sqlx::query(sql).fetch_one(&mut *tx).await?;
+            tx.rollback().await?;
+            row.try_get::<i64, _>(0)
+        };
+        let can = tokio::time::timeout(self.timeout, check)
+            .await
+            .map_err(|_| SourceError::Unreachable {
+                source_name: self.name.clone(),
+                message: format!("privilege check timed out after {:?}", self.timeout),
+            })?
+            .map_err(|e| classify(&self.name, e))?;
+        Ok(can != 0)
+    }
+
+    /// Logs a warning when the source's credentials could write (see
+    /// `credentials_can_write`); driftwatch stays read-only either way, so this is
+    /// advice, not a refusal. A source that cannot be reached is left to `source_down`.
+    pub async fn warn_if_writable(&self, url: &Secret) {
+        match self.credentials_can_write(url).await {
+            Ok(true) => tracing::warn!(
+                source = %self.name,
+                "the source's credentials can write to it; driftwatch only reads (every query \
+                 runs in a read-only transaction), but a read-only role or an sqlite URL with \
+                 ?mode=ro keeps a mistake elsewhere from writing too"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::debug!(source = %self.name, error = %e, "privilege check skipped"),
+        }
     }
 
     /// The SQL flavour of this source.
@@ -89,7 +144,13 @@ impl SqlSource {
                 Bind::Text(v) => query.bind(v.clone()),
             };
         }
-        let rows = tokio::time::timeout(self.timeout, query.fetch_all(&self.pool))
+        let fetch = async {
+            let mut tx = self.begin_read_only().await?;
+            let rows = query.fetch_all(&mut *tx).await?;
+            tx.rollback().await?;
+            Ok::<_, sqlx::Error>(rows)
+        };
+        let rows = tokio::time::timeout(self.timeout, fetch)
             .await
             .map_err(|_| SourceError::Unreachable {
                 source_name: self.name.clone(),
@@ -135,6 +196,29 @@ impl Source for SqlSource {
     fn is_snapshot(&self, query: &RuleQuery) -> bool {
         matches!(query, RuleQuery::Catalog { metric, .. } if metric.is_snapshot())
     }
+}
+
+/// Makes a new pooled connection refuse writes for its whole life: SQLite's
+/// `query_only`, PostgreSQL's default read-only transactions and a server-side
+/// `statement_timeout` (so a query abandoned by our own timeout stops on the server too).
+async fn read_only_session(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    timeout: Duration,
+) -> Result<(), sqlx::Error> {
+    let statements = match dialect {
+        Dialect::Sqlite => vec!["PRAGMA query_only = ON".to_owned()],
+        Dialect::Postgres => vec![
+            // Timestamps without a zone are read as UTC, like EXTRACT(EPOCH) does.
+            "SET TIME ZONE 'UTC'".to_owned(),
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY".to_owned(),
+            format!("SET statement_timeout = {}", timeout.as_millis().max(1)),
+        ],
+    };
+    for statement in statements {
+        sqlx::query(&statement).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Turns one result row into an observation: `ts`, `value`, the rest are labels.

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub series: IntGaugeVec,
     /// Series dropped by the per-rule limit, by rule.
     pub series_dropped: IntCounterVec,
+    /// Evaluations that panicked, by rule; each restarts its rule after a backoff.
+    pub rule_task_restarts: IntCounterVec,
     /// Alerts by state.
     pub alerts: IntGaugeVec,
     /// Notifications by receiver and result: `delivered`, `retry`, `dead` (attempts used
@@ -91,6 +93,14 @@ impl Metrics {
                 Opts::new(
                     "driftwatch_rule_series_dropped_total",
                     "Series dropped by a rule's max_series limit.",
+                ),
+                &["rule"],
+            )
+            .expect("valid metric"),
+            rule_task_restarts: IntCounterVec::new(
+                Opts::new(
+                    "driftwatch_rule_task_restarts_total",
+                    "Evaluations that panicked; each restarts its rule after a backoff.",
                 ),
                 &["rule"],
             )
@@ -223,6 +233,7 @@ impl Metrics {
             Box::new(m.evaluation_seconds.clone()),
             Box::new(m.series.clone()),
             Box::new(m.series_dropped.clone()),
+            Box::new(m.rule_task_restarts.clone()),
             Box::new(m.alerts.clone()),
             Box::new(m.notifications.clone()),
             Box::new(m.delivery_latency_seconds.clone()),

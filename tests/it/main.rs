@@ -15,6 +15,7 @@ mod deploy;
 mod email;
 mod external;
 mod grouping;
+mod hardening;
 mod helpers;
 mod promql;
 mod receiver_disable;
