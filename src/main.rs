@@ -42,9 +42,9 @@ enum SilenceAction {
         /// Matchers, e.g. model=gpt-4o severity=~warning|info.
         #[arg(required = true)]
         matchers: Vec<String>,
-        /// How long, e.g. 2h.
+        /// How long, e.g. 2h (at most 1y).
         #[arg(long, default_value = "1h")]
-        duration: String,
+        duration: driftwatch::config::types::DurationSpec,
         /// Who is silencing.
         #[arg(long)]
         author: String,
@@ -391,7 +391,7 @@ async fn main() -> ExitCode {
                     expire_on_resolve,
                 } => SilenceCommand::Add {
                     matchers,
-                    duration,
+                    duration: duration.to_string(),
                     author,
                     comment,
                     expire_on_resolve,

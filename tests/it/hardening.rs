@@ -268,3 +268,15 @@ async fn a_silence_past_the_end_of_time_is_a_clear_400() {
     assert_eq!(ok.status(), 201);
     running.stop(Duration::from_secs(5)).await;
 }
+
+#[test]
+fn the_cli_refuses_an_overflowing_silence_before_it_calls_the_api() {
+    let out = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["silence", "add", "model=gpt-4o", "--duration", "1000000y"])
+        .args(["--author", "ops", "--comment", "test"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("at most 400d"), "{stderr}");
+}
