@@ -53,6 +53,7 @@ fn message(i: usize, now_ms: i64) -> NewMessage {
             r#"{{"version":"driftwatch.alert.v1","type":"alert.firing","id":"msg_bench_{i}","alerts":[{{"rule":"workflow_slow","value":{i}}}]}}"#
         ),
         created_at_ms: now_ms,
+        evaluation_ids: Vec::new(),
     }
 }
 

@@ -277,9 +277,14 @@ impl Evaluator {
     /// Evaluates one rule once, as of the scheduled instant `at`.
     pub async fn tick(&self, task: &mut RuleTask, at: chrono::DateTime<chrono::Utc>) -> EvalResult {
         let rule = Arc::clone(&task.runtime.rule);
-        let span = tracing::info_span!("evaluation", rule = %rule.name);
+        // One id links this evaluation's log lines, the alert changes it commits and
+        // every delivery of the notifications they cause.
+        let evaluation_id = uuid::Uuid::now_v7().to_string();
+        let span =
+            tracing::info_span!("evaluation", rule = %rule.name, evaluation_id = %evaluation_id);
         let started = Instant::now();
-        let evaluation = std::panic::AssertUnwindSafe(self.tick_inner(task, at).instrument(span));
+        let evaluation =
+            std::panic::AssertUnwindSafe(self.tick_inner(task, at, evaluation_id).instrument(span));
         let result = match futures::FutureExt::catch_unwind(evaluation).await {
             Ok(result) => result,
             Err(panic) => {
@@ -321,6 +326,7 @@ impl Evaluator {
         &self,
         task: &mut RuleTask,
         now: chrono::DateTime<chrono::Utc>,
+        evaluation_id: String,
     ) -> EvalResult {
         if let Some(batch) = task.pending.take() {
             if let Err(e) = self.store.commit(&batch).await {
@@ -352,6 +358,7 @@ impl Evaluator {
             .await;
         let mut batch = CommitBatch {
             at_ms: now.timestamp_millis(),
+            evaluation_id: Some(evaluation_id),
             ..Default::default()
         };
         let result = match fetched {
@@ -486,6 +493,7 @@ impl Evaluator {
         note: Option<String>,
     ) {
         let mut payload = alert_payload(alert, annotations);
+        payload.evaluation_id = batch.evaluation_id.clone();
         if let Some(note) = note {
             payload.state = AlertState::Firing;
             payload.ends_at = None;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::config::validated::DeliveryConfig;
@@ -160,8 +161,19 @@ impl Dispatcher {
     }
 
     async fn attempt(&self, m: OutboxMessage) -> (DeliveryResult, Health) {
-        let span = tracing::info_span!("delivery", id = %m.id, receiver = %m.receiver, fingerprint = %m.fingerprint);
-        let _enter = span.enter();
+        let span = tracing::info_span!(
+            "delivery",
+            id = %m.id,
+            receiver = %m.receiver,
+            fingerprint = %m.fingerprint,
+            evaluation_ids = %m.evaluation_ids.join(","),
+        );
+        // Instrumented, not entered: an entered span held across an await shows on the
+        // lines of whatever else runs on the thread meanwhile.
+        self.attempt_in_span(m).instrument(span).await
+    }
+
+    async fn attempt_in_span(&self, m: OutboxMessage) -> (DeliveryResult, Health) {
         if let Some(reason) = self.gate.disabled_reason(&m.receiver) {
             self.metrics
                 .notifications

@@ -268,6 +268,7 @@ mod tests {
                 score: 1.0,
                 starts_at: Some("2026-12-02T00:00:00.000Z".into()),
                 ends_at: None,
+                evaluation_id: None,
             },
             updated_at_ms: 5,
         }

@@ -127,6 +127,7 @@ impl GroupFlusher {
                 event: p.status.clone(),
                 payload: serde_json::to_string(p).expect("payloads serialize"),
                 created_at_ms: now_ms,
+                evaluation_ids: p.evaluation_ids(),
             });
             if let Some(p) = &decided.notification {
                 tracing::info!(group = %group.key, receiver = %group.receiver, alerts = p.alerts.len(), status = %p.status, "group notified");

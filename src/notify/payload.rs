@@ -67,6 +67,23 @@ pub struct AlertPayload {
     pub starts_at: Option<String>,
     /// When it resolved (RFC 3339), null while firing.
     pub ends_at: Option<String>,
+    /// The evaluation that made this change (absent for changes made outside one, such
+    /// as a receiver's health notice): the same id is on that evaluation's log lines and
+    /// in the alert's history (`GET /api/v1/alerts/{fingerprint}/history`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_id: Option<String>,
+}
+
+impl WebhookPayload {
+    /// The distinct evaluation ids of the alerts it carries, sorted.
+    pub fn evaluation_ids(&self) -> Vec<String> {
+        let ids: std::collections::BTreeSet<&String> = self
+            .alerts
+            .iter()
+            .filter_map(|a| a.evaluation_id.as_ref())
+            .collect();
+        ids.into_iter().cloned().collect()
+    }
 }
 
 /// Builds the payload for one alert's notification.
@@ -111,6 +128,7 @@ pub fn alert_payload(alert: &Alert, annotations: &BTreeMap<String, String>) -> A
             .resolved_at
             .filter(|_| alert.state == AlertState::Resolved)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        evaluation_id: None,
     }
 }
 

@@ -80,6 +80,7 @@ pub fn receiver_notices<'a>(
                 event: alert.state.as_str().to_owned(),
                 payload: serde_json::to_string(&payload).expect("payloads serialize"),
                 created_at_ms: now.timestamp_millis(),
+                evaluation_ids: Vec::new(),
             }
         })
         .collect()

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod correlation;
 pub mod error;
 pub mod receivers;
 pub mod silences;
@@ -60,6 +61,11 @@ pub fn router(state: ServerState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/api/v1/alerts", get(api::alerts))
+        .route(
+            "/api/v1/alerts/{fingerprint}/history",
+            get(correlation::alert_history),
+        )
+        .route("/api/v1/notifications", get(correlation::notifications))
         .route("/api/v1/rules", get(api::rules))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/summary", get(summary::summary))

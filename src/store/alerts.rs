@@ -29,6 +29,25 @@ pub struct CommitBatch {
     pub retired_rule: Option<String>,
     /// Commit time (unix ms).
     pub at_ms: i64,
+    /// The evaluation that produced the batch, recorded on each history row.
+    pub evaluation_id: Option<String>,
+}
+
+/// One row of an alert's history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertChange {
+    /// The state it left.
+    pub from: String,
+    /// The state it entered.
+    pub to: String,
+    /// When (unix ms).
+    pub at_ms: i64,
+    /// The value judged then.
+    pub value: Option<f64>,
+    /// The summary then.
+    pub summary: String,
+    /// The evaluation that made the change (absent for rows from before correlation ids).
+    pub evaluation_id: Option<String>,
 }
 
 impl CommitBatch {
@@ -110,22 +129,39 @@ impl Store {
         fingerprint: &str,
         limit: i64,
     ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let changes = self.alert_changes(fingerprint, limit).await?;
+        Ok(changes
+            .into_iter()
+            .map(|c| (c.from, c.to, c.at_ms))
+            .collect())
+    }
+
+    /// The last `limit` state changes of one alert, newest first, with the value, the
+    /// summary and the evaluation that made each.
+    pub async fn alert_changes(
+        &self,
+        fingerprint: &str,
+        limit: i64,
+    ) -> Result<Vec<AlertChange>, StoreError> {
         let rows = sqlx::query(
-            "SELECT from_state, to_state, at FROM alert_history WHERE fingerprint = $1 ORDER BY id DESC LIMIT $2",
+            "SELECT from_state, to_state, at, value, summary, evaluation_id FROM alert_history \
+             WHERE fingerprint = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(fingerprint.to_owned())
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("from_state")?,
-                    r.try_get("to_state")?,
-                    r.try_get("at")?,
-                ))
+        let change = |r: &sqlx::any::AnyRow| -> Result<AlertChange, sqlx::Error> {
+            Ok(AlertChange {
+                from: r.try_get("from_state")?,
+                to: r.try_get("to_state")?,
+                at_ms: r.try_get("at")?,
+                value: r.try_get("value")?,
+                summary: r.try_get("summary")?,
+                evaluation_id: r.try_get("evaluation_id")?,
             })
-            .collect()
+        };
+        Ok(rows.iter().map(change).collect::<Result<_, _>>()?)
     }
 
     /// Writes one evaluation's state changes, history and outbox rows in ONE transaction.
@@ -152,8 +188,8 @@ impl Store {
         }
         for t in &batch.transitions {
             sqlx::query(
-                "INSERT INTO alert_history (fingerprint, rule, from_state, to_state, at, value, summary) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO alert_history (fingerprint, rule, from_state, to_state, at, value, summary, evaluation_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(t.alert.fingerprint.clone())
             .bind(t.alert.rule.clone())
@@ -162,6 +198,7 @@ impl Store {
             .bind(t.at.timestamp_millis())
             .bind(t.alert.value)
             .bind(t.alert.summary.clone())
+            .bind(batch.evaluation_id.clone())
             .execute(&mut *tx)
             .await?;
         }

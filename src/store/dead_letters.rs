@@ -25,6 +25,8 @@ pub struct DeadLetter {
     pub last_error: Option<String>,
     /// The body that was (or would have been) sent.
     pub payload: String,
+    /// The evaluations whose alert changes it reports (correlation ids).
+    pub evaluation_ids: Vec<String>,
 }
 
 impl Store {
@@ -35,7 +37,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DeadLetter>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, receiver, fingerprint, event, created_at, attempts, last_error, payload \
+            "SELECT id, receiver, fingerprint, event, created_at, attempts, last_error, payload, evaluation_ids \
              FROM outbox WHERE status = 'dead' AND ($1 = '' OR receiver = $1) \
              ORDER BY created_at DESC, id DESC LIMIT $2",
         )
@@ -54,6 +56,7 @@ impl Store {
                     attempts: r.try_get("attempts")?,
                     last_error: r.try_get("last_error")?,
                     payload: r.try_get("payload")?,
+                    evaluation_ids: super::outbox::ids_of(r.try_get("evaluation_ids")?),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

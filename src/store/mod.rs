@@ -2,6 +2,7 @@
 //! outbox. The only module that speaks SQL to it. SQLite by default, PostgreSQL by URL.
 
 mod alerts;
+mod correlation;
 mod dead_letters;
 mod groups;
 mod outbox;
@@ -14,7 +15,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
-pub use alerts::CommitBatch;
+pub use alerts::{AlertChange, CommitBatch};
+pub use correlation::{is_evaluation_id, NotificationRecord};
 pub use dead_letters::DeadLetter;
 pub use groups::{GroupEntry, SettledGroup};
 pub use outbox::{DeliveryResult, NewMessage, OutboxMessage, OutboxStats};

@@ -21,6 +21,8 @@ pub struct NewMessage {
     pub payload: String,
     /// When it was created (unix ms); also the first due time.
     pub created_at_ms: i64,
+    /// The evaluations whose alert changes it reports (correlation ids).
+    pub evaluation_ids: Vec<String>,
 }
 
 /// A claimed notification.
@@ -40,6 +42,8 @@ pub struct OutboxMessage {
     pub created_at_ms: i64,
     /// Attempts made before this one.
     pub attempts: i64,
+    /// The evaluations whose alert changes it reports (correlation ids).
+    pub evaluation_ids: Vec<String>,
 }
 
 /// What became of one delivery attempt.
@@ -116,8 +120,8 @@ pub(super) async fn insert_messages(
 ) -> Result<(), StoreError> {
     for m in messages {
         sqlx::query(
-            "INSERT INTO outbox (id, receiver, fingerprint, event, payload, created_at, due_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            "INSERT INTO outbox (id, receiver, fingerprint, event, payload, created_at, due_at, evaluation_ids) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
         )
         .bind(m.id.clone())
         .bind(m.receiver.clone())
@@ -125,10 +129,16 @@ pub(super) async fn insert_messages(
         .bind(m.event.clone())
         .bind(m.payload.clone())
         .bind(m.created_at_ms)
+        .bind(serde_json::to_string(&m.evaluation_ids).unwrap_or_else(|_| "[]".to_owned()))
         .execute(&mut **tx)
         .await?;
     }
     Ok(())
+}
+
+/// The evaluation ids stored as a JSON list; a row that cannot be read lists none.
+pub(crate) fn ids_of(stored: String) -> Vec<String> {
+    serde_json::from_str(&stored).unwrap_or_default()
 }
 
 /// Ids per `UPDATE … WHERE id IN (…)` of delivered rows (well under SQLite's and
@@ -160,7 +170,7 @@ impl Store {
             "UPDATE outbox SET claimed_until = $1 WHERE id IN (\
                SELECT id FROM outbox WHERE status = 'pending' AND due_at <= $2 \
                AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY due_at LIMIT $3{lock}) \
-             RETURNING id, receiver, fingerprint, event, payload, created_at, attempts"
+             RETURNING id, receiver, fingerprint, event, payload, created_at, attempts, evaluation_ids"
         );
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(&sql)
@@ -181,6 +191,7 @@ impl Store {
                     payload: r.try_get("payload")?,
                     created_at_ms: r.try_get("created_at")?,
                     attempts: r.try_get("attempts")?,
+                    evaluation_ids: ids_of(r.try_get("evaluation_ids")?),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;

@@ -6,6 +6,7 @@ mod alerts_e2e;
 mod backtest_e2e;
 mod baseline_e2e;
 mod check_cli;
+mod correlation;
 mod crash;
 mod custom_query;
 mod deadletters_api;

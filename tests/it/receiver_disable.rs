@@ -82,6 +82,7 @@ fn message(id: &str, receiver: &str, created_at_ms: i64) -> NewMessage {
         event: "firing".to_owned(),
         payload: "{}".to_owned(),
         created_at_ms,
+        evaluation_ids: Vec::new(),
     }
 }
 

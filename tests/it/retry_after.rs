@@ -99,6 +99,7 @@ async fn setup(status: u16, retry_after: String, cap: Duration) -> Setup {
             event: "firing".to_owned(),
             payload: "{}".to_owned(),
             created_at_ms: clock_ms(&clock),
+            evaluation_ids: Vec::new(),
         }])
         .await
         .unwrap();
@@ -198,6 +199,7 @@ async fn the_receivers_other_notifications_wait_too() {
             event: "firing".to_owned(),
             payload: "{}".to_owned(),
             created_at_ms: clock_ms(&s.clock) + 1,
+            evaluation_ids: Vec::new(),
         }])
         .await
         .unwrap();

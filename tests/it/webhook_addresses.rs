@@ -204,6 +204,7 @@ async fn a_refused_notification_is_a_dead_letter_with_the_reason() {
             event: "firing".to_owned(),
             payload: "{}".to_owned(),
             created_at_ms: chrono::Utc::now().timestamp_millis(),
+            evaluation_ids: Vec::new(),
         }])
         .await
         .unwrap();
