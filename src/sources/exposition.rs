@@ -119,14 +119,22 @@ pub struct SampleLine<'a> {
 impl<'a> SampleLine<'a> {
     /// The labels, escapes undone, in the order written.
     pub fn labels(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        // The spans were cut by the reader next to ASCII bytes of these same strings, so
+        // `get` always finds them; an empty string rather than a panic if it ever did not.
         self.labels.iter().map(|l| {
-            let name = &self.input[l.name.0 as usize..l.name.1 as usize];
+            let name = self
+                .input
+                .get(l.name.0 as usize..l.name.1 as usize)
+                .unwrap_or("");
             let from = if l.unescaped {
                 self.scratch
             } else {
                 self.input
             };
-            (name, &from[l.value.0 as usize..l.value.1 as usize])
+            let value = from
+                .get(l.value.0 as usize..l.value.1 as usize)
+                .unwrap_or("");
+            (name, value)
         })
     }
 
@@ -137,7 +145,7 @@ impl<'a> SampleLine<'a> {
 
     /// The part of the sample name after its family's name (`_bucket`, `_total`, or "").
     pub fn suffix(&self) -> &'a str {
-        &self.name[self.family.len().min(self.name.len())..]
+        self.name.get(self.family.len()..).unwrap_or("")
     }
 }
 
@@ -169,18 +177,21 @@ impl Reader {
                 message: "payload larger than 4 GiB".to_owned(),
             });
         }
-        let bytes = input.as_bytes();
         let mut family: &str = "";
         let mut family_type = MetricType::Unknown;
-        let mut pos = 0usize;
+        let mut rest = input;
         let mut line_no = 0usize;
         let mut saw_eof = false;
-        while pos < bytes.len() {
+        while !rest.is_empty() {
             line_no += 1;
-            let end = memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
-            let line_start = pos;
-            pos = end + 1;
-            let line = &input[line_start..end];
+            let line_start = input.len() - rest.len();
+            // `\n` is one byte, so both sides of it are character boundaries.
+            let (line, tail) =
+                match memchr(b'\n', rest.as_bytes()).and_then(|at| rest.split_at_checked(at)) {
+                    Some((line, tail)) => (line, tail.strip_prefix('\n').unwrap_or(tail)),
+                    None => (rest, ""),
+                };
+            rest = tail;
             let err = |message: String| ParseError {
                 line: line_no,
                 message,
@@ -194,7 +205,7 @@ impl Reader {
                 }
                 continue;
             }
-            if line.as_bytes()[0] == b'#' {
+            if line.as_bytes().first() == Some(&b'#') {
                 match parse_comment(line, format).map_err(err)? {
                     Comment::Type(name, kind) => {
                         family = name;
@@ -219,11 +230,9 @@ impl Reader {
             )
             .map_err(err)?;
             let in_family = !family.is_empty()
-                && parsed.name.starts_with(family)
-                && (parsed.name.len() == family.len()
-                    || family_type
-                        .suffixes()
-                        .contains(&&parsed.name[family.len()..]));
+                && parsed.name.strip_prefix(family).is_some_and(|suffix| {
+                    suffix.is_empty() || family_type.suffixes().contains(&suffix)
+                });
             let sample = SampleLine {
                 name: parsed.name,
                 series: parsed.series,
@@ -307,8 +316,11 @@ fn parse_comment(line: &str, format: Format) -> Result<Comment<'_>, String> {
 }
 
 fn check_metric_name(name: &str) -> Result<(), String> {
-    let b = name.as_bytes();
-    if b.is_empty() || !is_name_start(b[0]) || !b[1..].iter().all(|&c| is_name_char(c)) {
+    let valid = match name.as_bytes().split_first() {
+        Some((&first, rest)) => is_name_start(first) && rest.iter().all(|&c| is_name_char(c)),
+        None => false,
+    };
+    if !valid {
         return Err(format!("invalid metric name {name:?}"));
     }
     Ok(())
@@ -347,52 +359,44 @@ fn parse_sample<'a>(
     scratch: &mut String,
 ) -> Result<ParsedSample<'a>, String> {
     let b = line.as_bytes();
-    if !is_name_start(b[0]) {
+    if !b.first().is_some_and(|&c| is_name_start(c)) {
         return Err(format!(
             "expected a metric name at column 1, found {:?}",
             char_at(line, 0)
         ));
     }
-    let mut i = 1;
-    while i < b.len() && is_name_char(b[i]) {
-        i += 1;
-    }
-    let name = &line[..i];
-    if i < b.len() && b[i] == b'{' {
+    let mut i = skip_while(b, 1, is_name_char);
+    let name = span(line, 0, i)?;
+    if byte_at(b, i) == Some(b'{') {
         i += 1;
         loop {
-            while i < b.len() && is_blank(b[i]) {
-                i += 1;
-            }
-            if i < b.len() && b[i] == b'}' {
+            i = skip_while(b, i, is_blank);
+            if byte_at(b, i) == Some(b'}') {
                 i += 1;
                 break;
             }
             let name_start = i;
-            if i >= b.len() || !(b[i].is_ascii_alphabetic() || b[i] == b'_') {
+            if !byte_at(b, i).is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') {
                 return Err(format!(
                     "expected a label name at column {}, found {}",
                     i + 1,
                     describe(line, i)
                 ));
             }
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                i += 1;
-            }
+            i = skip_while(b, i, |c| c.is_ascii_alphanumeric() || c == b'_');
             let name_end = i;
-            if i >= b.len() || b[i] != b'=' {
+            let label_name = span(line, name_start, name_end)?;
+            if byte_at(b, i) != Some(b'=') {
                 return Err(format!(
-                    "expected '=' after label {:?} at column {}, found {}",
-                    &line[name_start..name_end],
+                    "expected '=' after label {label_name:?} at column {}, found {}",
                     i + 1,
                     describe(line, i)
                 ));
             }
             i += 1;
-            if i >= b.len() || b[i] != b'"' {
+            if byte_at(b, i) != Some(b'"') {
                 return Err(format!(
-                    "expected '\"' to open the value of label {:?} at column {}, found {}",
-                    &line[name_start..name_end],
+                    "expected '\"' to open the value of label {label_name:?} at column {}, found {}",
                     i + 1,
                     describe(line, i)
                 ));
@@ -403,39 +407,31 @@ fn parse_sample<'a>(
             let mut scratch_start: Option<usize> = None;
             let mut copy_from = value_start;
             loop {
-                let Some(off) = memchr2(b'"', b'\\', &b[i..]) else {
-                    return Err(format!(
-                        "unterminated value of label {:?}",
-                        &line[name_start..name_end]
-                    ));
+                let unread = b.get(i..).unwrap_or_default();
+                let Some(off) = memchr2(b'"', b'\\', unread) else {
+                    return Err(format!("unterminated value of label {label_name:?}"));
                 };
                 let at = i + off;
-                if b[at] == b'"' {
+                if byte_at(b, at) == Some(b'"') {
                     if scratch_start.is_some() {
-                        scratch.push_str(&line[copy_from..at]);
+                        scratch.push_str(span(line, copy_from, at)?);
                     }
                     i = at + 1;
                     break;
                 }
                 scratch_start.get_or_insert(scratch.len());
-                scratch.push_str(&line[copy_from..at]);
-                match b.get(at + 1) {
+                scratch.push_str(span(line, copy_from, at)?);
+                match byte_at(b, at + 1) {
                     Some(b'\\') => scratch.push('\\'),
                     Some(b'"') => scratch.push('"'),
                     Some(b'n') => scratch.push('\n'),
                     Some(_) => {
                         return Err(format!(
-                            "invalid escape \\{} in the value of label {:?}; expected \\\\, \\\" or \\n",
+                            "invalid escape \\{} in the value of label {label_name:?}; expected \\\\, \\\" or \\n",
                             char_at(line, at + 1),
-                            &line[name_start..name_end]
                         ))
                     }
-                    None => {
-                        return Err(format!(
-                            "unterminated value of label {:?}",
-                            &line[name_start..name_end]
-                        ))
-                    }
+                    None => return Err(format!("unterminated value of label {label_name:?}")),
                 }
                 i = at + 2;
                 copy_from = i;
@@ -453,19 +449,16 @@ fn parse_sample<'a>(
                     unescaped: true,
                 },
             };
-            let label_name = &line[name_start..name_end];
             // Duplicate label names make the series ambiguous.
-            if labels
-                .iter()
-                .any(|l| &line[l.name.0 as usize - base..l.name.1 as usize - base] == label_name)
-            {
+            if labels.iter().any(|l| {
+                b.get(l.name.0 as usize - base..l.name.1 as usize - base)
+                    == Some(label_name.as_bytes())
+            }) {
                 return Err(format!("label {label_name:?} given twice"));
             }
             labels.push(span);
-            while i < b.len() && is_blank(b[i]) {
-                i += 1;
-            }
-            match b.get(i) {
+            i = skip_while(b, i, is_blank);
+            match byte_at(b, i) {
                 Some(b',') => i += 1,
                 Some(b'}') => {
                     i += 1;
@@ -481,33 +474,25 @@ fn parse_sample<'a>(
             }
         }
     }
-    let series = &line[..i];
-    if i >= b.len() || !is_blank(b[i]) {
+    let series = span(line, 0, i)?;
+    if !byte_at(b, i).is_some_and(is_blank) {
         return Err(format!(
             "expected a space and a value after {series:?}, found {}",
             describe(line, i)
         ));
     }
-    while i < b.len() && is_blank(b[i]) {
-        i += 1;
-    }
+    i = skip_while(b, i, is_blank);
     let value_start = i;
-    while i < b.len() && !is_blank(b[i]) {
-        i += 1;
-    }
-    let value_text = &line[value_start..i];
+    i = skip_while(b, i, |c| !is_blank(c));
+    let value_text = span(line, value_start, i)?;
     let value = parse_value(value_text)
         .ok_or_else(|| format!("invalid value {value_text:?} for {series:?}"))?;
-    while i < b.len() && is_blank(b[i]) {
-        i += 1;
-    }
+    i = skip_while(b, i, is_blank);
     let mut timestamp_ms = None;
-    if i < b.len() && b[i] != b'#' {
+    if byte_at(b, i).is_some_and(|c| c != b'#') {
         let ts_start = i;
-        while i < b.len() && !is_blank(b[i]) {
-            i += 1;
-        }
-        let ts_text = &line[ts_start..i];
+        i = skip_while(b, i, |c| !is_blank(c));
+        let ts_text = span(line, ts_start, i)?;
         timestamp_ms = Some(parse_timestamp(ts_text, format).ok_or_else(|| {
             format!(
                 "invalid timestamp {ts_text:?}; expected {}",
@@ -517,24 +502,50 @@ fn parse_sample<'a>(
                 }
             )
         })?);
-        while i < b.len() && is_blank(b[i]) {
-            i += 1;
-        }
+        i = skip_while(b, i, is_blank);
     }
-    if i < b.len() {
-        // OpenMetrics exemplars (`# {trace_id="…"} 1.0`) are allowed and ignored.
-        if !(format == Format::OpenMetrics && line[i..].starts_with("# {")) {
-            return Err(format!(
-                "unexpected text {:?} after the value of {series:?}",
-                &line[i..]
-            ));
-        }
+    let trailing = span(line, i, line.len())?;
+    // OpenMetrics exemplars (`# {trace_id="…"} 1.0`) are allowed and ignored.
+    let exemplar = format == Format::OpenMetrics && trailing.starts_with("# {");
+    if !(trailing.is_empty() || exemplar) {
+        return Err(format!(
+            "unexpected text {trailing:?} after the value of {series:?}"
+        ));
     }
     Ok(ParsedSample {
         name,
         series,
         value,
         timestamp_ms,
+    })
+}
+
+/// The byte at `i`, if the line is that long.
+#[inline]
+fn byte_at(b: &[u8], i: usize) -> Option<u8> {
+    b.get(i).copied()
+}
+
+/// The first index at or after `i` whose byte does not satisfy `pred` (or the end).
+#[inline]
+fn skip_while(b: &[u8], mut i: usize, pred: impl Fn(u8) -> bool) -> usize {
+    while b.get(i).is_some_and(|&c| pred(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// `line[from..to]`. The reader only cuts next to ASCII bytes, so this is always on
+/// character boundaries; should it ever not be, the line is refused rather than the
+/// reader panicking.
+#[inline]
+fn span(line: &str, from: usize, to: usize) -> Result<&str, String> {
+    line.get(from..to).ok_or_else(|| {
+        format!(
+            "internal error: columns {}..{} do not lie on character boundaries",
+            from + 1,
+            to + 1
+        )
     })
 }
 
@@ -558,7 +569,7 @@ fn parse_timestamp(text: &str, format: Format) -> Option<i64> {
 }
 
 fn char_at(line: &str, i: usize) -> char {
-    line[i..].chars().next().unwrap_or(' ')
+    line.get(i..).and_then(|s| s.chars().next()).unwrap_or(' ')
 }
 
 fn describe(line: &str, i: usize) -> String {
