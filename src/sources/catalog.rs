@@ -286,18 +286,9 @@ impl CatalogMetric {
             (dialect.epoch(spec.time_col), bounds, "$2")
         };
         let expand = |expr: &str| -> String {
-            let mut out = expr.to_owned();
             // A tiny macro language so one spec serves both dialects.
-            while let Some(i) = out.find("EPOCH(") {
-                let end = i + out[i..].find(')').expect("balanced EPOCH()");
-                let col = out[i + 6..end].to_owned();
-                out.replace_range(i..=end, &dialect.epoch(&col));
-            }
-            while let Some(i) = out.find("JSON_MODEL(") {
-                let end = i + out[i..].find(')').expect("balanced JSON_MODEL()");
-                let col = out[i + 11..end].to_owned();
-                out.replace_range(i..=end, &dialect.json_model(&col));
-            }
+            let out = expand_macro(expr, "EPOCH(", |col| dialect.epoch(col));
+            let out = expand_macro(&out, "JSON_MODEL(", |col| dialect.json_model(col));
             out.replace("NOW", &dialect.float(now))
         };
         let mut sql = format!(
@@ -321,6 +312,24 @@ impl CatalogMetric {
         }
         BoundSql { sql, binds }
     }
+}
+
+/// `expr` with every `MACRO(arg)` (`open` is `"MACRO("`) replaced by `expand(arg)`. The
+/// specs are constants whose macros are all closed; an unclosed one would be left as
+/// written (and fail as SQL) rather than panic.
+fn expand_macro(expr: &str, open: &str, expand: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr;
+    while let Some((before, after)) = rest.split_once(open) {
+        let Some((arg, tail)) = after.split_once(')') else {
+            break;
+        };
+        out.push_str(before);
+        out.push_str(&expand(arg));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A statement with the values to bind to `$1`, `$2`, … in order.

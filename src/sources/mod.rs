@@ -1,5 +1,10 @@
 //! Metric sources: the only code that talks to outside metric systems.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod catalog;
 pub mod dialect;
 pub mod exposition;

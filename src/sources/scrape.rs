@@ -1,7 +1,7 @@
 //! The scrape source: pulls a Prometheus text-format or OpenMetrics endpoint on its own
 //! interval (with a timeout and a size limit) into a [`ScrapeStore`] that rules read.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -115,7 +115,7 @@ impl ScrapeSource {
                     .set(store.series_count() as i64);
             }
         }
-        *self.health.lock().expect("health lock") = match &result {
+        *self.health.lock().unwrap_or_else(PoisonError::into_inner) = match &result {
             Ok(_) => Health::Up,
             Err(e) => {
                 tracing::warn!(source = %self.name, error = %e, "scrape failed");
@@ -164,7 +164,7 @@ impl ScrapeSource {
         }
         let text = std::str::from_utf8(&body)
             .map_err(|e| format!("GET {url}: body is not UTF-8 ({e})"))?;
-        let mut store = self.store.lock().expect("scrape store lock");
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         // Stamped under the lock, so a fetch sees either all of a scrape or none of it and
         // never misses one stamped before its window's end.
         let now = self.clock.now();
@@ -215,7 +215,11 @@ impl Source for ScrapeSource {
                 });
             };
             self.first_scrape().await;
-            let health = self.health.lock().expect("health lock").clone();
+            let health = self
+                .health
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
             match health {
                 Health::Down(message) => Err(SourceError::Unreachable {
                     source_name: self.name.clone(),
@@ -225,12 +229,11 @@ impl Source for ScrapeSource {
                     source_name: self.name.clone(),
                     message: format!("no scrape of {} has finished yet", self.settings.url),
                 }),
-                Health::Up => Ok(self.store.lock().expect("scrape store lock").observations(
-                    metric,
-                    filter,
-                    request.after,
-                    request.until,
-                )),
+                Health::Up => Ok(self
+                    .store
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .observations(metric, filter, request.after, request.until)),
             }
         })
     }

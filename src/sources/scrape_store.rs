@@ -146,7 +146,9 @@ impl ScrapeStore {
                     if value.is_nan() {
                         continue;
                     }
-                    let c = &mut self.counters[counter as usize];
+                    let Some(c) = self.counters.get_mut(counter as usize) else {
+                        continue;
+                    };
                     let increase = c.last.map(|last| {
                         if value < last {
                             // A counter only drops when its process restarted: it
@@ -164,7 +166,9 @@ impl ScrapeStore {
                     }
                 }
                 Slot::Bucket { histogram, le } => {
-                    let h = &mut self.histograms[histogram as usize];
+                    let Some(h) = self.histograms.get_mut(histogram as usize) else {
+                        continue;
+                    };
                     h.current.push((le, value));
                     h.timestamp_ms.get_or_insert(ts);
                 }
@@ -232,13 +236,15 @@ impl ScrapeStore {
     }
 
     fn push(&mut self, series: u32, ts: i64, value: PointValue) {
-        self.series[series as usize].points.push_back((ts, value));
+        if let Some(s) = self.series.get_mut(series as usize) {
+            s.points.push_back((ts, value));
+        }
     }
 
     /// Turns a histogram's buckets of this scrape into one point of bucket increases.
     /// Returns whether a reset was detected, or None when the histogram was not scraped.
     fn close_histogram(&mut self, index: usize, now_ms: i64) -> Option<bool> {
-        let h = &mut self.histograms[index];
+        let h = self.histograms.get_mut(index)?;
         if h.current.is_empty() {
             return None;
         }
@@ -298,7 +304,9 @@ impl ScrapeStore {
             return out;
         };
         for &id in ids {
-            let s = &self.series[id as usize];
+            let Some(s) = self.series.get(id as usize) else {
+                continue;
+            };
             if !filter
                 .0
                 .iter()
