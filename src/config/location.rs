@@ -88,12 +88,20 @@ impl SourceFile {
     /// 1-based (line, column) of a byte offset; the column counts characters.
     pub fn position(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
+        // `line_starts` begins with 0, so `Err(0)` cannot happen.
         let line = match self.line_starts.binary_search(&offset) {
             Ok(i) => i,
-            Err(i) => i - 1,
+            Err(i) => i.saturating_sub(1),
         };
-        let start = self.line_starts[line];
-        let column = self.text[start..offset].chars().count() + 1;
+        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        // Characters begin at every byte that is not a UTF-8 continuation byte; counting
+        // those also copes with an offset inside a character.
+        let column = self
+            .text
+            .as_bytes()
+            .get(start..offset)
+            .map_or(0, |b| b.iter().filter(|&&c| (c & 0xC0) != 0x80).count())
+            + 1;
         (line + 1, column)
     }
 

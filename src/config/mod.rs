@@ -1,6 +1,11 @@
 //! Configuration: `driftwatch.toml` and `rules/*.toml`, their serde models, and
 //! validation into the typed values the service runs on.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod allowlist;
 pub mod load;
 pub mod location;

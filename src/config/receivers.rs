@@ -118,21 +118,23 @@ fn webhook(site: &ReceiverSite<'_>, w: &WebhookSection) -> Result<WebhookConfig,
         _ => Err(site.error("give one of `format`, `template` and `body_template`")),
     };
     let body = body.map_err(|e| errors.push(e)).ok();
-    match (url, secret.and_then(|s| previous.map(|p| (s, p)))) {
-        (Ok(url), Ok((secret, previous_secrets))) if errors.is_empty() => Ok(WebhookConfig {
-            url,
-            secret,
-            previous_secrets,
-            timeout: w
-                .timeout
-                .map(|d| d.get())
-                .unwrap_or(Duration::from_secs(10)),
-            max_response_bytes: w.max_response_bytes.unwrap_or(64 * 1024),
-            allow_private: w.allow_private,
-            disable_after: w.disable_after.map(|d| d.get()),
-            body: body.expect("no errors"),
-        }),
-        (url, secret) => {
+    match (url, secret.and_then(|s| previous.map(|p| (s, p))), body) {
+        (Ok(url), Ok((secret, previous_secrets)), Some(body)) if errors.is_empty() => {
+            Ok(WebhookConfig {
+                url,
+                secret,
+                previous_secrets,
+                timeout: w
+                    .timeout
+                    .map(|d| d.get())
+                    .unwrap_or(Duration::from_secs(10)),
+                max_response_bytes: w.max_response_bytes.unwrap_or(64 * 1024),
+                allow_private: w.allow_private,
+                disable_after: w.disable_after.map(|d| d.get()),
+                body,
+            })
+        }
+        (url, secret, _) => {
             for e in [url.err(), secret.err()].into_iter().flatten() {
                 errors.push(site.error(e));
             }
@@ -246,6 +248,10 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
             Template::compile("default email.html", DEFAULT_EMAIL_HTML).map_err(|e| site.error(e))
         }
     });
+    // Each of these is None only when its error was pushed.
+    let (Some(from), Some(subject), Some(text), Some(html)) = (from, subject, text, html) else {
+        return Err(errors);
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -254,16 +260,16 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
         port,
         tls,
         ca_pem,
-        from: from.expect("no errors"),
+        from,
         to,
         credentials,
         timeout: e
             .timeout
             .map(|d| d.get())
             .unwrap_or(Duration::from_secs(30)),
-        subject: subject.expect("no errors"),
-        text: text.expect("no errors"),
-        html: html.expect("no errors"),
+        subject,
+        text,
+        html,
         disable_after: e.disable_after.map(|d| d.get()),
     })
 }

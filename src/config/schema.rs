@@ -7,11 +7,13 @@ use crate::config::service::ServiceConfigFile;
 /// The schema of a `rules/*.toml` file, pretty-printed.
 pub fn rules_schema() -> String {
     let schema = schemars::schema_for!(RuleFileConfig);
-    serde_json::to_string_pretty(&schema).expect("schemas serialize")
+    // `{:#}` is serde_json's pretty printer, which cannot fail on a `Value`.
+    format!("{:#}", schema.as_value())
 }
 
 /// The schema of `driftwatch.toml`, pretty-printed.
 pub fn config_schema() -> String {
     let schema = schemars::schema_for!(ServiceConfigFile);
-    serde_json::to_string_pretty(&schema).expect("schemas serialize")
+    // `{:#}` is serde_json's pretty printer, which cannot fail on a `Value`.
+    format!("{:#}", schema.as_value())
 }

@@ -68,7 +68,7 @@ pub fn validate_rule(
             );
             String::new()
         }
-        None if ctx.sources.len() == 1 => ctx.sources[0].clone(),
+        None if ctx.sources.len() == 1 => ctx.sources.first().cloned().unwrap_or_default(),
         None => {
             err(
                 cfg.name.span(),
@@ -125,9 +125,8 @@ pub fn validate_rule(
             filter: filter.clone(),
         })
     } else {
-        match (&cfg.metric, &cfg.query) {
-            (None, None) if cfg.promql.is_some() => {
-                let q = cfg.promql.as_ref().expect("checked");
+        match (&cfg.metric, &cfg.query, &cfg.promql) {
+            (None, None, Some(q)) => {
                 if q.get_ref().trim().is_empty() {
                     err(q.span(), "`promql` must not be empty".to_owned());
                 }
@@ -135,14 +134,14 @@ pub fn validate_rule(
                     expr: q.get_ref().clone(),
                 })
             }
-            (Some(_), _) | (_, Some(_)) if cfg.promql.is_some() => {
+            (Some(_), _, Some(q)) | (_, Some(_), Some(q)) => {
                 err(
-                    cfg.promql.as_ref().expect("checked").span(),
+                    q.span(),
                     "give only one of `metric`, `query` and `promql`".to_owned(),
                 );
                 None
             }
-            (Some(m), None) => match CatalogMetric::from_name(m.get_ref()) {
+            (Some(m), None, None) => match CatalogMetric::from_name(m.get_ref()) {
                 Some(metric) => {
                     let known = metric.label_names();
                     for key in cfg.filter.keys() {
@@ -184,7 +183,7 @@ pub fn validate_rule(
                     None
                 }
             },
-            (None, Some(q)) => {
+            (None, Some(q), None) => {
                 if let Err(e) = crate::sources::sql_guard::check_read_only_query(q.get_ref()) {
                     err(q.span(), e);
                 }
@@ -199,14 +198,14 @@ pub fn validate_rule(
                     sql: q.get_ref().clone(),
                 })
             }
-            (Some(m), Some(_)) => {
+            (Some(m), Some(_), None) => {
                 err(
                     m.span(),
                     "give either `metric` or `query`, not both".to_owned(),
                 );
                 None
             }
-            (None, None) => {
+            (None, None, None) => {
                 err(
                     cfg.name.span(),
                     "rule needs `metric` (a catalog metric), `query` (SQL) or `promql`".to_owned(),
@@ -316,12 +315,21 @@ pub fn validate_rule(
     if !errors.is_empty() {
         return Err(errors);
     }
+    // Every branch that leaves the query unset reports an error, so this only guards.
+    let Some(query) = query else {
+        errors.push(file.error(
+            at(cfg.name.span()),
+            Some(&name),
+            "rule needs `metric` (a catalog metric), `query` (SQL) or `promql`".to_owned(),
+        ));
+        return Err(errors);
+    };
     Ok(Rule {
         name,
         file: file.path.clone(),
         description: cfg.description.unwrap_or_default(),
         source,
-        query: query.expect("no errors means a query"),
+        query,
         group_by,
         aggregate,
         window,
