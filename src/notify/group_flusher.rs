@@ -3,7 +3,7 @@
 //! with the notification log in one transaction, then wakes the dispatcher.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -117,18 +117,26 @@ impl GroupFlusher {
                         .map(|m| m.alert.labels.clone()),
                 );
             }
-            let message = decided.notification.as_ref().map(|p| NewMessage {
-                id: id.clone(),
-                receiver: group.receiver.clone(),
-                fingerprint: match p.alerts.as_slice() {
-                    [one] => one.fingerprint.clone(),
-                    _ => group.key.clone(),
-                },
-                event: p.status.clone(),
-                payload: serde_json::to_string(p).expect("payloads serialize"),
-                created_at_ms: now_ms,
-                evaluation_ids: p.evaluation_ids(),
-            });
+            let message = match &decided.notification {
+                Some(p) => Some(NewMessage {
+                    id: id.clone(),
+                    receiver: group.receiver.clone(),
+                    fingerprint: match p.alerts.as_slice() {
+                        [one] => one.fingerprint.clone(),
+                        _ => group.key.clone(),
+                    },
+                    event: p.status.clone(),
+                    payload: serde_json::to_string(p).map_err(|e| {
+                        StoreError::Corrupt(format!(
+                            "notification of group {} does not serialize: {e}",
+                            group.key
+                        ))
+                    })?,
+                    created_at_ms: now_ms,
+                    evaluation_ids: p.evaluation_ids(),
+                }),
+                None => None,
+            };
             if let Some(p) = &decided.notification {
                 tracing::info!(group = %group.key, receiver = %group.receiver, alerts = p.alerts.len(), status = %p.status, "group notified");
             }
@@ -199,7 +207,7 @@ impl GroupFlusher {
     }
 
     fn count_holds(&self, group: &str, held: &[(String, Hold)], members: &[GroupMember]) {
-        let mut seen = self.held.lock().expect("held lock");
+        let mut seen = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         for m in members {
             if !held.iter().any(|(fp, _)| *fp == m.fingerprint) {
                 seen.remove(&(group.to_owned(), m.fingerprint.clone()));

@@ -3,6 +3,11 @@
 //! email, Alertmanager, retries, and the dispatcher.
 //! The only module that talks to receivers.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod address_policy;
 pub mod alertmanager;
 pub mod body;

@@ -3,7 +3,7 @@
 //! of disabling one (HTTP 410, or failing for longer than its `disable_after`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -62,7 +62,7 @@ impl ReceiverGate {
     /// changed it) and updates `driftwatch_receiver_disabled`.
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let states = self.store.receiver_states().await?;
-        *self.failing.lock().expect("failing lock") = states
+        *self.failing.lock().unwrap_or_else(PoisonError::into_inner) = states
             .iter()
             .filter_map(|s| Some((s.receiver.clone(), s.failing_since_ms?)))
             .collect();
@@ -77,7 +77,7 @@ impl ReceiverGate {
                 .with_label_values(&[name])
                 .set(i64::from(disabled.contains_key(name)));
         }
-        *self.disabled.lock().expect("disabled lock") = disabled;
+        *self.disabled.lock().unwrap_or_else(PoisonError::into_inner) = disabled;
         Ok(())
     }
 
@@ -85,21 +85,21 @@ impl ReceiverGate {
     pub fn disabled_reason(&self, receiver: &str) -> Option<String> {
         self.disabled
             .lock()
-            .expect("disabled lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .get(receiver)
             .cloned()
     }
 
     /// Holds deliveries to `receiver` back until `until_ms` (never shortens a pause).
     pub fn pause(&self, receiver: &str, until_ms: i64) {
-        let mut paused = self.paused.lock().expect("paused lock");
+        let mut paused = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
         let until = paused.entry(receiver.to_owned()).or_insert(until_ms);
         *until = (*until).max(until_ms);
     }
 
     /// Until when `receiver` is paused, if it is at `now_ms`.
     pub fn paused_until(&self, receiver: &str, now_ms: i64) -> Option<i64> {
-        let mut paused = self.paused.lock().expect("paused lock");
+        let mut paused = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
         match paused.get(receiver) {
             Some(until) if *until > now_ms => Some(*until),
             Some(_) => {
@@ -140,7 +140,7 @@ impl ReceiverGate {
         // The store is written only when a run ends or begins, or to confirm (another
         // replica may have ended it) a run that looks long enough to disable.
         let (ended, extended) = {
-            let failing = self.failing.lock().expect("failing lock");
+            let failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
             let ended: Vec<String> = answered
                 .into_iter()
                 .filter(|r| failing.contains_key(r))
@@ -160,7 +160,7 @@ impl ReceiverGate {
             .record_receiver_health(now_ms, &ended, &extended)
             .await?;
         {
-            let mut failing = self.failing.lock().expect("failing lock");
+            let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
             for r in &ended {
                 failing.remove(r);
             }
@@ -168,7 +168,11 @@ impl ReceiverGate {
         }
         for (receiver, since_ms) in runs {
             let limit = self.limit(&receiver);
-            if let Some(reason) = failing_too_long(since_ms, now_ms, limit, &failed[&receiver]) {
+            // Runs come back only for receivers in `extended`, all of them in `failed`.
+            let Some(error) = failed.get(&receiver) else {
+                continue;
+            };
+            if let Some(reason) = failing_too_long(since_ms, now_ms, limit, error) {
                 self.disable(&receiver, &reason, now).await?;
             }
         }
@@ -193,7 +197,7 @@ impl ReceiverGate {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let others: Vec<&str> = {
-            let disabled = self.disabled.lock().expect("disabled lock");
+            let disabled = self.disabled.lock().unwrap_or_else(PoisonError::into_inner);
             self.receivers
                 .keys()
                 .map(String::as_str)
@@ -220,7 +224,7 @@ impl ReceiverGate {
             .set(1);
         self.disabled
             .lock()
-            .expect("disabled lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(receiver.to_owned(), reason.to_owned());
         Ok(())
     }

@@ -70,18 +70,25 @@ pub fn receiver_notices<'a>(
     others
         .into_iter()
         .filter(|other| *other != receiver)
-        .map(|other| {
+        .filter_map(|other| {
             let id = new_message_id();
             let payload = render_payload(&id, other, &alert, &BTreeMap::new(), now);
-            NewMessage {
+            let payload = match serde_json::to_string(&payload) {
+                Ok(json) => json,
+                Err(e) => {
+                    tracing::error!(receiver = %other, error = %e, "receiver health notification does not serialize; not sent");
+                    return None;
+                }
+            };
+            Some(NewMessage {
                 id,
                 receiver: other.to_owned(),
                 fingerprint: alert.fingerprint.clone(),
                 event: alert.state.as_str().to_owned(),
-                payload: serde_json::to_string(&payload).expect("payloads serialize"),
+                payload,
                 created_at_ms: now.timestamp_millis(),
                 evaluation_ids: Vec::new(),
-            }
+            })
         })
         .collect()
 }

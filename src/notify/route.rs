@@ -154,7 +154,7 @@ pub fn group_key(route_id: &str, receiver: &str, group_labels: &Labels) -> Strin
         hasher.update(v.as_bytes());
     }
     let digest = hasher.finalize();
-    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// A decoded signing secret.
+/// A decoded signing secret, held as the HMAC already keyed with it (each signature
+/// starts from a copy), so a bad key is refused once, here, and signing cannot fail.
 #[derive(Clone)]
-pub struct SigningKey(Vec<u8>);
+pub struct SigningKey(Hmac<Sha256>);
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,12 +29,14 @@ impl SigningKey {
                 bytes.len()
             ));
         }
-        Ok(SigningKey(bytes))
+        let mac = Hmac::<Sha256>::new_from_slice(&bytes)
+            .map_err(|e| format!("signing secret is not a valid HMAC key ({e})"))?;
+        Ok(SigningKey(mac))
     }
 
     /// The `webhook-signature` header value for one message.
     pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = self.0.clone();
         mac.update(msg_id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
@@ -54,7 +57,7 @@ impl SigningKey {
 
     /// Checks a `webhook-signature` header (space-separated `v1,…` entries) in constant time.
     pub fn verify(&self, msg_id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = self.0.clone();
         mac.update(format!("{msg_id}.{timestamp}.").as_bytes());
         mac.update(body);
         header.split(' ').any(|sig| {

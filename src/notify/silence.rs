@@ -2,7 +2,7 @@
 //! range, an author and a comment, that mute the notifications of the alerts they match
 //! while they are active.
 
-use std::sync::RwLock;
+use std::sync::{PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -151,7 +151,10 @@ pub struct SilenceSet {
 impl SilenceSet {
     /// Replaces the set (after a change through the API, or at start).
     pub fn replace(&self, silences: Vec<Silence>) {
-        *self.silences.write().expect("silences lock") = silences;
+        *self
+            .silences
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = silences;
     }
 
     /// The active silence that mutes `labels` at `now`: its id and end.
@@ -162,7 +165,7 @@ impl SilenceSet {
     ) -> Option<(String, DateTime<Utc>)> {
         self.silences
             .read()
-            .expect("silences lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .find(|s| s.is_active(now) && s.matches(labels))
             .map(|s| (s.id.clone(), s.ends_at))
@@ -172,7 +175,7 @@ impl SilenceSet {
     pub fn expiring_on_resolve(&self, now: DateTime<Utc>) -> Vec<Silence> {
         self.silences
             .read()
-            .expect("silences lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter(|s| s.expire_on_resolve && s.is_active(now))
             .cloned()
@@ -183,7 +186,7 @@ impl SilenceSet {
     pub fn muting(&self, labels: &Labels, now: DateTime<Utc>) -> Option<String> {
         self.silences
             .read()
-            .expect("silences lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .find(|s| s.is_active(now) && s.matches(labels))
             .map(|s| s.id.clone())

@@ -28,6 +28,11 @@ pub enum SilenceCommand {
     },
 }
 
+/// The string at `key` of a JSON object, or "" when it is missing or not a string.
+fn text<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v.get(key).and_then(|x| x.as_str()).unwrap_or("")
+}
+
 async fn answer(response: reqwest::Response) -> Result<serde_json::Value, String> {
     let status = response.status();
     let body: serde_json::Value = response
@@ -37,7 +42,10 @@ async fn answer(response: reqwest::Response) -> Result<serde_json::Value, String
     if status.is_success() {
         Ok(body)
     } else {
-        let message = body["error"].as_str().unwrap_or("no message");
+        let message = body
+            .get("error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("no message");
         let hint = if status == reqwest::StatusCode::UNAUTHORIZED {
             " (give the API token with --token or DRIFTWATCH_API_TOKEN)"
         } else {
@@ -84,7 +92,7 @@ pub async fn run(
                 "expire_on_resolve": expire_on_resolve,
             });
             let v = answer(send(authed(client.post(&url).json(&body))).await?).await?;
-            Ok(format!("{}\n", v["id"].as_str().unwrap_or("")))
+            Ok(format!("{}\n", text(&v, "id")))
         }
         SilenceCommand::Expire { id } => {
             answer(send(authed(client.delete(format!("{url}/{id}")))).await?).await?;
@@ -93,17 +101,26 @@ pub async fn run(
         SilenceCommand::List => {
             let v = answer(send(client.get(&url)).await?).await?;
             let mut out = String::new();
-            for s in v["silences"].as_array().into_iter().flatten() {
-                let ends = s["ends_at"].as_str().unwrap_or("");
+            for s in v
+                .get("silences")
+                .and_then(|s| s.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let ends = text(s, "ends_at");
                 let ended = chrono::DateTime::parse_from_rfc3339(ends)
                     .is_ok_and(|t| t <= chrono::Utc::now());
-                let state = match (s["active"] == true, ended) {
+                let state = match (
+                    s.get("active").and_then(|a| a.as_bool()) == Some(true),
+                    ended,
+                ) {
                     (true, _) => "active",
                     (false, true) => "expired",
                     (false, false) => "pending",
                 };
-                let matchers: Vec<&str> = s["matchers"]
-                    .as_array()
+                let matchers: Vec<&str> = s
+                    .get("matchers")
+                    .and_then(|m| m.as_array())
                     .into_iter()
                     .flatten()
                     .filter_map(|m| m.as_str())
@@ -111,10 +128,10 @@ pub async fn run(
                 let _ = writeln!(
                     out,
                     "{}  {state:<7}  until {ends}  by {}  {}  # {}",
-                    s["id"].as_str().unwrap_or(""),
-                    s["created_by"].as_str().unwrap_or(""),
+                    text(s, "id"),
+                    text(s, "created_by"),
                     matchers.join(","),
-                    s["comment"].as_str().unwrap_or(""),
+                    text(s, "comment"),
                 );
             }
             Ok(out)
