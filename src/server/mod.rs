@@ -1,6 +1,11 @@
 //! The HTTP server: `/metrics`, `/healthz`, `/readyz`, the read API under `/api/v1`, and
 //! the token-protected `POST /-/reload` and `POST /api/v1/receivers/{name}/enable`.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod api;
 pub mod auth;
 pub mod correlation;

@@ -59,9 +59,15 @@ pub async fn list(State(state): State<ServerState>) -> Result<Json<serde_json::V
     let list: Vec<serde_json::Value> = all
         .iter()
         .map(|s| {
-            let mut v = serde_json::to_value(s).unwrap_or_default();
-            v["active"] = serde_json::Value::Bool(s.is_active(now));
-            v
+            let mut v = match serde_json::to_value(s) {
+                Ok(serde_json::Value::Object(fields)) => fields,
+                _ => serde_json::Map::new(),
+            };
+            v.insert(
+                "active".to_owned(),
+                serde_json::Value::Bool(s.is_active(now)),
+            );
+            serde_json::Value::Object(v)
         })
         .collect();
     Ok(Json(serde_json::json!({ "silences": list })))

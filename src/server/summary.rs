@@ -52,14 +52,16 @@ pub async fn summary(
             .sql_sources
             .get(name)
             .ok_or_else(|| ApiError::bad_request(format!("no SQL source named {name:?}")))?,
-        None if state.sql_sources.len() == 1 => state.sql_sources.values().next().expect("one"),
-        None => {
-            let mut names: Vec<&String> = state.sql_sources.keys().collect();
-            names.sort();
-            return Err(ApiError::bad_request(format!(
-                "name the SQL source with source=…; configured: {names:?}"
-            )));
-        }
+        None => match state.sql_sources.values().collect::<Vec<_>>().as_slice() {
+            [only] => *only,
+            _ => {
+                let mut names: Vec<&String> = state.sql_sources.keys().collect();
+                names.sort();
+                return Err(ApiError::bad_request(format!(
+                    "name the SQL source with source=…; configured: {names:?}"
+                )));
+            }
+        },
     };
     let now = state.evaluator.clock.now();
     let since = crate::time_math::earlier_by(
