@@ -255,7 +255,8 @@ impl Reader {
         }
         if format == Format::OpenMetrics && !saw_eof {
             return Err(ParseError {
-                line: line_no,
+                // An empty payload has no line 0: the `# EOF` is missing from line 1.
+                line: line_no.max(1),
                 message: "OpenMetrics payload does not end with `# EOF`".to_owned(),
             });
         }
