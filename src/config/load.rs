@@ -66,7 +66,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         ConfigErrors(vec![file.error(
             e.span(),
             None,
-            with_suggestion(e.message()),
+            with_suggestion(&toml_message(&e, text)),
         )])
     })?;
     let mut errors = crate::config::numbers::non_finite_numbers(&file);
@@ -371,7 +371,7 @@ fn parse_rule_chunks(
     let table = match file.text.parse::<toml::Table>() {
         Ok(t) => t,
         Err(e) => {
-            errors.push(file.error(e.span(), None, e.message()));
+            errors.push(file.error(e.span(), None, toml_message(&e, &file.text)));
             return Vec::new();
         }
     };
@@ -400,7 +400,7 @@ fn parse_rule_chunks(
         // Unusual layout (inline arrays, keys before the first rule): whole-file parse.
         match toml::from_str::<RuleFileConfig>(&file.text) {
             Ok(f) => out.extend(f.rule.into_iter().map(|r| (0, r))),
-            Err(e) => errors.push(file.error(e.span(), None, e.message())),
+            Err(e) => errors.push(file.error(e.span(), None, toml_message(&e, &file.text))),
         }
         return out;
     }
@@ -419,11 +419,29 @@ fn parse_rule_chunks(
                     .and_then(|n| n.as_str())
                     .map(str::to_owned);
                 let span = e.span().map(|s| s.start + start..s.end + start);
-                errors.push(file.error(span, name.as_deref(), with_suggestion(e.message())));
+                let message = with_suggestion(&toml_message(&e, chunk));
+                errors.push(file.error(span, name.as_deref(), message));
             }
         }
     }
     out
+}
+
+/// A TOML error's message. toml gives some syntax errors (a control character in a
+/// comment, say) no message at all: those name the character found instead of printing
+/// an empty error.
+fn toml_message(e: &toml::de::Error, text: &str) -> String {
+    if !e.message().trim().is_empty() {
+        return e.message().to_owned();
+    }
+    let found = e
+        .span()
+        .and_then(|s| text.get(s.start..))
+        .and_then(|rest| rest.chars().next());
+    match found {
+        Some(c) => format!("invalid TOML: unexpected {c:?}"),
+        None => "invalid TOML".to_owned(),
+    }
 }
 
 /// Adds "did you mean `x`?" to serde's unknown field/variant messages.
