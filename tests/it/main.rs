@@ -19,6 +19,7 @@ mod grouping;
 mod hardening;
 mod helpers;
 mod promql;
+mod properties;
 mod receiver_disable;
 mod reload_api;
 mod retry_after;
