@@ -4,6 +4,7 @@
 mod alertmanager;
 mod alerts_e2e;
 mod backtest_e2e;
+mod backtest_running;
 mod baseline_e2e;
 mod check_cli;
 mod correlation;
