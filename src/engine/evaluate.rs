@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::rule::NoDataPolicy;
+use crate::config::rule::{Aggregate, NoDataPolicy};
 use crate::config::validated::Rule;
 use crate::detect::Detector;
 use crate::engine::aggregate::aggregate;
@@ -198,6 +198,11 @@ impl RuleRuntime {
             if values.len() < rule.min_samples {
                 continue;
             }
+            // A ratio's parts, for detectors that judge counts (the binomial test).
+            let counts = (rule.aggregate == Aggregate::Ratio).then(|| {
+                let events = values.iter().filter(|v| **v != 0.0).count();
+                (events as f64, values.len() as f64)
+            });
             let Some(value) = aggregate(rule.aggregate, &mut values, window_secs) else {
                 continue;
             };
@@ -231,7 +236,10 @@ impl RuleRuntime {
             let runtime = self.groups.get_mut(fp).expect("inserted above");
             runtime.seen_in = this;
             judged += 1;
-            let verdict = runtime.detector.observe(now_ms, value);
+            let verdict = match counts {
+                Some((events, trials)) => runtime.detector.observe_counts(now_ms, events, trials),
+                None => runtime.detector.observe(now_ms, value),
+            };
             runtime.last_seen = now;
             if self.collect_points {
                 out.points.push(Point {
@@ -611,5 +619,50 @@ mod tests {
         );
         assert!(!summary.contains('σ'), "{summary}");
         assert_eq!(states.len(), 2, "fired once, resolved once: {states:?}");
+    }
+
+    #[test]
+    fn a_failure_burst_at_low_volume_fires_without_a_min_samples_cliff() {
+        let text = "[[rule]]\nname = \"errors\"\nmetric = \"workflow.error_rate\"\n\
+                    window = \"15m\"\nseverity = \"warning\"\ndetector = { kind = \"binomial\" }\n";
+        let ctx = RuleContext {
+            sources: vec!["s".into()],
+            source_kinds: Default::default(),
+            receivers: vec![],
+            default_receivers: vec![],
+        };
+        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
+        let mut rt = RuleRuntime::new(Arc::clone(&set.rules[0]));
+        let week = 7 * 1440;
+        let mut fired_at = None;
+        for m in 0..week + 120 {
+            let burst = m >= week + 30;
+            // A run every 7 minutes, one in 50 failing; in the burst one a minute, 40 %.
+            let (runs, failed) = match (burst, m % 7 == 0) {
+                (true, _) => (true, m % 5 < 2),
+                (false, true) => (true, (m / 7) % 50 == 3),
+                (false, false) => (false, false),
+            };
+            let rows = if runs {
+                vec![obs("one_shot", m * 60, if failed { 1.0 } else { 0.0 })]
+            } else {
+                vec![]
+            };
+            let out = feed(&mut rt, m * 60, rows);
+            if out
+                .transitions
+                .iter()
+                .any(|t| t.alert.state == AlertState::Firing)
+            {
+                assert!(burst, "fired on normal traffic at minute {m}");
+                fired_at.get_or_insert(m);
+            }
+        }
+        let fired = fired_at.expect("the burst fires");
+        assert!(
+            fired - (week + 30) <= 10,
+            "fired {} minutes in",
+            fired - (week + 30)
+        );
     }
 }
