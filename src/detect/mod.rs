@@ -9,6 +9,7 @@ pub mod changepoint;
 pub mod combined;
 pub mod compact;
 pub mod config;
+pub mod drift;
 pub mod hourly;
 pub mod judge;
 pub mod likelihood;
@@ -97,6 +98,9 @@ pub enum DetectorConfig {
     /// Error rates at any volume: an exact binomial test of the window's failures
     /// against the series' usual rate (use with `aggregate = "ratio"`).
     Binomial(binomial::BinomialConfig),
+    /// Slow drift over days: a recent average against a reference that stops learning
+    /// once the series moves away from it.
+    Drift(drift::DriftConfig),
 }
 
 impl DetectorConfig {
@@ -147,6 +151,7 @@ impl DetectorConfig {
             DetectorConfig::Likelihood(c) => Box::new(LikelihoodDetector::new(c.clone())),
             DetectorConfig::Combined(c) => Box::new(CombinedDetector::new(c)),
             DetectorConfig::Binomial(c) => Box::new(binomial::BinomialDetector::new(c)),
+            DetectorConfig::Drift(c) => Box::new(drift::DriftDetector::new(c)),
         }
     }
 
@@ -162,6 +167,7 @@ impl DetectorConfig {
             DetectorConfig::Changepoint(c) => c.validate(Kind::Changepoint),
             DetectorConfig::Likelihood(c) => c.validate(),
             DetectorConfig::Binomial(c) => c.validate(),
+            DetectorConfig::Drift(c) => c.validate(),
             DetectorConfig::Combined(c) => {
                 let mut errs: Vec<String> = c.of.iter().flat_map(|d| d.validate()).collect();
                 if c.of.is_empty() {
@@ -195,7 +201,7 @@ impl DetectorConfig {
             | DetectorConfig::Changepoint(c) => period * (2 * c.warmup.unwrap_or(30)) as u32,
             DetectorConfig::Likelihood(c) => period * (2 * c.warmup()) as u32,
             // Its usual rate is what a week of history says.
-            DetectorConfig::Binomial(_) => week,
+            DetectorConfig::Binomial(_) | DetectorConfig::Drift(_) => week,
             DetectorConfig::Combined(c) => {
                 c.of.iter().filter_map(|d| d.warmup_span(period)).max()?
             }
