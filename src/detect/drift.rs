@@ -313,7 +313,10 @@ mod tests {
             }
         }
         let at = accepted.expect("accepted in the end");
-        assert!((4 * 1440..=5 * 1440).contains(&at), "accepted at minute {at}");
+        assert!(
+            (4 * 1440..=5 * 1440).contains(&at),
+            "accepted at minute {at}"
+        );
         assert!(!d.observe(8 * DAY, 1500.0).anomalous);
     }
 }
