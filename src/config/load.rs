@@ -107,9 +107,21 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                         .min(interval);
                     if interval < Duration::from_millis(100) {
                         errors.push(file.error(
-                            span,
+                            span.clone(),
                             None,
                             format!("source {name:?}: `interval` must be at least 100ms"),
+                        ));
+                    }
+                    let max_series = sc
+                        .max_series
+                        .map_or(crate::sources::scrape::DEFAULT_MAX_SERIES, |n| {
+                            usize::try_from(n).unwrap_or(usize::MAX)
+                        });
+                    if max_series == 0 {
+                        errors.push(file.error(
+                            span.clone(),
+                            None,
+                            format!("source {name:?}: `max_series` must be at least 1"),
                         ));
                     }
                     sources.insert(
@@ -124,6 +136,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                                 .map(|d| d.get())
                                 .unwrap_or(Duration::from_secs(15 * 60))
                                 .max(interval * 2),
+                            max_series,
                         }),
                     );
                 }

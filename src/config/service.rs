@@ -158,6 +158,10 @@ pub struct ScrapeSourceSection {
     /// once running, so this only needs to cover a new rule's first window.
     #[serde(default)]
     pub retention: Option<DurationSpec>,
+    /// Most series held at once (default 1,000,000); beyond it new series are dropped,
+    /// counted in `driftwatch_scrape_series_dropped_total`, until old ones expire.
+    #[serde(default)]
+    pub max_series: Option<u64>,
 }
 
 /// `[sources.NAME] kind = "prometheus"`.

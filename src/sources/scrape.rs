@@ -12,6 +12,8 @@ use crate::config::validated::RuleQuery;
 use crate::sources::async_trait_free::BoxFuture;
 use crate::sources::exposition::Format;
 use crate::sources::scrape_store::{IngestStats, ScrapeStore};
+
+pub use crate::sources::scrape_store::DEFAULT_MAX_SERIES;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
 use crate::telemetry::Metrics;
 
@@ -28,6 +30,8 @@ pub struct ScrapeSettings {
     pub max_bytes: usize,
     /// How long scraped points stay readable by rules.
     pub retention: Duration,
+    /// Most series held at once; new series beyond it are dropped and counted.
+    pub max_series: usize,
 }
 
 /// Asks for OpenMetrics first, then the classic text format, as Prometheus does.
@@ -69,7 +73,10 @@ impl ScrapeSource {
             .map_err(|e| format!("source {name}: {e}"))?;
         Ok(Self {
             name: name.to_owned(),
-            store: Mutex::new(ScrapeStore::new(settings.retention)),
+            store: Mutex::new(ScrapeStore::with_max_series(
+                settings.retention,
+                settings.max_series,
+            )),
             settings,
             client,
             clock,
@@ -100,6 +107,9 @@ impl ScrapeSource {
     pub async fn scrape_once(&self) -> Result<IngestStats, String> {
         let started = Instant::now();
         let result = self.scrape().await;
+        if let Ok(stats) = &result {
+            self.report_dropped(stats.dropped_series);
+        }
         let label = match &result {
             Ok(_) => "ok",
             Err(_) => "error",
@@ -124,6 +134,24 @@ impl ScrapeSource {
         };
         self.scrapes.send_modify(|n| *n += 1);
         result
+    }
+
+    /// Counts and logs (once per scrape, not per series) the series `max_series` left out.
+    fn report_dropped(&self, dropped: usize) {
+        if dropped == 0 {
+            return;
+        }
+        if let Some(m) = &self.metrics {
+            m.scrape_series_dropped
+                .with_label_values(&[&self.name])
+                .inc_by(dropped as u64);
+        }
+        tracing::warn!(
+            source = %self.name,
+            dropped,
+            max_series = self.settings.max_series,
+            "scrape source holds max_series series; new series were dropped"
+        );
     }
 
     async fn scrape(&self) -> Result<IngestStats, String> {

@@ -25,6 +25,7 @@ mod scenarios_e2e;
 mod schema;
 mod score_nab;
 mod scrape;
+mod scrape_churn;
 mod shutdown;
 mod sighup;
 mod silences_api;
