@@ -52,7 +52,9 @@ pub struct ScrapeSource {
     settings: ScrapeSettings,
     client: reqwest::Client,
     clock: SharedClock,
-    store: Mutex<ScrapeStore>,
+    /// Read and written on blocking threads: a large scrape takes long enough to parse
+    /// that it would hold up the runtime's workers (and a shutdown's timers).
+    store: Arc<Mutex<ScrapeStore>>,
     health: Mutex<Health>,
     scrapes: watch::Sender<u64>,
     metrics: Option<Metrics>,
@@ -73,10 +75,10 @@ impl ScrapeSource {
             .map_err(|e| format!("source {name}: {e}"))?;
         Ok(Self {
             name: name.to_owned(),
-            store: Mutex::new(ScrapeStore::with_max_series(
+            store: Arc::new(Mutex::new(ScrapeStore::with_max_series(
                 settings.retention,
                 settings.max_series,
-            )),
+            ))),
             settings,
             client,
             clock,
@@ -119,10 +121,10 @@ impl ScrapeSource {
             m.scrape_seconds
                 .with_label_values(&[&self.name])
                 .observe(started.elapsed().as_secs_f64());
-            if let Ok(store) = self.store.lock() {
+            if let Ok(stats) = &result {
                 m.scrape_series
                     .with_label_values(&[&self.name])
-                    .set(store.series_count() as i64);
+                    .set(stats.series as i64);
             }
         }
         *self.health.lock().expect("health lock") = match &result {
@@ -190,15 +192,50 @@ impl ScrapeSource {
             }
             body.extend_from_slice(&chunk);
         }
-        let text = std::str::from_utf8(&body)
-            .map_err(|e| format!("GET {url}: body is not UTF-8 ({e})"))?;
-        let mut store = self.store.lock().expect("scrape store lock");
-        // Stamped under the lock, so a fetch sees either all of a scrape or none of it and
-        // never misses one stamped before its window's end.
-        let now = self.clock.now();
-        store
-            .ingest(text, format, now)
-            .map_err(|e| format!("GET {url}: malformed exposition at {e}"))
+        let (store, clock, at) = (
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            url.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let text = std::str::from_utf8(&body)
+                .map_err(|e| format!("GET {at}: body is not UTF-8 ({e})"))?;
+            let mut store = store
+                .lock()
+                .map_err(|_| format!("GET {at}: the scrape store is unusable"))?;
+            // Stamped under the lock, so a fetch sees either all of a scrape or none of
+            // it and never misses one stamped before its window's end.
+            let now = clock.now();
+            store
+                .ingest(text, format, now)
+                .map_err(|e| format!("GET {at}: malformed exposition at {e}"))
+        })
+        .await
+        .map_err(|e| format!("GET {url}: storing the scrape failed: {e}"))?
+    }
+
+    /// What the store holds of `metric` matching `filter` in `(after, until]`, read on a
+    /// blocking thread.
+    async fn observations(
+        &self,
+        metric: &str,
+        filter: &crate::model::Labels,
+        after: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Observation>, SourceError> {
+        let (store, metric, filter) = (Arc::clone(&self.store), metric.to_owned(), filter.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            store
+                .lock()
+                .map(|s| s.observations(&metric, &filter, after, until))
+                .map_err(|_| "the scrape store is unusable".to_owned())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the scrape store failed: {e}")));
+        read.map_err(|message| SourceError::Query {
+            source_name: self.name.clone(),
+            message,
+        })
     }
 
     /// Waits (up to the scrape timeout) for the first scrape, so rules evaluated right
@@ -253,12 +290,10 @@ impl Source for ScrapeSource {
                     source_name: self.name.clone(),
                     message: format!("no scrape of {} has finished yet", self.settings.url),
                 }),
-                Health::Up => Ok(self.store.lock().expect("scrape store lock").observations(
-                    metric,
-                    filter,
-                    request.after,
-                    request.until,
-                )),
+                Health::Up => {
+                    self.observations(metric, filter, request.after, request.until)
+                        .await
+                }
             }
         })
     }

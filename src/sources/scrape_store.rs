@@ -77,6 +77,8 @@ pub struct IngestStats {
     pub resets: usize,
     /// New series not stored because the store held `max_series` already.
     pub dropped_series: usize,
+    /// Series held once the scrape was stored and old ones forgotten.
+    pub series: usize,
 }
 
 /// The samples of one scrape target, kept for `retention`.
@@ -213,6 +215,7 @@ impl ScrapeStore {
         }
         // Series this scrape did not mention and gone stale make room from the next on.
         self.expire(now_ms);
+        stats.series = self.series.len();
         Ok(stats)
     }
 

@@ -27,6 +27,7 @@ mod score_nab;
 mod scrape;
 mod scrape_churn;
 mod shutdown;
+mod shutdown_heavy;
 mod sighup;
 mod silences_api;
 mod source_down;
