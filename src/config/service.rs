@@ -236,6 +236,10 @@ pub struct EmailSection {
     /// `starttls` (default), `tls`, or `none` (loopback relays with `allow_plaintext`).
     #[serde(default)]
     pub tls: Option<EmailTls>,
+    /// `true` lets this receiver reach loopback, private and other non-public addresses
+    /// (cloud metadata addresses excepted), like webhooks; default false.
+    #[serde(default)]
+    pub allow_private: bool,
     /// Must be `true` for `tls = "none"`, which is only accepted for localhost or a
     /// loopback address.
     #[serde(default)]
@@ -368,7 +372,7 @@ pub struct DeliverySection {
     /// Notifications delivered at once (default 64).
     #[serde(default)]
     pub concurrency: Option<usize>,
-    /// Non-public destinations webhooks may reach: addresses (`"127.0.0.1"`), networks
+    /// Non-public destinations receivers (webhook, email, Alertmanager) may reach: addresses (`"127.0.0.1"`), networks
     /// (`"10.0.0.0/8"`) or host names (`"hooks.internal"`). Default: none.
     #[serde(default)]
     pub allow_private: Vec<AllowedDestination>,

@@ -134,6 +134,8 @@ pub struct EmailConfig {
     pub html: Template,
     /// Disabled after failing this long without a success; `None`: never.
     pub disable_after: Option<Duration>,
+    /// May reach any non-public address except cloud metadata (`allow_private = true`).
+    pub allow_private: bool,
 }
 
 /// An Alertmanager receiver's settings.
