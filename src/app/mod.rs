@@ -329,14 +329,10 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
         receivers: Arc::new(config.receivers.keys().cloned().collect()),
     });
-    let server_shutdown = shutdown.clone();
-    tasks.spawn("HTTP server", async move {
-        let serve = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { server_shutdown.cancelled().await });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    tasks.spawn(
+        "HTTP server",
+        crate::server::serve::serve(listener, router, config.http, shutdown.clone()),
+    );
     tracing::info!(%addr, rules = rules.rules.len(), "driftwatch started");
     Ok(Running {
         addr,

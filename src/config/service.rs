@@ -65,6 +65,13 @@ pub struct ServerSection {
     #[serde(default)]
     #[schemars(with = "Option<EnvString>")]
     pub api_token: Option<Spanned<EnvString>>,
+    /// A client that has not sent a request's headers within this is disconnected
+    /// (default 10s).
+    #[serde(default)]
+    pub header_read_timeout: Option<DurationSpec>,
+    /// Connections open at once (default 1024); more wait until one closes.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerSection {
@@ -72,6 +79,8 @@ impl Default for ServerSection {
         Self {
             listen: Spanned::new(0..0, default_listen_str()),
             api_token: None,
+            header_read_timeout: None,
+            max_connections: None,
         }
     }
 }

@@ -30,6 +30,7 @@ mod shutdown;
 mod shutdown_heavy;
 mod sighup;
 mod silences_api;
+mod slow_clients;
 mod source_down;
 mod summary_api;
 mod template_cli;
