@@ -156,6 +156,23 @@ impl<B: Baseline> BaselineDetector<B> {
         }
     }
 
+    /// Keeps the "accepted as the new level" record: set when `relearn_after` takes an
+    /// anomalous level in, cleared when a new anomalous stretch starts; while it holds, a
+    /// normal value's reason names the accepted level.
+    #[cold]
+    #[inline(never)]
+    fn note_acceptance(&mut self, verdict: &mut Verdict, relearn: bool) {
+        if verdict.anomalous && self.streak == 1 {
+            self.accepted = false;
+        }
+        self.accepted |= relearn;
+        if self.accepted && !verdict.anomalous {
+            if let Some(level) = verdict.expected {
+                verdict.reason = self.accepted_reason(level);
+            }
+        }
+    }
+
     /// The reason for a value no longer anomalous after the baseline accepted the
     /// anomalous level: the new level, not a σ figure that still reads as anomalous.
     fn accepted_reason(&self, level: f64) -> std::borrow::Cow<'static, str> {
@@ -226,20 +243,16 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
             },
         };
         let mut verdict = verdict;
-        if verdict.anomalous && self.streak == 0 {
-            self.accepted = false;
-        }
         self.streak = if verdict.anomalous {
             self.streak + 1
         } else {
             0
         };
         let relearn = self.streak > u64::from(settings.relearn_after);
-        self.accepted |= relearn;
-        if self.accepted && !verdict.anomalous {
-            if let Some(level) = verdict.expected {
-                verdict.reason = self.accepted_reason(level);
-            }
+        // Off the common path (a normal value, no stretch, nothing accepted): the tick
+        // over 100,000 series is mostly that path.
+        if relearn || self.accepted || self.streak == 1 {
+            self.note_acceptance(&mut verdict, relearn);
         }
         if !verdict.anomalous || settings.learn_anomalies || relearn {
             self.base.learn(ts_ms, y);
