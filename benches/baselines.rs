@@ -91,7 +91,11 @@ impl Workload {
 }
 
 /// `series` detectors warmed with a day of minutes, their workload, and the minute.
-fn warm(config: &DetectorConfig, series: usize) -> (Vec<Box<dyn Detector>>, Workload, usize) {
+fn warm(
+    config: &DetectorConfig,
+    series: usize,
+    counts: bool,
+) -> (Vec<Box<dyn Detector>>, Workload, usize) {
     let mut detectors: Vec<Box<dyn Detector>> = (0..series).map(|_| config.build()).collect();
     let mut workload = Workload::new(series);
     // A day of minutes, so the tick judges instead of warming up and each baseline holds
@@ -99,10 +103,21 @@ fn warm(config: &DetectorConfig, series: usize) -> (Vec<Box<dyn Detector>>, Work
     let day = 1440;
     for t in 0..day {
         for (d, x) in detectors.iter_mut().zip(&workload.minute()) {
-            d.observe(t as i64 * 60_000, *x);
+            judge(d.as_mut(), t as i64 * 60_000, *x, counts);
         }
     }
     (detectors, workload, day)
+}
+
+/// One sample's verdict: a value for most kinds; for the binomial (an error rate) the
+/// value's distance below 11 as failures among 15 runs (0 to 2, about 7 %).
+fn judge(d: &mut dyn Detector, ts_ms: i64, x: f64, counts: bool) -> bool {
+    if counts {
+        return d
+            .observe_counts(ts_ms, (11.0 - x).floor().max(0.0), 15.0)
+            .anomalous;
+    }
+    d.observe(ts_ms, x).anomalous
 }
 
 fn tick_over_100k_series(c: &mut Criterion) {
@@ -114,12 +129,16 @@ fn tick_over_100k_series(c: &mut Criterion) {
         ("ewma", DetectorConfig::Ewma(BaselineConfig::default())),
         ("zscore", DetectorConfig::Zscore(BaselineConfig::default())),
         ("likelihood", DetectorConfig::default_baseline()),
+        ("drift", DetectorConfig::Drift(Default::default())),
+        ("binomial", DetectorConfig::Binomial(Default::default())),
     ] {
+        let counts = matches!(config, DetectorConfig::Binomial(_));
         // Set up on the first call, which happens only when the filter selects this kind
         // (criterion calls the closure again for every sample).
         let mut state = None;
         group.bench_function(format!("100k_series_{name}"), |b| {
-            let (detectors, workload, t) = state.get_or_insert_with(|| warm(&config, SERIES));
+            let (detectors, workload, t) =
+                state.get_or_insert_with(|| warm(&config, SERIES, counts));
             // The minute's values are drawn outside the timing: a tick judges values
             // its source already fetched.
             b.iter_batched_ref(
@@ -128,7 +147,7 @@ fn tick_over_100k_series(c: &mut Criterion) {
                     *t += 1;
                     let mut anomalies = 0;
                     for (d, x) in detectors.iter_mut().zip(column.iter()) {
-                        anomalies += usize::from(d.observe(*t as i64 * 60_000, *x).anomalous);
+                        anomalies += usize::from(judge(d.as_mut(), *t as i64 * 60_000, *x, counts));
                     }
                     black_box(anomalies)
                 },

@@ -132,6 +132,7 @@ fn scrape_and_evaluate_100k_series(c: &mut Criterion) {
             timeout: Duration::from_secs(10),
             max_bytes: 64 << 20,
             retention: Duration::from_secs(60),
+            max_series: driftwatch::sources::scrape::DEFAULT_MAX_SERIES,
         },
         Arc::new(SystemClock),
         None,

@@ -264,9 +264,24 @@ fn print_errors(errors: &ConfigErrors) {
     eprintln!("{} error(s)", errors.0.len());
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run_command(cli));
+    // What still runs now was abandoned by the shutdown deadline: dropping the runtime
+    // would wait for it (a blocking parse, a long synchronous step), so do not.
+    runtime.shutdown_background();
+    code
+}
+
+/// Runs the command `cli` names.
+async fn run_command(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { config, rules_dir } => {
             let service = match load_service_config(&config) {
@@ -322,7 +337,11 @@ async fn main() -> ExitCode {
             };
             wait_for_signal(&running.reloader).await;
             tracing::info!("shutting down");
-            running.stop(shutdown_grace).await;
+            let deadline = std::time::Instant::now() + shutdown_grace;
+            // One deadline over the whole stop; the watchdog ends the process if even
+            // that cannot be kept (a worker stuck in synchronous work).
+            driftwatch::app::watchdog::exit_at(deadline);
+            running.stop_by(deadline.into()).await;
             tracing::info!("stopped");
             ExitCode::SUCCESS
         }

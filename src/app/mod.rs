@@ -6,6 +6,8 @@ pub mod reload;
 pub mod scheduler;
 pub mod status;
 pub mod supervisor;
+mod tasks;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
@@ -34,6 +35,7 @@ use crate::{Error, Result};
 pub use evaluator::{EvalResult, Evaluator, RuleTask};
 pub use reload::Reloader;
 pub use supervisor::Supervisor;
+use tasks::NamedTasks;
 
 /// How often the rules directory is checked for changes.
 const RULES_WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -51,23 +53,30 @@ pub struct Running {
     /// Reloads the rules (SIGHUP, API, directory changes).
     pub reloader: Arc<Reloader>,
     shutdown: CancellationToken,
-    tasks: JoinSet<()>,
+    tasks: NamedTasks,
 }
 
 impl Running {
     /// Signals every task to stop: rules finish the evaluation in flight, the dispatcher
-    /// finishes the batch it claimed (settling its claims) and claims no more. Waits up to
-    /// `grace` in all, aborts what is left, then closes the store.
-    pub async fn stop(mut self, grace: Duration) {
-        let deadline = tokio::time::Instant::now() + grace;
+    /// finishes the batch it claimed (settling its claims) and claims no more. One
+    /// deadline, `grace` from now, bounds it all: what is still running then is abandoned
+    /// with a log line (a delivery in flight stays in the outbox and is retried), and the
+    /// store is closed within what is left.
+    pub async fn stop(self, grace: Duration) {
+        self.stop_by(tokio::time::Instant::now() + grace).await;
+    }
+
+    /// [`Running::stop`] with the deadline given.
+    pub async fn stop_by(mut self, deadline: tokio::time::Instant) {
         self.shutdown.cancel();
-        self.reloader.stop(grace).await;
-        let _ = tokio::time::timeout_at(deadline, async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
-        self.tasks.abort_all();
-        self.store.close().await;
+        self.reloader.stop(deadline).await;
+        self.tasks.join_until(deadline).await;
+        if tokio::time::timeout_at(deadline, self.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store did not close within the shutdown grace; abandoned");
+        }
     }
 
     /// The token that stops everything.
@@ -189,10 +198,13 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         sql: sql_sources,
         scrapers,
     } = build_all_sources(&config, Arc::clone(&clock), Some(metrics.clone()))?;
-    let mut tasks = JoinSet::new();
+    let mut tasks = NamedTasks::default();
     // Scrapes start first, so the first evaluations and warm-ups find data.
     for scraper in scrapers {
-        tasks.spawn(scraper.run(shutdown.clone()));
+        tasks.spawn(
+            format!("scrape {}", scraper.name()),
+            scraper.run(shutdown.clone()),
+        );
     }
     let mut evaluator = Evaluator::new(
         store.clone(),
@@ -263,11 +275,10 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         metrics.clone(),
         Arc::clone(&clock),
     ));
-    tasks.spawn(reload::watch_rules_dir(
-        Arc::clone(&reloader),
-        RULES_WATCH_EVERY,
-        shutdown.clone(),
-    ));
+    tasks.spawn(
+        "rules directory watch",
+        reload::watch_rules_dir(Arc::clone(&reloader), RULES_WATCH_EVERY, shutdown.clone()),
+    );
 
     let flusher = Arc::new(GroupFlusher::new(
         store.clone(),
@@ -277,7 +288,10 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         metrics.clone(),
         Arc::clone(&wake),
     ));
-    tasks.spawn(flusher.run(Arc::clone(&evaluator.groups_wake), shutdown.clone()));
+    tasks.spawn(
+        "group flusher",
+        flusher.run(Arc::clone(&evaluator.groups_wake), shutdown.clone()),
+    );
     let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
         build_senders(&config)?,
@@ -285,13 +299,19 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         Arc::clone(&clock),
         metrics.clone(),
     ));
-    tasks.spawn(Arc::clone(&dispatcher).run(Arc::clone(&wake), shutdown.clone()));
-    tasks.spawn(outbox_housekeeping(
-        store.clone(),
-        metrics.clone(),
-        Arc::clone(&clock),
-        shutdown.clone(),
-    ));
+    tasks.spawn(
+        "dispatcher",
+        Arc::clone(&dispatcher).run(Arc::clone(&wake), shutdown.clone()),
+    );
+    tasks.spawn(
+        "outbox housekeeping",
+        outbox_housekeeping(
+            store.clone(),
+            metrics.clone(),
+            Arc::clone(&clock),
+            shutdown.clone(),
+        ),
+    );
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -313,14 +333,10 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
         receivers: Arc::new(config.receivers.keys().cloned().collect()),
     });
-    let server_shutdown = shutdown.clone();
-    tasks.spawn(async move {
-        let serve = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { server_shutdown.cancelled().await });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    tasks.spawn(
+        "HTTP server",
+        crate::server::serve::serve(listener, router, config.http, shutdown.clone()),
+    );
     tracing::info!(%addr, rules = rules.rules.len(), "driftwatch started");
     Ok(Running {
         addr,

@@ -121,10 +121,11 @@ impl Reloader {
         &self.rules_dir
     }
 
-    /// Stops every rule task (after its evaluation in flight), waiting at most `grace`.
-    pub async fn stop(&self, grace: Duration) {
-        if let Ok(mut supervisor) = tokio::time::timeout(grace, self.supervisor.lock()).await {
-            supervisor.join_all(grace).await;
+    /// Stops every rule task (after its evaluation in flight), waiting until `deadline`.
+    pub async fn stop(&self, deadline: tokio::time::Instant) {
+        match tokio::time::timeout_at(deadline, self.supervisor.lock()).await {
+            Ok(mut supervisor) => supervisor.join_until(deadline).await,
+            Err(_) => tracing::warn!("a reload still held the rules at the shutdown deadline"),
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -138,10 +137,9 @@ impl Supervisor {
         summary
     }
 
-    /// Waits up to `grace` for every task to finish (they stop when the shutdown token is
-    /// cancelled, after the evaluation in flight), then aborts the rest.
-    pub async fn join_all(&mut self, grace: Duration) {
-        let deadline = tokio::time::Instant::now() + grace;
+    /// Waits until `deadline` for every task to finish (they stop when the shutdown token
+    /// is cancelled, after the evaluation in flight), then aborts the rest.
+    pub async fn join_until(&mut self, deadline: tokio::time::Instant) {
         for (name, handle) in std::mem::take(&mut self.running) {
             handle.stop.cancel();
             let abort = handle.join.abort_handle();

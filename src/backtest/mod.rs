@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::validated::{Rule, RuleSet};
 use crate::engine::evaluate::{EvaluationOutcome, RuleRuntime};
-use crate::engine::replay::replay;
+use crate::engine::replay::{replay, replay_running};
 use crate::model::{AlertState, Labels};
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
 
@@ -192,6 +192,50 @@ pub fn replay_rule(
     collector.finish(to, &runtime)
 }
 
+/// Replays a rule on a running-set metric (hung steps, stuck runs): each chunk reads
+/// the start and end of every row running in it, and each tick rebuilds the running set
+/// as of then. A source that cannot give intervals has the rule reported as skipped.
+async fn replay_running_rule(
+    rule: &Arc<Rule>,
+    source: &dyn Source,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    keep_traces: bool,
+    progress: &mut dyn FnMut(&str, f64),
+) -> Result<RuleReport, SourceError> {
+    let (mut collector, mut runtime) = Collector::start(rule, keep_traces);
+    let lead = crate::time_math::delta(rule.window.saturating_add(rule.delay));
+    let mut chunk_from = from;
+    while chunk_from < to {
+        let chunk_to = (chunk_from + CHUNK).min(to);
+        let request = FetchRequest {
+            query: &rule.query,
+            after: crate::time_math::earlier_by(chunk_from, lead),
+            until: chunk_to,
+        };
+        let intervals = match source.fetch_running(request).await {
+            Ok(intervals) => intervals,
+            Err(e) if !e.is_unreachable() => {
+                return Ok(RuleReport {
+                    rule: rule.name.clone(),
+                    skipped: Some(format!("its running rows cannot be replayed: {e}")),
+                    ..Default::default()
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        replay_running(&mut runtime, &intervals, chunk_from, chunk_to, |at, o| {
+            collector.on_tick(at, o)
+        });
+        progress(
+            &rule.name,
+            (chunk_to - from).num_seconds() as f64 / (to - from).num_seconds().max(1) as f64,
+        );
+        chunk_from = chunk_to;
+    }
+    Ok(collector.finish(to, &runtime))
+}
+
 /// Replays every rule over `[from, to]`, reading history from the rules' sources in
 /// chunks. `progress` gets (rule, fraction done).
 pub async fn backtest(
@@ -208,14 +252,9 @@ pub async fn backtest(
             .get(&rule.source)
             .ok_or_else(|| SourceError::Unknown(rule.source.clone()))?;
         if source.is_snapshot(&rule.query) {
-            reports.push(RuleReport {
-                rule: rule.name.clone(),
-                skipped: Some(
-                    "its metric describes the present (running rows); history cannot replay it"
-                        .into(),
-                ),
-                ..Default::default()
-            });
+            reports.push(
+                replay_running_rule(rule, source.as_ref(), from, to, keep_traces, progress).await?,
+            );
             continue;
         }
         let (mut collector, mut runtime) = Collector::start(rule, keep_traces);

@@ -128,9 +128,21 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                         .min(interval);
                     if interval < Duration::from_millis(100) {
                         errors.push(file.error(
-                            span,
+                            span.clone(),
                             None,
                             format!("source {name:?}: `interval` must be at least 100ms"),
+                        ));
+                    }
+                    let max_series = sc
+                        .max_series
+                        .map_or(crate::sources::scrape::DEFAULT_MAX_SERIES, |n| {
+                            usize::try_from(n).unwrap_or(usize::MAX)
+                        });
+                    if max_series == 0 {
+                        errors.push(file.error(
+                            span.clone(),
+                            None,
+                            format!("source {name:?}: `max_series` must be at least 1"),
                         ));
                     }
                     sources.insert(
@@ -145,6 +157,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                                 .map(|d| d.get())
                                 .unwrap_or(Duration::from_secs(15 * 60))
                                 .max(interval * 2),
+                            max_series,
                         }),
                     );
                 }
@@ -228,6 +241,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         delivery.max_retry_after = cap.get();
     }
 
+    let http = http_limits(&raw.server, &file, &mut errors);
     let rules_dir = base.join(&raw.rules.dir);
     let api_token = match &raw.server.api_token {
         None => None,
@@ -276,6 +290,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
     ConfigErrors(errors).into_result(ServiceConfig {
         listen,
         api_token,
+        http,
         store_url,
         rules_dir,
         sources,
@@ -484,4 +499,30 @@ pub(crate) fn http_url(text: &EnvString) -> Result<reqwest::Url, String> {
         "http" | "https" => Ok(url),
         other => Err(format!("url scheme {other:?}; expected http or https")),
     }
+}
+
+/// `[server] header_read_timeout` and `max_connections`, with their defaults.
+fn http_limits(
+    server: &crate::config::service::ServerSection,
+    file: &SourceFile,
+    errors: &mut Vec<ConfigError>,
+) -> crate::server::serve::HttpLimits {
+    let mut limits = crate::server::serve::HttpLimits::default();
+    if let Some(t) = server.header_read_timeout {
+        limits.header_read_timeout = t.get();
+    }
+    if let Some(n) = server.max_connections {
+        limits.max_connections = n;
+    }
+    if limits.header_read_timeout < Duration::from_millis(100) {
+        errors.push(file.error(
+            None,
+            None,
+            "server.header_read_timeout must be at least 100ms",
+        ));
+    }
+    if limits.max_connections == 0 {
+        errors.push(file.error(None, None, "server.max_connections must be at least 1"));
+    }
+    limits
 }

@@ -170,6 +170,16 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
         )),
         _ => {}
     }
+    // `localhost` is judged as the loopback address it always is, so a relay there
+    // needs allowlisting like 127.0.0.1; other names are checked when resolved.
+    let judged = if host.eq_ignore_ascii_case("localhost") {
+        "127.0.0.1"
+    } else {
+        host.as_str()
+    };
+    if let Err(why) = literal_ip_allowed(judged, site.allowlist, e.allow_private) {
+        errors.push(site.error(why));
+    }
     let port = e.port.unwrap_or(match tls {
         EmailTls::Starttls => 587,
         EmailTls::Tls => 465,
@@ -271,6 +281,7 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
         text,
         html,
         disable_after: e.disable_after.map(|d| d.get()),
+        allow_private: e.allow_private,
     })
 }
 
@@ -303,7 +314,19 @@ fn literal_host_allowed(
     allowlist: &[AllowedDestination],
     receiver_allows_private: bool,
 ) -> Result<(), String> {
-    let host = url.host_str().unwrap_or_default();
+    literal_ip_allowed(
+        url.host_str().unwrap_or_default(),
+        allowlist,
+        receiver_allows_private,
+    )
+}
+
+/// Refuses a host that is an IP literal the address policy refuses.
+fn literal_ip_allowed(
+    host: &str,
+    allowlist: &[AllowedDestination],
+    receiver_allows_private: bool,
+) -> Result<(), String> {
     let host = host.trim_matches(['[', ']']);
     match host.parse::<IpAddr>() {
         Ok(ip) => AddressPolicy::new(allowlist, receiver_allows_private)

@@ -65,6 +65,13 @@ pub struct ServerSection {
     #[serde(default)]
     #[schemars(with = "Option<EnvString>")]
     pub api_token: Option<Spanned<EnvString>>,
+    /// A client that has not sent a request's headers within this is disconnected
+    /// (default 10s).
+    #[serde(default)]
+    pub header_read_timeout: Option<DurationSpec>,
+    /// Connections open at once (default 1024); more wait until one closes.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerSection {
@@ -72,6 +79,8 @@ impl Default for ServerSection {
         Self {
             listen: Spanned::new(0..0, default_listen_str()),
             api_token: None,
+            header_read_timeout: None,
+            max_connections: None,
         }
     }
 }
@@ -158,6 +167,10 @@ pub struct ScrapeSourceSection {
     /// once running, so this only needs to cover a new rule's first window.
     #[serde(default)]
     pub retention: Option<DurationSpec>,
+    /// Most series held at once (default 1,000,000); beyond it new series are dropped,
+    /// counted in `driftwatch_scrape_series_dropped_total`, until old ones expire.
+    #[serde(default)]
+    pub max_series: Option<u64>,
 }
 
 /// `[sources.NAME] kind = "prometheus"`.
@@ -232,6 +245,10 @@ pub struct EmailSection {
     /// `starttls` (default), `tls`, or `none` (loopback relays with `allow_plaintext`).
     #[serde(default)]
     pub tls: Option<EmailTls>,
+    /// `true` lets this receiver reach loopback, private and other non-public addresses
+    /// (cloud metadata addresses excepted), like webhooks; default false.
+    #[serde(default)]
+    pub allow_private: bool,
     /// Must be `true` for `tls = "none"`, which is only accepted for localhost or a
     /// loopback address.
     #[serde(default)]
@@ -364,7 +381,7 @@ pub struct DeliverySection {
     /// Notifications delivered at once (default 64).
     #[serde(default)]
     pub concurrency: Option<usize>,
-    /// Non-public destinations webhooks may reach: addresses (`"127.0.0.1"`), networks
+    /// Non-public destinations receivers (webhook, email, Alertmanager) may reach: addresses (`"127.0.0.1"`), networks
     /// (`"10.0.0.0/8"`) or host names (`"hooks.internal"`). Default: none.
     #[serde(default)]
     pub allow_private: Vec<AllowedDestination>,

@@ -22,6 +22,8 @@ pub struct ServiceConfig {
     pub listen: String,
     /// Bearer token for mutating API calls (expanded from the environment; never logged).
     pub api_token: Option<Secret>,
+    /// The HTTP server's header-read timeout and connection limit.
+    pub http: crate::server::serve::HttpLimits,
     /// driftwatch's own database URL.
     pub store_url: String,
     /// Directory holding the rule files.
@@ -134,6 +136,8 @@ pub struct EmailConfig {
     pub html: Template,
     /// Disabled after failing this long without a success; `None`: never.
     pub disable_after: Option<Duration>,
+    /// May reach any non-public address except cloud metadata (`allow_private = true`).
+    pub allow_private: bool,
 }
 
 /// An Alertmanager receiver's settings.

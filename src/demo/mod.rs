@@ -105,6 +105,7 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
     let mut config = ServiceConfig {
         listen: options.listen.clone(),
         api_token: None,
+        http: Default::default(),
         store_url: format!("sqlite://{}", store_db.display()),
         rules_dir: options.rules_dir.clone(),
         sources: Default::default(),

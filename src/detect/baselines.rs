@@ -32,6 +32,11 @@ pub struct BaselineDetector<B> {
     streak: u64,
     /// The series' own past deviations (in σ), for the rarity test.
     tail: DecayingSketch,
+    /// The baseline took in an anomalous stretch as the new normal (`relearn_after`)
+    /// and the values have not been anomalous since: a recovery says so instead of
+    /// reading as "back within the baseline".
+    #[serde(default)]
+    accepted: bool,
 }
 
 /// What a baseline detector reads of its configuration per sample, resolved once: one
@@ -97,6 +102,7 @@ impl<B: Baseline> BaselineDetector<B> {
             base,
             streak: 0,
             tail: DecayingSketch::for_upper_tail(5000.0),
+            accepted: false,
         }
     }
 }
@@ -127,19 +133,55 @@ impl<B: Baseline> BaselineDetector<B> {
         }
     }
 
-    /// Applies the rarity test: the deviation must also be rare for this series.
+    /// Applies the rarity test: the deviation must also be rare for this series. It
+    /// decides whether an anomalous stretch starts, not whether one goes on: during an
+    /// incident the tail fills with the incident's own deviations, and a value still
+    /// far outside the band must not read as recovered because it is no longer rare.
     fn calibrate(&self, v: &mut Verdict, rarity: Rarity) {
-        match rarity {
-            Rarity::Off => {}
-            Rarity::Cold => v.anomalous = false,
+        if self.streak > 0 {
+            return;
+        }
+        let vetoed = match rarity {
+            Rarity::Off => false,
+            Rarity::Cold => v.anomalous,
             Rarity::Rank(rank) => {
                 // The score is how rare the deviation is for this series.
                 v.score = v.score.min(rank);
-                if rank < self.settings.rarity {
-                    v.anomalous = false;
-                }
+                v.anomalous && rank < self.settings.rarity
+            }
+        };
+        if vetoed {
+            v.anomalous = false;
+            v.reason = "is outside its band, but not rarely for this series".into();
+        }
+    }
+
+    /// Keeps the "accepted as the new level" record: set when `relearn_after` takes an
+    /// anomalous level in, cleared when a new anomalous stretch starts; while it holds, a
+    /// normal value's reason names the accepted level.
+    #[cold]
+    #[inline(never)]
+    fn note_acceptance(&mut self, verdict: &mut Verdict, relearn: bool) {
+        if verdict.anomalous && self.streak == 1 {
+            self.accepted = false;
+        }
+        self.accepted |= relearn;
+        if self.accepted && !verdict.anomalous {
+            if let Some(level) = verdict.expected {
+                verdict.reason = self.accepted_reason(level);
             }
         }
+    }
+
+    /// The reason for a value no longer anomalous after the baseline accepted the
+    /// anomalous level: the new level, not a σ figure that still reads as anomalous.
+    fn accepted_reason(&self, level: f64) -> std::borrow::Cow<'static, str> {
+        format!(
+            "is accepted as the new level {} (after {} anomalous samples in a row)",
+            crate::detect::threshold::fmt_num(level),
+            self.settings.relearn_after
+        )
+        .into()
     }
 }
 
@@ -200,12 +242,18 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
                 warming_up: true,
             },
         };
+        let mut verdict = verdict;
         self.streak = if verdict.anomalous {
             self.streak + 1
         } else {
             0
         };
         let relearn = self.streak > u64::from(settings.relearn_after);
+        // Off the common path (a normal value, no stretch, nothing accepted): the tick
+        // over 100,000 series is mostly that path.
+        if relearn || self.accepted || self.streak == 1 {
+            self.note_acceptance(&mut verdict, relearn);
+        }
         if !verdict.anomalous || settings.learn_anomalies || relearn {
             self.base.learn(ts_ms, y);
         }
@@ -217,6 +265,7 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
             "base": serde_json::to_value(&self.base).unwrap_or_default(),
             "streak": self.streak,
             "tail": serde_json::to_value(&self.tail).unwrap_or_default(),
+            "accepted": self.accepted,
         })
     }
 
@@ -224,12 +273,27 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
         self.base = serde_json::from_value(state.get("base").cloned().unwrap_or_default())
             .map_err(|e| DetectError(e.to_string()))?;
         self.streak = state.get("streak").and_then(|s| s.as_u64()).unwrap_or(0);
+        self.accepted = state
+            .get("accepted")
+            .and_then(|a| a.as_bool())
+            .unwrap_or(false);
         if let Some(tail) = state.get("tail") {
             self.tail =
                 serde_json::from_value(tail.clone()).map_err(|e| DetectError(e.to_string()))?;
         }
         Ok(())
     }
+}
+
+/// A window's length as reasons name it, in the largest whole unit: "7-day",
+/// "30-minute", "36-hour", "90-second".
+fn window_name(seconds: f64) -> String {
+    let secs = seconds.round().max(1.0) as u64;
+    let (unit, size) = [("day", 86_400), ("hour", 3_600), ("minute", 60)]
+        .into_iter()
+        .find(|(_, size)| secs.is_multiple_of(*size))
+        .unwrap_or(("second", 1));
+    format!("{}-{unit}", secs / size)
 }
 
 /// Exact mean/variance over a sliding time window; Student-t while samples are few.
@@ -267,11 +331,7 @@ impl Baseline for RollingBaseline {
         self.moments.add(ts_ms, x);
     }
     fn name(&self) -> String {
-        if self.days >= 1.0 {
-            format!("{}-day baseline", self.days.round())
-        } else {
-            format!("{}-hour baseline", (self.days * 24.0).round().max(1.0))
-        }
+        format!("{} baseline", window_name(self.days * 86_400.0))
     }
 }
 
@@ -434,5 +494,29 @@ impl Baseline for SeasonalBaseline {
             "hour-of-week profile"
         }
         .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_named_in_their_largest_whole_unit() {
+        let named: Vec<String> = [1_800.0, 3_600.0, 5_400.0, 129_600.0, 604_800.0, 90.0]
+            .into_iter()
+            .map(window_name)
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "30-minute",
+                "1-hour",
+                "90-minute",
+                "36-hour",
+                "7-day",
+                "90-second"
+            ]
+        );
     }
 }

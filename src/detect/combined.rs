@@ -44,13 +44,10 @@ impl CombinedDetector {
     }
 }
 
-impl Detector for CombinedDetector {
-    fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
-        let verdicts: Vec<Verdict> = self
-            .members
-            .iter_mut()
-            .map(|d| d.observe(ts_ms, value))
-            .collect();
+impl CombinedDetector {
+    /// One verdict from the members': anomalous when any (or all) are, told by the
+    /// strongest member that agrees.
+    fn combine(&self, verdicts: Vec<Verdict>) -> Verdict {
         let anomalous = match self.mode {
             CombineMode::Any => verdicts.iter().any(|v| v.anomalous),
             CombineMode::All => !verdicts.is_empty() && verdicts.iter().all(|v| v.anomalous),
@@ -81,6 +78,26 @@ impl Detector for CombinedDetector {
         };
         out.warming_up = warming_up;
         out
+    }
+}
+
+impl Detector for CombinedDetector {
+    fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
+        let verdicts: Vec<Verdict> = self
+            .members
+            .iter_mut()
+            .map(|d| d.observe(ts_ms, value))
+            .collect();
+        self.combine(verdicts)
+    }
+
+    fn observe_counts(&mut self, ts_ms: i64, events: f64, trials: f64) -> Verdict {
+        let verdicts: Vec<Verdict> = self
+            .members
+            .iter_mut()
+            .map(|d| d.observe_counts(ts_ms, events, trials))
+            .collect();
+        self.combine(verdicts)
     }
 
     fn snapshot(&self) -> serde_json::Value {

@@ -4,10 +4,12 @@
 //! evaluation, in time order, judging it against the state built from earlier values.
 
 pub mod baselines;
+pub mod binomial;
 pub mod changepoint;
 pub mod combined;
 pub mod compact;
 pub mod config;
+pub mod drift;
 pub mod hourly;
 pub mod judge;
 pub mod likelihood;
@@ -57,6 +59,13 @@ pub struct DetectError(pub String);
 pub trait Detector: Send {
     /// Judges one sample (unix ms, value) against the state so far, then learns from it.
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict;
+    /// Judges a ratio from its parts: `events` (failures) of `trials` (finished) in the
+    /// window. Detectors of the ratio itself judge `events / trials`; a count-aware one
+    /// (`binomial`) judges how unlikely that many events are among that many trials.
+    fn observe_counts(&mut self, ts_ms: i64, events: f64, trials: f64) -> Verdict {
+        let ratio = if trials > 0.0 { events / trials } else { 0.0 };
+        self.observe(ts_ms, ratio)
+    }
     /// Serialisable state for persistence in the store.
     fn snapshot(&self) -> serde_json::Value;
     /// Restores state produced by [`Detector::snapshot`] of the same configuration.
@@ -86,6 +95,12 @@ pub enum DetectorConfig {
     Likelihood(LikelihoodConfig),
     /// Several detectors on the same series.
     Combined(CombinedConfig),
+    /// Error rates at any volume: an exact binomial test of the window's failures
+    /// against the series' usual rate (use with `aggregate = "ratio"`).
+    Binomial(binomial::BinomialConfig),
+    /// Slow drift over days: a recent average against a reference that stops learning
+    /// once the series moves away from it.
+    Drift(drift::DriftConfig),
 }
 
 impl DetectorConfig {
@@ -135,6 +150,8 @@ impl DetectorConfig {
             }
             DetectorConfig::Likelihood(c) => Box::new(LikelihoodDetector::new(c.clone())),
             DetectorConfig::Combined(c) => Box::new(CombinedDetector::new(c)),
+            DetectorConfig::Binomial(c) => Box::new(binomial::BinomialDetector::new(c)),
+            DetectorConfig::Drift(c) => Box::new(drift::DriftDetector::new(c)),
         }
     }
 
@@ -149,6 +166,8 @@ impl DetectorConfig {
             DetectorConfig::Seasonal(c) => c.validate(Kind::Seasonal),
             DetectorConfig::Changepoint(c) => c.validate(Kind::Changepoint),
             DetectorConfig::Likelihood(c) => c.validate(),
+            DetectorConfig::Binomial(c) => c.validate(),
+            DetectorConfig::Drift(c) => c.validate(),
             DetectorConfig::Combined(c) => {
                 let mut errs: Vec<String> = c.of.iter().flat_map(|d| d.validate()).collect();
                 if c.of.is_empty() {
@@ -181,6 +200,8 @@ impl DetectorConfig {
             | DetectorConfig::Quantile(c)
             | DetectorConfig::Changepoint(c) => period * (2 * c.warmup.unwrap_or(30)) as u32,
             DetectorConfig::Likelihood(c) => period * (2 * c.warmup()) as u32,
+            // Its usual rate is what a week of history says.
+            DetectorConfig::Binomial(_) | DetectorConfig::Drift(_) => week,
             DetectorConfig::Combined(c) => {
                 c.of.iter().filter_map(|d| d.warmup_span(period)).max()?
             }

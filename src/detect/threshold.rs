@@ -111,6 +111,20 @@ impl ThresholdDetector {
     }
 }
 
+impl ThresholdDetector {
+    /// What a value that does not breach is, in the limits' own words.
+    fn within_reason(&self) -> String {
+        match (self.config.below, self.config.above) {
+            (Some(b), Some(a)) => {
+                format!("is within the thresholds {} to {}", fmt_num(b), fmt_num(a))
+            }
+            (None, Some(a)) => format!("is not above the threshold {}", fmt_num(a)),
+            (Some(b), None) => format!("is not below the threshold {}", fmt_num(b)),
+            (None, None) => "is within the thresholds".to_owned(),
+        }
+    }
+}
+
 impl Detector for ThresholdDetector {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         let high = self.high_limit();
@@ -157,7 +171,7 @@ impl Detector for ThresholdDetector {
                 }
                 Breach::None => (
                     false,
-                    "is within the thresholds".into(),
+                    self.within_reason().into(),
                     self.config.above.or(self.config.below),
                 ),
             };

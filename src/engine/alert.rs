@@ -185,7 +185,12 @@ impl Alert {
                         self.state = AlertState::Resolved;
                         self.resolved_at = Some(now);
                         self.active_since = None;
-                        // The summary stays the one that fired; `reason` says why it ended.
+                        // A resolve tells what the value is now and why it is fine
+                        // (back in band, or accepted as the new level), not the
+                        // sentence it fired with.
+                        if !j.summary.is_empty() {
+                            self.summary = j.summary.clone();
+                        }
                     }
                 }
                 AlertState::Inactive | AlertState::Resolved => {}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::rule::NoDataPolicy;
+use crate::config::rule::{Aggregate, NoDataPolicy};
 use crate::config::validated::Rule;
 use crate::detect::Detector;
 use crate::engine::aggregate::aggregate;
@@ -198,6 +198,11 @@ impl RuleRuntime {
             if values.len() < rule.min_samples {
                 continue;
             }
+            // A ratio's parts, for detectors that judge counts (the binomial test).
+            let counts = (rule.aggregate == Aggregate::Ratio).then(|| {
+                let events = values.iter().filter(|v| **v != 0.0).count();
+                (events as f64, values.len() as f64)
+            });
             let Some(value) = aggregate(rule.aggregate, &mut values, window_secs) else {
                 continue;
             };
@@ -231,7 +236,10 @@ impl RuleRuntime {
             let runtime = self.groups.get_mut(fp).expect("inserted above");
             runtime.seen_in = this;
             judged += 1;
-            let verdict = runtime.detector.observe(now_ms, value);
+            let verdict = match counts {
+                Some((events, trials)) => runtime.detector.observe_counts(now_ms, events, trials),
+                None => runtime.detector.observe(now_ms, value),
+            };
             runtime.last_seen = now;
             if self.collect_points {
                 out.points.push(Point {
@@ -243,8 +251,9 @@ impl RuleRuntime {
                     anomalous: verdict.anomalous,
                 });
             }
-            // The summary is only read while breaching: render it only then.
-            let summary = if verdict.anomalous {
+            // The summary is read while breaching, and when a firing alert may resolve
+            // (its resolve says what the value is now): render it only then.
+            let summary = if verdict.anomalous || runtime.alert.state == AlertState::Firing {
                 render_summary(
                     &rule,
                     SummaryInputs {
@@ -512,5 +521,148 @@ mod tests {
         assert_eq!(value(&rt), Some(2.0), "the cached row still counts");
         feed(&mut rt, 1060, vec![]);
         assert_eq!(value(&rt), Some(1.0), "the row at 950 left the window");
+    }
+
+    fn zscore_rule(relearn_after: u32) -> Arc<Rule> {
+        let text = format!(
+            "[[rule]]\nname = \"z\"\nmetric = \"workflow.duration\"\naggregate = \"last\"\n\
+             window = \"1m\"\nseverity = \"warning\"\nsummary = \"took {{value}} {{reason}}\"\n\
+             detector = {{ kind = \"zscore\", window = \"1h\", direction = \"up\", relearn_after = {relearn_after} }}\n"
+        );
+        let ctx = RuleContext {
+            sources: vec!["s".into()],
+            source_kinds: Default::default(),
+            receivers: vec![],
+            default_receivers: vec![],
+        };
+        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
+        Arc::clone(&set.rules[0])
+    }
+
+    /// Feeds one value a minute (normal noise around 10 unless `level` says otherwise)
+    /// and returns every transition with the minute it happened.
+    fn run_minutes(
+        rt: &mut RuleRuntime,
+        minutes: std::ops::Range<i64>,
+        level: impl Fn(i64) -> f64,
+    ) -> Vec<(i64, Transition)> {
+        let mut out = Vec::new();
+        for m in minutes {
+            let noise = ((m as f64) * 1.7).sin() + 0.5 * ((m as f64) * 0.31).cos();
+            let row = Observation {
+                labels: Labels::new().into(),
+                sample: Sample {
+                    ts: at(m * 60),
+                    value: level(m) + noise,
+                },
+            };
+            let outcome = feed(rt, m * 60, vec![row]);
+            out.extend(outcome.transitions.into_iter().map(|t| (m, t)));
+        }
+        out
+    }
+
+    #[test]
+    fn a_resolve_says_the_value_is_back_in_band_with_the_current_value() {
+        let mut rt = RuleRuntime::new(zscore_rule(1000));
+        let spike = |m: i64| if (300..306).contains(&m) { 40.0 } else { 10.0 };
+        let changes = run_minutes(&mut rt, 0..330, spike);
+        let fired = changes
+            .iter()
+            .find(|(_, t)| t.alert.state == AlertState::Firing)
+            .expect("the spike fires");
+        let resolved = changes
+            .iter()
+            .find(|(_, t)| t.alert.state == AlertState::Resolved)
+            .expect("the spike resolves");
+        assert!((300..306).contains(&fired.0), "fired at minute {}", fired.0);
+        assert_eq!(resolved.0, 306, "resolves as soon as the value is back");
+        let summary = &resolved.1.alert.summary;
+        let value = resolved.1.alert.value.unwrap();
+        assert!(value < 15.0);
+        assert!(
+            summary.contains(&crate::detect::threshold::fmt_num(value)),
+            "{summary}"
+        );
+        assert!(summary.contains("is within its baseline"), "{summary}");
+        assert_ne!(summary, &fired.1.alert.summary);
+    }
+
+    #[test]
+    fn a_level_the_baseline_accepts_resolves_as_the_new_level_not_earlier() {
+        let relearn_after = 20;
+        let mut rt = RuleRuntime::new(zscore_rule(relearn_after));
+        let shift = |m: i64| if m >= 300 { 40.0 } else { 10.0 };
+        let changes = run_minutes(&mut rt, 0..500, shift);
+        let states: Vec<(i64, AlertState)> =
+            changes.iter().map(|(m, t)| (*m, t.alert.state)).collect();
+        let fired = states
+            .iter()
+            .find(|(_, s)| *s == AlertState::Firing)
+            .expect("the shift fires")
+            .0;
+        let resolved = changes
+            .iter()
+            .find(|(_, t)| t.alert.state == AlertState::Resolved)
+            .expect("the new level is accepted in the end");
+        // Still far outside the old band, it must not resolve before the baseline
+        // accepted it (the rarity test, once the tail held the shift, used to).
+        assert!(
+            resolved.0 > fired + i64::from(relearn_after),
+            "resolved at {} after firing at {fired}: {states:?}",
+            resolved.0
+        );
+        let summary = &resolved.1.alert.summary;
+        assert!(
+            summary.contains("is accepted as the new level"),
+            "{summary}"
+        );
+        assert!(!summary.contains('σ'), "{summary}");
+        assert_eq!(states.len(), 2, "fired once, resolved once: {states:?}");
+    }
+
+    #[test]
+    fn a_failure_burst_at_low_volume_fires_without_a_min_samples_cliff() {
+        let text = "[[rule]]\nname = \"errors\"\nmetric = \"workflow.error_rate\"\n\
+                    window = \"15m\"\nseverity = \"warning\"\ndetector = { kind = \"binomial\" }\n";
+        let ctx = RuleContext {
+            sources: vec!["s".into()],
+            source_kinds: Default::default(),
+            receivers: vec![],
+            default_receivers: vec![],
+        };
+        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
+        let mut rt = RuleRuntime::new(Arc::clone(&set.rules[0]));
+        let week = 7 * 1440;
+        let mut fired_at = None;
+        for m in 0..week + 120 {
+            let burst = m >= week + 30;
+            // A run every 7 minutes, one in 50 failing; in the burst one a minute, 40 %.
+            let (runs, failed) = match (burst, m % 7 == 0) {
+                (true, _) => (true, m % 5 < 2),
+                (false, true) => (true, (m / 7) % 50 == 3),
+                (false, false) => (false, false),
+            };
+            let rows = if runs {
+                vec![obs("one_shot", m * 60, if failed { 1.0 } else { 0.0 })]
+            } else {
+                vec![]
+            };
+            let out = feed(&mut rt, m * 60, rows);
+            if out
+                .transitions
+                .iter()
+                .any(|t| t.alert.state == AlertState::Firing)
+            {
+                assert!(burst, "fired on normal traffic at minute {m}");
+                fired_at.get_or_insert(m);
+            }
+        }
+        let fired = fired_at.expect("the burst fires");
+        assert!(
+            fired - (week + 30) <= 10,
+            "fired {} minutes in",
+            fired - (week + 30)
+        );
     }
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::validated::Schedule;
 use crate::engine::evaluate::{EvaluationOutcome, RuleRuntime};
+use crate::sources::running::{snapshot_at, RunningInterval};
 use crate::sources::Observation;
 
 /// The schedule's evaluation times in `(from, to]`.
@@ -59,6 +60,25 @@ pub fn replay(
             until,
             false,
         );
+        let outcome = runtime.evaluate(tick);
+        on_tick(tick, &outcome);
+    }
+}
+
+/// Like [`replay`] for a snapshot metric (running steps' and runs' ages): at every tick
+/// the window holds what the live snapshot query would have returned then, rebuilt from
+/// the rows' running intervals.
+pub fn replay_running(
+    runtime: &mut RuleRuntime,
+    intervals: &[RunningInterval],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    mut on_tick: impl FnMut(DateTime<Utc>, &EvaluationOutcome),
+) {
+    for tick in ticks(&runtime.rule.schedule, from, to) {
+        // Live, a snapshot is read "as of" the window's end.
+        let (start, end) = runtime.window_at(tick);
+        runtime.ingest(snapshot_at(intervals, end), start, end, true);
         let outcome = runtime.evaluate(tick);
         on_tick(tick, &outcome);
     }

@@ -37,7 +37,10 @@ pub fn render_summary(rule: &Rule, inputs: SummaryInputs<'_>) -> String {
             "value" => match inputs.value {
                 Some(v) => {
                     out.push_str(&fmt_num(v));
-                    out.push_str(rule.unit());
+                    // `"{value} s"` already writes the unit: do not write it twice.
+                    if !writes_unit_next(&after[close + 1..], rule.unit()) {
+                        out.push_str(rule.unit());
+                    }
                 }
                 None => out.push_str("(no data)"),
             },
@@ -69,4 +72,71 @@ pub fn render_summary(rule: &Rule, inputs: SummaryInputs<'_>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// True when the template text after `{value}` starts with the value's unit as a word
+/// of its own (`" s"`, `"s/run"`, `" USD."`), or with the `{unit}` placeholder.
+fn writes_unit_next(rest: &str, unit: &str) -> bool {
+    let unit = unit.trim();
+    let rest = rest.trim_start();
+    if unit.is_empty() {
+        return false;
+    }
+    if rest.starts_with("{unit}") {
+        return true;
+    }
+    rest.strip_prefix(unit)
+        .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_rules, RuleContext, SourceFile};
+
+    fn rule(summary: &str) -> Rule {
+        let text = format!(
+            "[[rule]]\nname = \"r\"\nmetric = \"llm.call.duration\"\ngroup_by = [\"model\"]\n\
+             window = \"10m\"\nseverity = \"warning\"\nsummary = {summary:?}\n\
+             detector = {{ kind = \"threshold\", above = 10 }}\n"
+        );
+        let ctx = RuleContext {
+            sources: vec!["s".into()],
+            source_kinds: Default::default(),
+            receivers: vec![],
+            default_receivers: vec![],
+        };
+        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
+        (*set.rules[0]).clone()
+    }
+
+    fn render(summary: &str) -> String {
+        let group = Labels::from([("model", "gpt-4o")]);
+        render_summary(
+            &rule(summary),
+            SummaryInputs {
+                value: Some(12.5),
+                threshold: Some(10.0),
+                reason: "is above the threshold 10",
+                group: &group,
+            },
+        )
+    }
+
+    #[test]
+    fn the_unit_is_written_once() {
+        assert_eq!(
+            render("{value} {reason}"),
+            "12.5 s is above the threshold 10"
+        );
+        assert_eq!(
+            render("{value} s {reason}"),
+            "12.5 s is above the threshold 10"
+        );
+        assert_eq!(render("took {value}s."), "took 12.5s.");
+        assert_eq!(render("{value} {unit}"), "12.5 s");
+        // A word that merely starts with the unit's letter is not the unit.
+        assert_eq!(render("{value} since"), "12.5 s since");
+        assert_eq!(render("{label.model} at {value}"), "gpt-4o at 12.5 s");
+    }
 }

@@ -1,6 +1,7 @@
-//! Which addresses a webhook may connect to: public unicast addresses always; loopback,
-//! private, link-local, unique-local, CGNAT, multicast, reserved and cloud-metadata
-//! addresses only when allowlisted. Checked for every address a connection would use.
+//! Which addresses a receiver of any kind (webhook, Alertmanager, email) may connect to:
+//! public unicast addresses always; loopback, private, link-local, unique-local, CGNAT,
+//! multicast, reserved and cloud-metadata addresses only when allowlisted. Checked for
+//! every address a connection would use.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -168,7 +169,7 @@ impl fmt::Display for AddressRefused {
     }
 }
 
-/// The addresses one webhook receiver may connect to.
+/// The addresses one receiver may connect to.
 #[derive(Debug, Clone, Default)]
 pub struct AddressPolicy {
     allowlist: Vec<AllowedDestination>,

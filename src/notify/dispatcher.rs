@@ -233,7 +233,7 @@ impl Dispatcher {
                     .notifications
                     .with_label_values(&[&m.receiver, "refused"])
                     .inc();
-                tracing::error!(attempts, %error, "webhook address refused; kept as a dead letter");
+                tracing::error!(attempts, %error, "receiver address refused; kept as a dead letter");
                 let health = Health::Failed(error.clone());
                 (DeliveryResult::Dead { id: m.id, error }, health)
             }

@@ -1,24 +1,28 @@
 //! Email delivery over SMTP (lettre): STARTTLS required or implicit TLS (plaintext only
-//! to a loopback relay, checked when the configuration loads), a deadline per send, text
-//! and HTML parts rendered from the receiver's templates, and a Message-ID, date and MIME
-//! boundary derived from the notification, so a retry sends the same bytes.
+//! to a loopback relay, checked when the configuration loads), only to addresses the
+//! address policy allows (as for webhooks), a deadline per send, text and HTML parts
+//! rendered from the receiver's templates, and a Message-ID, date and MIME boundary
+//! derived from the notification, so a retry sends the same bytes.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use lettre::message::{Message, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use crate::config::allowlist::AllowedDestination;
 use crate::config::service::EmailTls;
 use crate::config::validated::EmailConfig;
+use crate::notify::address_policy::AddressPolicy;
 use crate::notify::payload::WebhookPayload;
+use crate::notify::resolver::{CheckedResolver, HostLookup, SystemLookup};
+use crate::notify::smtp_transport::{SendError, SmtpTransport};
 use crate::notify::webhook::{DeliveryError, FailureKind};
 
 /// Sends to one email receiver.
 #[derive(Clone)]
 pub struct EmailSender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: SmtpTransport,
     config: EmailConfig,
 }
 
@@ -38,9 +42,20 @@ pub fn message_id(id: &str) -> String {
 }
 
 impl EmailSender {
-    /// A sender for `config`. Certificates are checked against the public roots plus
-    /// `ca_file`, under the SMTP host's name.
-    pub fn new(config: EmailConfig) -> Result<Self, String> {
+    /// A sender for `config` resolving the host with the system resolver; `allowlist` is
+    /// `[delivery] allow_private`. Certificates are checked against the public roots
+    /// plus `ca_file`, under the SMTP host's name.
+    pub fn new(config: EmailConfig, allowlist: &[AllowedDestination]) -> Result<Self, String> {
+        Self::with_lookup(config, allowlist, Arc::new(SystemLookup))
+    }
+
+    /// A sender that resolves the SMTP host through `lookup` and connects only to the
+    /// addresses the policy of `allowlist` and the receiver's `allow_private` allows.
+    pub fn with_lookup(
+        config: EmailConfig,
+        allowlist: &[AllowedDestination],
+        lookup: Arc<dyn HostLookup>,
+    ) -> Result<Self, String> {
         let parameters = || -> Result<TlsParameters, String> {
             let mut builder = TlsParameters::builder(config.host.clone());
             if let Some(pem) = &config.ca_pem {
@@ -56,18 +71,10 @@ impl EmailSender {
             EmailTls::Tls => Tls::Wrapper(parameters()?),
             EmailTls::None => Tls::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
-            .port(config.port)
-            .tls(tls)
-            .timeout(Some(config.timeout));
-        if let Some((user, password)) = &config.credentials {
-            builder = builder.credentials(Credentials::new(
-                user.expose().to_owned(),
-                password.expose().to_owned(),
-            ));
-        }
+        let policy = AddressPolicy::new(allowlist, config.allow_private);
+        let resolver = CheckedResolver::new(lookup, Arc::new(policy));
         Ok(Self {
-            transport: builder.build(),
+            transport: SmtpTransport::new(resolver, tls),
             config,
         })
     }
@@ -116,14 +123,15 @@ impl EmailSender {
             .message(id, stored)
             .map_err(|e| DeliveryError::new(FailureKind::Unrenderable, e))?;
         let deadline = self.config.timeout;
-        let sent = tokio::time::timeout(deadline, self.transport.send(message)).await;
+        let sent = tokio::time::timeout(deadline, self.transport.send(&self.config, message)).await;
         match sent {
             Err(_) => Err(DeliveryError::new(
                 FailureKind::Transient,
                 format!("SMTP: no reply within {deadline:?}"),
             )),
             Ok(Ok(response)) => Ok(response.code().to_string().parse().unwrap_or(250)),
-            Ok(Err(e)) => {
+            Ok(Err(SendError::Address(e))) => Err(e),
+            Ok(Err(SendError::Smtp(e))) => {
                 let kind = if e.is_permanent() {
                     FailureKind::Rejected
                 } else {
@@ -209,8 +217,11 @@ mod tests {
         );
         let err = email_config("host = \"127.0.0.1\"\ntls = \"none\"\n").unwrap_err();
         assert!(err.contains("needs allow_plaintext = true"), "{err}");
-        let ok =
-            email_config("host = \"localhost\"\ntls = \"none\"\nallow_plaintext = true\n").unwrap();
+        let ok = email_config(
+            "host = \"localhost\"\ntls = \"none\"\nallow_plaintext = true\n\
+             [delivery]\nallow_private = [\"127.0.0.1\"]\n",
+        )
+        .unwrap();
         assert_eq!((ok.port, ok.tls), (25, EmailTls::None));
         let ok = email_config("host = \"smtp.example.com\"\n").unwrap();
         assert_eq!((ok.port, ok.tls), (587, EmailTls::Starttls));
@@ -220,7 +231,7 @@ mod tests {
     #[tokio::test]
     async fn the_message_is_multipart_with_an_id_derived_from_the_notification() {
         let sender =
-            EmailSender::new(email_config("host = \"smtp.example.com\"\n").unwrap()).unwrap();
+            EmailSender::new(email_config("host = \"smtp.example.com\"\n").unwrap(), &[]).unwrap();
         let stored = serde_json::to_string(&sample_payload("mail")).unwrap();
         let first = sender.message("msg_1", &stored).unwrap().formatted();
         let again = sender.message("msg_1", &stored).unwrap().formatted();
@@ -240,11 +251,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_host_name_is_refused_when_it_resolves_to_metadata_even_if_allowlisted() {
+        let config = email_config(
+            "host = \"smtp.internal\"\n[delivery]\nallow_private = [\"smtp.internal\"]\n",
+        )
+        .unwrap();
+        let allowlist = ["smtp.internal".parse().unwrap()];
+        let metadata = "169.254.169.254".parse().unwrap();
+        let lookup =
+            crate::notify::resolver::StaticLookup::new().with("smtp.internal", &[metadata]);
+        let sender = EmailSender::with_lookup(config, &allowlist, Arc::new(lookup)).unwrap();
+        let stored = serde_json::to_string(&sample_payload("mail")).unwrap();
+        let err = sender.send("msg_1", &stored).await.unwrap_err();
+        assert_eq!(err.kind, FailureKind::Refused, "{}", err.message);
+        assert!(
+            err.message
+                .contains("smtp.internal at 169.254.169.254 (cloud metadata address)"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[tokio::test]
     async fn a_broken_template_dead_letters_instead_of_retrying() {
         let mut config = email_config("host = \"smtp.example.com\"\n").unwrap();
         config.subject =
             crate::notify::template::Template::compile("subject", "{{ alerts[0].nope }}").unwrap();
-        let sender = EmailSender::new(config).unwrap();
+        let sender = EmailSender::new(config, &[]).unwrap();
         let stored = serde_json::to_string(&sample_payload("mail")).unwrap();
         let err = sender.send("msg_1", &stored).await.unwrap_err();
         assert_eq!(err.kind, FailureKind::Unrenderable);

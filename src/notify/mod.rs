@@ -1,6 +1,6 @@
 //! Notifications: routing, grouping, silences, inhibition, time intervals, payloads,
-//! signing, body formats and templates, webhook delivery (with its address policy),
-//! email, Alertmanager, retries, and the dispatcher.
+//! signing, body formats and templates, the address policy every outbound connection
+//! goes through, webhook, email and Alertmanager delivery, retries, and the dispatcher.
 //! The only module that talks to receivers.
 
 #![cfg_attr(
@@ -31,6 +31,7 @@ pub mod signing;
 pub mod silence;
 pub mod silence_client;
 pub mod slack;
+pub mod smtp_transport;
 pub mod template;
 pub mod time_interval;
 pub mod webhook;

@@ -1,6 +1,7 @@
-//! Name resolution for webhooks that drops refused addresses before any connection is
-//! made, so a name that resolves (or re-resolves, DNS rebinding) to a private or
-//! metadata address cannot be reached. Plugged into reqwest as its DNS resolver.
+//! Name resolution for every outbound connection that drops refused addresses before
+//! any connection is made, so a name that resolves (or re-resolves, DNS rebinding) to a
+//! private or metadata address cannot be reached. Plugged into reqwest as its DNS
+//! resolver for webhooks and Alertmanager; email resolves its SMTP host through it.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -92,7 +93,7 @@ impl CheckedResolver {
             match self.policy.check(host, ip) {
                 Ok(()) => allowed.push(ip),
                 Err(why) => {
-                    tracing::warn!(host, %ip, range = why.range.as_str(), "webhook address refused");
+                    tracing::warn!(host, %ip, range = why.range.as_str(), "receiver address refused");
                     refused.get_or_insert(why);
                 }
             }

@@ -1,5 +1,8 @@
 //! One sender per configured receiver, whatever its kind: webhooks and Alertmanager
-//! (HTTP, with the address policy, `Retry-After` and 410 handling) and email (SMTP).
+//! (HTTP, `Retry-After` and 410 handling) and email (SMTP). Every kind connects only
+//! where the address policy allows: each resolves its host through the
+//! [`CheckedResolver`](crate::notify::resolver::CheckedResolver) built from the same
+//! `[delivery] allow_private` and the receiver's own `allow_private`.
 
 use std::collections::HashMap;
 
@@ -41,7 +44,7 @@ impl Sender {
             ReceiverConfig::Alertmanager(a) => {
                 WebhookSender::new(a.as_webhook(), allowlist)?.into()
             }
-            ReceiverConfig::Email(e) => EmailSender::new(e.clone())?.into(),
+            ReceiverConfig::Email(e) => EmailSender::new(e.clone(), allowlist)?.into(),
         })
     }
 

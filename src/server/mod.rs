@@ -1,5 +1,6 @@
 //! The HTTP server: `/metrics`, `/healthz`, `/readyz`, the read API under `/api/v1`, and
-//! the token-protected `POST /-/reload` and `POST /api/v1/receivers/{name}/enable`.
+//! the token-protected `POST /-/reload` and `POST /api/v1/receivers/{name}/enable`,
+//! served with limits against slow clients ([`serve`]).
 
 #![cfg_attr(
     not(test),
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod correlation;
 pub mod error;
 pub mod receivers;
+pub mod serve;
 pub mod silences;
 pub mod summary;
 

@@ -47,7 +47,7 @@ struct Spec {
     labels: &'static [(&'static str, &'static str)],
 }
 
-const RUN_LABELS: &[(&str, &str)] = &[
+pub(super) const RUN_LABELS: &[(&str, &str)] = &[
     ("mode", "r.mode"),
     ("agent", "r.agent"),
     ("model", "r.model"),
@@ -55,7 +55,7 @@ const RUN_LABELS: &[(&str, &str)] = &[
     ("session_id", "r.session_id"),
 ];
 
-const STEP_LABELS: &[(&str, &str)] = &[
+pub(super) const STEP_LABELS: &[(&str, &str)] = &[
     ("step_number", "s.step_number"),
     ("status", "s.status"),
     ("mode", "r.mode"),
@@ -71,8 +71,8 @@ const COST_LABELS: &[(&str, &str)] = &[
     ("session_id", "c.session_id"),
 ];
 
-const RUNS: &str = "workflow_runs r";
-const STEPS: &str = "workflow_steps s LEFT JOIN workflow_runs r ON r.id = s.run_id";
+pub(super) const RUNS: &str = "workflow_runs r";
+pub(super) const STEPS: &str = "workflow_steps s LEFT JOIN workflow_runs r ON r.id = s.run_id";
 const COSTS: &str = "cost_records c LEFT JOIN workflow_runs r ON r.id = c.run_id";
 const FINISHED_RUN: &str = "r.status IN ('completed', 'failed') AND r.completed_at IS NOT NULL";
 const FINISHED_STEP: &str = "s.status IN ('completed', 'failed') AND s.completed_at IS NOT NULL";

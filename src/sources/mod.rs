@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod dialect;
 pub mod exposition;
 pub mod prometheus_query;
+pub mod running;
 pub mod scrape;
 pub mod scrape_store;
 pub mod sql;
@@ -85,6 +86,21 @@ pub trait Source: Send + Sync {
     /// True for metrics that describe the present (e.g. running steps' age): their
     /// window is re-read every time instead of incrementally.
     fn is_snapshot(&self, query: &RuleQuery) -> bool;
+
+    /// For a snapshot metric, the running intervals (start, end) of every row that was
+    /// running at some instant of the request's `(after, until]`, so a backtest can
+    /// rebuild the snapshot at any past instant. Sources that cannot say refuse.
+    fn fetch_running<'a>(
+        &'a self,
+        request: FetchRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<running::RunningInterval>, SourceError>> {
+        let err = SourceError::Query {
+            source_name: self.name().to_owned(),
+            message: "this source cannot replay running rows from history".to_owned(),
+        };
+        let _ = request;
+        Box::pin(async move { Err(err) })
+    }
 }
 
 /// A boxed future, so the trait stays object safe without an extra crate.

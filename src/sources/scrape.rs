@@ -12,6 +12,8 @@ use crate::config::validated::RuleQuery;
 use crate::sources::async_trait_free::BoxFuture;
 use crate::sources::exposition::Format;
 use crate::sources::scrape_store::{IngestStats, ScrapeStore};
+
+pub use crate::sources::scrape_store::DEFAULT_MAX_SERIES;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
 use crate::telemetry::Metrics;
 
@@ -28,6 +30,8 @@ pub struct ScrapeSettings {
     pub max_bytes: usize,
     /// How long scraped points stay readable by rules.
     pub retention: Duration,
+    /// Most series held at once; new series beyond it are dropped and counted.
+    pub max_series: usize,
 }
 
 /// Asks for OpenMetrics first, then the classic text format, as Prometheus does.
@@ -48,7 +52,9 @@ pub struct ScrapeSource {
     settings: ScrapeSettings,
     client: reqwest::Client,
     clock: SharedClock,
-    store: Mutex<ScrapeStore>,
+    /// Read and written on blocking threads: a large scrape takes long enough to parse
+    /// that it would hold up the runtime's workers (and a shutdown's timers).
+    store: Arc<Mutex<ScrapeStore>>,
     health: Mutex<Health>,
     scrapes: watch::Sender<u64>,
     metrics: Option<Metrics>,
@@ -69,7 +75,10 @@ impl ScrapeSource {
             .map_err(|e| format!("source {name}: {e}"))?;
         Ok(Self {
             name: name.to_owned(),
-            store: Mutex::new(ScrapeStore::new(settings.retention)),
+            store: Arc::new(Mutex::new(ScrapeStore::with_max_series(
+                settings.retention,
+                settings.max_series,
+            ))),
             settings,
             client,
             clock,
@@ -100,6 +109,9 @@ impl ScrapeSource {
     pub async fn scrape_once(&self) -> Result<IngestStats, String> {
         let started = Instant::now();
         let result = self.scrape().await;
+        if let Ok(stats) = &result {
+            self.report_dropped(stats.dropped_series);
+        }
         let label = match &result {
             Ok(_) => "ok",
             Err(_) => "error",
@@ -109,10 +121,10 @@ impl ScrapeSource {
             m.scrape_seconds
                 .with_label_values(&[&self.name])
                 .observe(started.elapsed().as_secs_f64());
-            if let Ok(store) = self.store.lock() {
+            if let Ok(stats) = &result {
                 m.scrape_series
                     .with_label_values(&[&self.name])
-                    .set(store.series_count() as i64);
+                    .set(stats.series as i64);
             }
         }
         *self.health.lock().unwrap_or_else(PoisonError::into_inner) = match &result {
@@ -124,6 +136,24 @@ impl ScrapeSource {
         };
         self.scrapes.send_modify(|n| *n += 1);
         result
+    }
+
+    /// Counts and logs (once per scrape, not per series) the series `max_series` left out.
+    fn report_dropped(&self, dropped: usize) {
+        if dropped == 0 {
+            return;
+        }
+        if let Some(m) = &self.metrics {
+            m.scrape_series_dropped
+                .with_label_values(&[&self.name])
+                .inc_by(dropped as u64);
+        }
+        tracing::warn!(
+            source = %self.name,
+            dropped,
+            max_series = self.settings.max_series,
+            "scrape source holds max_series series; new series were dropped"
+        );
     }
 
     async fn scrape(&self) -> Result<IngestStats, String> {
@@ -162,15 +192,50 @@ impl ScrapeSource {
             }
             body.extend_from_slice(&chunk);
         }
-        let text = std::str::from_utf8(&body)
-            .map_err(|e| format!("GET {url}: body is not UTF-8 ({e})"))?;
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        // Stamped under the lock, so a fetch sees either all of a scrape or none of it and
-        // never misses one stamped before its window's end.
-        let now = self.clock.now();
-        store
-            .ingest(text, format, now)
-            .map_err(|e| format!("GET {url}: malformed exposition at {e}"))
+        let (store, clock, at) = (
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            url.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let text = std::str::from_utf8(&body)
+                .map_err(|e| format!("GET {at}: body is not UTF-8 ({e})"))?;
+            let mut store = store
+                .lock()
+                .map_err(|_| format!("GET {at}: the scrape store is unusable"))?;
+            // Stamped under the lock, so a fetch sees either all of a scrape or none of
+            // it and never misses one stamped before its window's end.
+            let now = clock.now();
+            store
+                .ingest(text, format, now)
+                .map_err(|e| format!("GET {at}: malformed exposition at {e}"))
+        })
+        .await
+        .map_err(|e| format!("GET {url}: storing the scrape failed: {e}"))?
+    }
+
+    /// What the store holds of `metric` matching `filter` in `(after, until]`, read on a
+    /// blocking thread.
+    async fn observations(
+        &self,
+        metric: &str,
+        filter: &crate::model::Labels,
+        after: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Observation>, SourceError> {
+        let (store, metric, filter) = (Arc::clone(&self.store), metric.to_owned(), filter.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            store
+                .lock()
+                .map(|s| s.observations(&metric, &filter, after, until))
+                .map_err(|_| "the scrape store is unusable".to_owned())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the scrape store failed: {e}")));
+        read.map_err(|message| SourceError::Query {
+            source_name: self.name.clone(),
+            message,
+        })
     }
 
     /// Waits (up to the scrape timeout) for the first scrape, so rules evaluated right
@@ -229,11 +294,10 @@ impl Source for ScrapeSource {
                     source_name: self.name.clone(),
                     message: format!("no scrape of {} has finished yet", self.settings.url),
                 }),
-                Health::Up => Ok(self
-                    .store
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .observations(metric, filter, request.after, request.until)),
+                Health::Up => {
+                    self.observations(metric, filter, request.after, request.until)
+                        .await
+                }
             }
         })
     }

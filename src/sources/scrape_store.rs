@@ -2,9 +2,12 @@
 //! as they are, counters as their increase since the previous scrape (a drop is a reset,
 //! never a negative increase), histograms as the increase of each bucket since the
 //! previous scrape, which fetches expand into observations so that `p95` over a window
-//! equals `histogram_quantile(0.95, rate(…[window]))`.
+//! equals `histogram_quantile(0.95, rate(…[window]))`. Series no scrape has mentioned
+//! within the retention are forgotten, and at most `max_series` are held at once.
 
-use std::collections::{HashMap, VecDeque};
+mod expiry;
+
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -17,6 +20,9 @@ use crate::sources::Observation;
 /// proportionally, which keeps quantiles and bounds memory (counts come from `_count`).
 pub const MAX_OBSERVATIONS_PER_POINT: usize = 200;
 
+/// Series one scrape source holds unless its settings say otherwise.
+pub const DEFAULT_MAX_SERIES: usize = 1_000_000;
+
 /// What a raw series line (`name{labels}` as the exporter prints it) stands for.
 #[derive(Debug, Clone, Copy)]
 enum Slot {
@@ -26,7 +32,7 @@ enum Slot {
     Counter(u32),
     /// One cumulative bucket of a histogram.
     Bucket { histogram: u32, le: f64 },
-    /// Read and dropped (`_created`).
+    /// Read and dropped (`_created`); never cached, so churning labels cost nothing.
     Skip,
 }
 
@@ -42,6 +48,8 @@ enum PointValue {
 struct StoredSeries {
     labels: Arc<Labels>,
     points: VecDeque<(i64, PointValue)>,
+    /// When a scrape last mentioned the series (milliseconds).
+    last_seen_ms: i64,
 }
 
 #[derive(Debug)]
@@ -67,12 +75,17 @@ pub struct IngestStats {
     pub new_series: usize,
     /// Counter or histogram resets detected.
     pub resets: usize,
+    /// New series not stored because the store held `max_series` already.
+    pub dropped_series: usize,
+    /// Series held once the scrape was stored and old ones forgotten.
+    pub series: usize,
 }
 
 /// The samples of one scrape target, kept for `retention`.
 #[derive(Debug)]
 pub struct ScrapeStore {
     retention_ms: i64,
+    max_series: usize,
     reader: Reader,
     slots: HashMap<Box<str>, Slot>,
     series: Vec<StoredSeries>,
@@ -83,13 +96,26 @@ pub struct ScrapeStore {
     histogram_by_series: HashMap<u32, u32>,
     /// The lines of the scrape being read, applied once all of it has parsed.
     pending: Vec<(Slot, f64, Option<i64>)>,
+    /// The series of the scrape being read that did not fit under `max_series`.
+    dropped: HashSet<(Box<str>, Labels)>,
+    /// When the scrape being read was taken (milliseconds).
+    scrape_ms: i64,
 }
 
 impl ScrapeStore {
-    /// An empty store keeping points for `retention`.
+    /// An empty store keeping points for `retention`, holding at most
+    /// [`DEFAULT_MAX_SERIES`] series.
     pub fn new(retention: std::time::Duration) -> Self {
+        Self::with_max_series(retention, DEFAULT_MAX_SERIES)
+    }
+
+    /// An empty store keeping points for `retention` and at most `max_series` series:
+    /// beyond it, series seen for the first time are dropped (and counted) until old
+    /// ones expire.
+    pub fn with_max_series(retention: std::time::Duration, max_series: usize) -> Self {
         Self {
-            retention_ms: retention.as_millis() as i64,
+            retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
+            max_series,
             reader: Reader::new(),
             slots: HashMap::new(),
             series: Vec::new(),
@@ -99,6 +125,8 @@ impl ScrapeStore {
             histograms: Vec::new(),
             histogram_by_series: HashMap::new(),
             pending: Vec::new(),
+            dropped: HashSet::new(),
+            scrape_ms: 0,
         }
     }
 
@@ -107,7 +135,8 @@ impl ScrapeStore {
         self.series.len()
     }
 
-    /// Reads one scrape taken at `now`. A malformed payload changes nothing.
+    /// Reads one scrape taken at `now`, then forgets what is older than the retention.
+    /// A malformed payload changes nothing.
     pub fn ingest(
         &mut self,
         payload: &str,
@@ -116,6 +145,7 @@ impl ScrapeStore {
     ) -> Result<IngestStats, ParseError> {
         let mut stats = IngestStats::default();
         self.pending.clear();
+        self.scrape_ms = now.timestamp_millis();
         // First pass: resolve every line to its slot; nothing is applied until the whole
         // payload has been read, so a bad line cannot leave half a scrape behind.
         let mut reader = std::mem::take(&mut self.reader);
@@ -123,23 +153,28 @@ impl ScrapeStore {
             stats.samples += 1;
             let slot = match self.slots.get(line.series) {
                 Some(slot) => *slot,
-                None => {
-                    stats.new_series += 1;
-                    let slot = self.new_slot(line)?;
-                    self.slots.insert(line.series.into(), slot);
-                    slot
-                }
+                None => match self.new_slot(line)? {
+                    Some(Slot::Skip) => Slot::Skip,
+                    Some(slot) => {
+                        stats.new_series += 1;
+                        self.slots.insert(line.series.into(), slot);
+                        slot
+                    }
+                    None => return Ok(()),
+                },
             };
             self.pending.push((slot, line.value, line.timestamp_ms));
             Ok(())
         });
         self.reader = reader;
+        stats.dropped_series = std::mem::take(&mut self.dropped).len();
         result?;
 
-        let now_ms = now.timestamp_millis();
+        let now_ms = self.scrape_ms;
         let pending = std::mem::take(&mut self.pending);
         for &(slot, value, ts) in &pending {
             let ts = ts.unwrap_or(now_ms);
+            self.touch(slot, now_ms);
             match slot {
                 Slot::Gauge(series) => self.push(series, ts, PointValue::Value(value)),
                 Slot::Counter(counter) => {
@@ -182,18 +217,23 @@ impl ScrapeStore {
                 stats.resets += usize::from(reset);
             }
         }
+        // Series this scrape did not mention and gone stale make room from the next on.
         self.expire(now_ms);
+        stats.series = self.series.len();
         Ok(stats)
     }
 
-    /// Decides what a series line seen for the first time is.
-    fn new_slot(&mut self, line: &SampleLine<'_>) -> Result<Slot, String> {
+    /// Decides what a series line seen for the first time is; `None` when it would be a
+    /// new series beyond `max_series`.
+    fn new_slot(&mut self, line: &SampleLine<'_>) -> Result<Option<Slot>, String> {
         let suffix = line.suffix();
-        Ok(match (line.family_type, suffix) {
+        Ok(Some(match (line.family_type, suffix) {
             (_, "_created") => Slot::Skip,
             (MetricType::Counter, _)
             | (MetricType::Histogram | MetricType::Summary, "_sum" | "_count") => {
-                let series = self.series_id(line.name, line.labels().collect());
+                let Some(series) = self.series_id(line.name, line.labels().collect()) else {
+                    return Ok(None);
+                };
                 self.counters.push(CounterState { series, last: None });
                 Slot::Counter((self.counters.len() - 1) as u32)
             }
@@ -205,7 +245,9 @@ impl ScrapeStore {
                     format!("invalid bucket bound le={le_text:?} in {:?}", line.series)
                 })?;
                 let labels: Labels = line.labels().filter(|(n, _)| *n != "le").collect();
-                let series = self.series_id(line.family, labels);
+                let Some(series) = self.series_id(line.family, labels) else {
+                    return Ok(None);
+                };
                 let next = self.histograms.len() as u32;
                 let histogram = *self.histogram_by_series.entry(series).or_insert(next);
                 if histogram == next {
@@ -216,23 +258,48 @@ impl ScrapeStore {
                 }
                 Slot::Bucket { histogram, le }
             }
-            _ => Slot::Gauge(self.series_id(line.name, line.labels().collect())),
-        })
+            _ => match self.series_id(line.name, line.labels().collect()) {
+                Some(series) => Slot::Gauge(series),
+                None => return Ok(None),
+            },
+        }))
     }
 
-    fn series_id(&mut self, metric: &str, labels: Labels) -> u32 {
+    /// The id of series `metric{labels}`, created if new; `None` (and counted as
+    /// dropped) when it is new and the store is full.
+    fn series_id(&mut self, metric: &str, labels: Labels) -> Option<u32> {
         let key = (Box::<str>::from(metric), labels);
         if let Some(id) = self.series_by_identity.get(&key) {
-            return *id;
+            return Some(*id);
+        }
+        if self.series.len() >= self.max_series {
+            self.dropped.insert(key);
+            return None;
         }
         let id = self.series.len() as u32;
         self.series.push(StoredSeries {
             labels: Arc::new(key.1.clone()),
             points: VecDeque::new(),
+            last_seen_ms: self.scrape_ms,
         });
         self.by_metric.entry(key.0.clone()).or_default().push(id);
         self.series_by_identity.insert(key, id);
-        id
+        Some(id)
+    }
+
+    /// Records that the scrape at `now_ms` mentioned the series behind `slot`.
+    fn touch(&mut self, slot: Slot, now_ms: i64) {
+        let series = match slot {
+            Slot::Gauge(series) => Some(series),
+            Slot::Counter(c) => self.counters.get(c as usize).map(|c| c.series),
+            Slot::Bucket { histogram, .. } => {
+                self.histograms.get(histogram as usize).map(|h| h.series)
+            }
+            Slot::Skip => None,
+        };
+        if let Some(s) = series.and_then(|s| self.series.get_mut(s as usize)) {
+            s.last_seen_ms = now_ms;
+        }
     }
 
     fn push(&mut self, series: u32, ts: i64, value: PointValue) {
@@ -278,15 +345,6 @@ impl ScrapeStore {
             self.push(series, ts, p);
         }
         Some(reset)
-    }
-
-    fn expire(&mut self, now_ms: i64) {
-        let oldest = now_ms - self.retention_ms;
-        for s in &mut self.series {
-            while s.points.front().is_some_and(|(ts, _)| *ts < oldest) {
-                s.points.pop_front();
-            }
-        }
     }
 
     /// The observations of `metric` whose labels include `filter`, stamped in

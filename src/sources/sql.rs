@@ -11,6 +11,7 @@ use crate::model::{Labels, Sample};
 use crate::sources::async_trait_free::BoxFuture;
 use crate::sources::catalog::{Bind, BoundSql};
 use crate::sources::dialect::Dialect;
+use crate::sources::running::RunningInterval;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
 
 /// A workflow database read through sqlx.
@@ -195,6 +196,37 @@ impl Source for SqlSource {
 
     fn is_snapshot(&self, query: &RuleQuery) -> bool {
         matches!(query, RuleQuery::Catalog { metric, .. } if metric.is_snapshot())
+    }
+
+    fn fetch_running<'a>(
+        &'a self,
+        request: FetchRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<RunningInterval>, SourceError>> {
+        let statement = match request.query {
+            RuleQuery::Catalog { metric, filter } => crate::sources::running::intervals_query(
+                *metric,
+                self.dialect,
+                filter,
+                request.after.timestamp_millis() as f64 / 1000.0,
+                request.until.timestamp_millis() as f64 / 1000.0,
+            ),
+            _ => None,
+        };
+        let Some(statement) = statement else {
+            let err = SourceError::Query {
+                source_name: self.name.clone(),
+                message: "only the catalog's running metrics replay from start and end times"
+                    .to_owned(),
+            };
+            return Box::pin(async move { Err(err) });
+        };
+        Box::pin(async move {
+            let rows = self.run(statement).await?;
+            Ok(rows
+                .into_iter()
+                .map(RunningInterval::from_observation)
+                .collect())
+        })
     }
 }
 

@@ -51,6 +51,9 @@ pub struct Metrics {
     pub scrape_seconds: HistogramVec,
     /// Series a scrape source holds, by source.
     pub scrape_series: IntGaugeVec,
+    /// New series a scrape source did not store because it held `max_series`, by source
+    /// (a series left out of several scrapes counts once per scrape).
+    pub scrape_series_dropped: IntCounterVec,
     /// 1 when the last configuration reload succeeded.
     pub config_last_reload_successful: IntGauge,
     /// Rules loaded.
@@ -211,6 +214,14 @@ impl Metrics {
                 &["source"],
             )
             .expect("valid metric"),
+            scrape_series_dropped: IntCounterVec::new(
+                Opts::new(
+                    "driftwatch_scrape_series_dropped_total",
+                    "New series a scrape source did not store because it held max_series, counted per scrape.",
+                ),
+                &["source"],
+            )
+            .expect("valid metric"),
             config_last_reload_successful: IntGauge::new(
                 "driftwatch_config_last_reload_successful",
                 "1 when the last configuration load succeeded.",
@@ -249,6 +260,7 @@ impl Metrics {
             Box::new(m.scrapes.clone()),
             Box::new(m.scrape_seconds.clone()),
             Box::new(m.scrape_series.clone()),
+            Box::new(m.scrape_series_dropped.clone()),
             Box::new(m.config_last_reload_successful.clone()),
             Box::new(m.rules_loaded.clone()),
             Box::new(m.last_evaluation_timestamp.clone()),

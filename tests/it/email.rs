@@ -1,13 +1,18 @@
 //! Email against a real SMTP server (aiosmtpd, started on loopback by the test): a firing
 //! alert arrives over STARTTLS, authenticated, as a multipart text + HTML email whose
 //! subject and bodies were rendered from the receiver's templates, with a Message-ID
-//! derived from the notification id; a server that offers no STARTTLS is refused.
+//! derived from the notification id; a server that offers no STARTTLS is refused. The SMTP
+//! host is under the address policy: these servers on loopback are allowlisted, and one
+//! that is not is never connected to.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use driftwatch::config::allowlist::AllowedDestination;
 use driftwatch::config::parse_service_config;
 use driftwatch::config::validated::{EmailConfig, ReceiverConfig};
 use driftwatch::config::{parse_rules, SourceFile};
@@ -239,6 +244,9 @@ username = "dw"
 password = "s3cret-pass"
 subject = "{{{{ status|upper }}}}: {{{{ alerts|length }}}} alert(s) on {{{{ alerts[0].labels.mode }}}}"
 text_template = "mail.txt.j2"
+
+[delivery]
+allow_private = ["127.0.0.1"]
 "#,
         port = server.port
     );
@@ -324,10 +332,20 @@ text_template = "mail.txt.j2"
     running.stop(Duration::from_secs(5)).await;
 }
 
+/// The allowlist the SMTP servers of these tests, on loopback, need.
+fn loopback() -> Vec<AllowedDestination> {
+    vec!["127.0.0.1".parse().unwrap()]
+}
+
 fn email_receiver(dir: &Path, port: u16, extra: &str) -> EmailConfig {
+    email_receiver_at(dir, "localhost", port, extra)
+}
+
+fn email_receiver_at(dir: &Path, host: &str, port: u16, extra: &str) -> EmailConfig {
     let toml = format!(
-        "[receivers.mail]\nkind = \"email\"\nhost = \"localhost\"\nport = {port}\n\
-         from = \"dw@example.com\"\nto = [\"ops@example.com\"]\ntimeout = \"5s\"\n{extra}"
+        "[receivers.mail]\nkind = \"email\"\nhost = \"{host}\"\nport = {port}\n\
+         from = \"dw@example.com\"\nto = [\"ops@example.com\"]\ntimeout = \"5s\"\n{extra}\n\
+         [delivery]\nallow_private = [\"127.0.0.1\"]\n"
     );
     match parse_service_config(&dir.join("driftwatch.toml"), &toml)
         .unwrap_or_else(|e| panic!("{e}"))
@@ -345,7 +363,8 @@ async fn a_server_offering_no_starttls_is_refused_when_tls_is_required() {
     let server = SmtpServer::start(dir.path(), "plain", &[]);
     let stored = serde_json::to_string(&sample_payload("mail")).unwrap();
 
-    let required = EmailSender::new(email_receiver(dir.path(), server.port, "")).unwrap();
+    let required =
+        EmailSender::new(email_receiver(dir.path(), server.port, ""), &loopback()).unwrap();
     let err = required.send("msg_refused", &stored).await.unwrap_err();
     assert!(
         err.message.contains("STARTTLS is not supported"),
@@ -361,11 +380,14 @@ async fn a_server_offering_no_starttls_is_refused_when_tls_is_required() {
 
     // The same server takes the mail in plaintext when that is explicitly allowed, so
     // the refusal above was the TLS requirement and nothing else.
-    let plaintext = EmailSender::new(email_receiver(
-        dir.path(),
-        server.port,
-        "tls = \"none\"\nallow_plaintext = true\n",
-    ))
+    let plaintext = EmailSender::new(
+        email_receiver(
+            dir.path(),
+            server.port,
+            "tls = \"none\"\nallow_plaintext = true\n",
+        ),
+        &loopback(),
+    )
     .unwrap();
     assert_eq!(plaintext.send("msg_plain", &stored).await.unwrap(), 250);
     let got = server.wait_for(1, Duration::from_secs(5)).await;
@@ -376,4 +398,94 @@ async fn a_server_offering_no_starttls_is_refused_when_tls_is_required() {
         got[0].0
     );
     assert_eq!(got[0].1["tls"], false);
+}
+
+/// Accepts TCP connections on loopback and counts them; speaks no SMTP.
+async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_host_on_loopback_not_allowlisted_is_refused_and_never_connected_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, accepted) = counting_listener().await;
+
+    // At check time: a literal (or localhost) the policy refuses is a configuration error.
+    for host in ["127.0.0.1", "localhost"] {
+        let toml = format!(
+            "[receivers.mail]\nkind = \"email\"\nhost = \"{host}\"\nport = {port}\n\
+             tls = \"none\"\nallow_plaintext = true\nfrom = \"dw@example.com\"\nto = [\"ops@example.com\"]\n"
+        );
+        let err = parse_service_config(&dir.path().join("driftwatch.toml"), &toml)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("refused to connect to 127.0.0.1 (loopback address): not allowlisted"),
+            "{host}: {err}"
+        );
+    }
+
+    // At send time, as the service would with an allowlist that no longer names the host
+    // (or a name that resolves to loopback): refused and dead-lettered, like a webhook.
+    let email = email_receiver_at(
+        dir.path(),
+        "127.0.0.1",
+        port,
+        "tls = \"none\"\nallow_plaintext = true\n",
+    );
+    let db = TestDb::new(Backend::Sqlite).await;
+    let unused = Receiver::start(None, 0, false).await.unwrap();
+    let mut config = service_config(&db.url, &db.store_url(), &unused);
+    config
+        .receivers
+        .insert("mail".to_owned(), ReceiverConfig::Email(email));
+    config.default_receivers = vec!["mail".to_owned()];
+    config.delivery.allow_private.clear();
+    let rules = parse_rules(&[SourceFile::new("r.toml", RULE)], &config.rule_context())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let running = start(config, rules).await;
+    db.writer()
+        .insert(&finished_run("slow-1", "one_shot", 900.0, "completed"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let dead = loop {
+        let dead = running.store.dead_letters(Some("mail"), 10).await.unwrap();
+        if !dead.is_empty() {
+            break dead;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no dead letter; {} connection(s) reached the SMTP port",
+            accepted.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let error = dead[0].last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains("refused to connect to 127.0.0.1 (loopback address)"),
+        "{error}"
+    );
+    assert_eq!(dead[0].attempts, 1, "not retried: it cannot succeed");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "no connection reached the SMTP server"
+    );
+    let metrics = running.metrics.render();
+    assert!(
+        metrics.contains(r#"driftwatch_notifications_total{receiver="mail",result="refused"} 1"#),
+        "{metrics}"
+    );
+    running.stop(Duration::from_secs(5)).await;
 }

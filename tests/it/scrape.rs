@@ -21,6 +21,7 @@ fn scrape_source(url: String, interval: Duration) -> SourceConfig {
         timeout: interval,
         max_bytes: 1 << 20,
         retention: Duration::from_secs(120),
+        max_series: driftwatch::sources::scrape::DEFAULT_MAX_SERIES,
     })
 }
 
