@@ -28,6 +28,7 @@ mod scrape;
 mod shutdown;
 mod sighup;
 mod silences_api;
+mod simulate;
 mod source_down;
 mod summary_api;
 mod template_cli;
