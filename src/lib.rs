@@ -20,6 +20,7 @@ pub mod notify;
 pub mod ruletest;
 pub mod score;
 pub mod server;
+pub mod simulate;
 pub mod sources;
 pub mod store;
 pub mod telemetry;

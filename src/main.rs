@@ -207,6 +207,27 @@ enum Command {
         #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
         compare: Option<Vec<PathBuf>>,
     },
+    /// Write a labelled month of simulated CMBAgent traffic (runs, steps, LLM calls, costs)
+    /// to SQLite or PostgreSQL, with one incident of every kind injected, and a labels
+    /// file for `backtest --incidents`. The same seed writes the same rows.
+    Simulate {
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many days.
+        #[arg(long, default_value_t = 28)]
+        days: u32,
+        /// A new database: a SQLite file path (or sqlite: URL) or a postgres:// URL.
+        #[arg(long)]
+        out: String,
+        /// Where to write the labels JSON.
+        #[arg(long)]
+        labels: PathBuf,
+        /// The first instant (default 2026-11-02T00:00:00Z, a Monday); same forms as
+        /// backtest --from.
+        #[arg(long, value_parser = parse_instant)]
+        start: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Run the demo: a simulated CMBAgent workload in SQLite, the shipped rules, and a
     /// webhook receiver on loopback that prints each alert it gets.
     Demo {
@@ -571,6 +592,32 @@ async fn run_command(cli: Cli) -> ExitCode {
                 Err(Error::Config(e)) => {
                     print_errors(&e);
                     ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Simulate {
+            seed,
+            days,
+            out,
+            labels,
+            start,
+        } => {
+            use driftwatch::simulate::{default_start, simulate, summary, SimulateOptions};
+            let options = SimulateOptions {
+                seed,
+                days,
+                start: start.unwrap_or_else(default_start),
+                out,
+                labels,
+            };
+            match simulate(&options).await {
+                Ok((labels, seconds)) => {
+                    print!("{}", summary(&labels, seconds));
+                    ExitCode::SUCCESS
                 }
                 Err(e) => {
                     eprintln!("error: {e}");

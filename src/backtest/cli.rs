@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::backtest::compare::compare;
+use crate::backtest::detection::{score_labelled, Detection, ScoredAlert};
 use crate::backtest::incidents::{read_incidents, score, Scores};
 use crate::backtest::plot::plot_series;
-use crate::backtest::report::{render_comparison, render_table};
+use crate::backtest::report::{render_comparison, render_detection, render_table};
 use crate::backtest::{backtest, BacktestReport};
 use crate::config::load_rules;
-use crate::config::validated::{RuleSet, ServiceConfig};
+use crate::config::validated::{RuleQuery, RuleSet, ServiceConfig};
+use crate::simulate::labels::LabelsFile;
 use crate::{Error, Result};
 
 /// What `backtest` was asked to do.
@@ -111,31 +113,71 @@ pub async fn run_backtest(options: BacktestOptions) -> Result<String> {
     }
     let rules = rules_in(&options.rules_dir, &options.config, options.rule.as_deref())?;
     let report = run_one(&options, &rules, options.plot.is_some()).await?;
-    let scores: Option<Scores> = match &options.incidents {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                source: e,
-            })?;
-            let incidents = read_incidents(&text).map_err(Error::Other)?;
-            let alerts: Vec<_> = report
-                .rules
-                .iter()
-                .flat_map(|r| r.alerts.iter().cloned())
-                .collect();
-            Some(score(&alerts, &incidents))
-        }
-        None => None,
+    let (scores, detection) = match &options.incidents {
+        Some(path) => score_file(path, &report, &rules)?,
+        None => (None, None),
     };
     if let Some(path) = &options.plot {
         plot_busiest(&report, path)?;
     }
     Ok(if options.json {
-        serde_json::to_string_pretty(&serde_json::json!({ "report": report, "scores": scores }))
-            .expect("serializable")
+        let mut json = serde_json::json!({ "report": report, "scores": scores });
+        if let Some(d) = &detection {
+            json["detection"] = serde_json::json!(d);
+        }
+        serde_json::to_string_pretty(&json).expect("serializable")
     } else {
-        render_table(&report, scores.as_ref())
+        let mut text = render_table(&report, scores.as_ref());
+        if let Some(d) = &detection {
+            text.push_str(&render_detection(d));
+        }
+        text
     })
+}
+
+/// Scores the report against an incidents file: a plain list (precision, recall, delays)
+/// or a `driftwatch simulate` labels file (detection per kind, false alerts per week).
+fn score_file(
+    path: &Path,
+    report: &BacktestReport,
+    rules: &RuleSet,
+) -> Result<(Option<Scores>, Option<Detection>)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    let alerts: Vec<_> = report
+        .rules
+        .iter()
+        .flat_map(|r| r.alerts.iter().cloned())
+        .collect();
+    if !text.trim_start().starts_with('{') {
+        let incidents = read_incidents(&text).map_err(Error::Other)?;
+        return Ok((Some(score(&alerts, &incidents)), None));
+    }
+    let labels = LabelsFile::from_json(&text)
+        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let metric_of = |rule: &str| {
+        rules
+            .rules
+            .iter()
+            .find(|r| r.name == rule)
+            .and_then(|r| match &r.query {
+                RuleQuery::Catalog { metric, .. } => Some(metric.name()),
+                _ => None,
+            })
+    };
+    let scored: Vec<ScoredAlert<'_>> = alerts
+        .iter()
+        .map(|span| ScoredAlert {
+            span,
+            metric: metric_of(&span.rule),
+        })
+        .collect();
+    Ok((
+        None,
+        Some(score_labelled(&scored, &labels, report.from, report.to)),
+    ))
 }
 
 /// Plots the series with the most alerts (or the first one) of the first rule that has data.

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod compare;
+pub mod detection;
 pub mod incidents;
 pub mod plot;
 pub mod report;

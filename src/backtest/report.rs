@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::backtest::compare::Comparison;
+use crate::backtest::detection::Detection;
 use crate::backtest::incidents::Scores;
 use crate::backtest::{AlertSpan, BacktestReport};
 use crate::detect::threshold::fmt_num;
@@ -119,6 +120,51 @@ pub fn render_comparison(c: &Comparison) -> String {
             o.start.format("%H:%M:%S"),
             n.start.format("%H:%M:%S")
         );
+    }
+    out
+}
+
+/// Detection against a labelled month as text: per kind, false alerts, per incident.
+pub fn render_detection(d: &Detection) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nlabelled incidents (an alert counts from the incident's start to its end + {}):",
+        duration(d.grace_seconds as f64)
+    );
+    let _ = writeln!(
+        out,
+        "{:<16} {:>9} {:>14}",
+        "kind", "detected", "median delay"
+    );
+    for k in &d.kinds {
+        let delay = k
+            .median_delay_seconds
+            .map(duration)
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:<16} {:>5}/{:<3} {:>14}",
+            k.kind.as_str(),
+            k.detected,
+            k.incidents,
+            delay
+        );
+    }
+    let _ = writeln!(
+        out,
+        "false alerts: {} of {} ({:.2} per week), {} on a slice labelled not an incident (new model)",
+        d.false_alerts, d.alerts, d.false_alerts_per_week, d.not_incident_alerts
+    );
+    for (rule, n) in &d.false_by_rule {
+        let _ = writeln!(out, "    {rule:<28} {n}");
+    }
+    for i in &d.incidents {
+        let found = match i.delay_seconds {
+            Some(s) => format!("after {} by {}", duration(s), i.rules.join(", ")),
+            None => "missed".to_owned(),
+        };
+        let _ = writeln!(out, "    {}: {found}", i.name);
     }
     out
 }

@@ -34,6 +34,7 @@ mod shutdown;
 mod shutdown_heavy;
 mod sighup;
 mod silences_api;
+mod simulate;
 mod slow_clients;
 mod source_down;
 mod summary_api;
