@@ -414,6 +414,18 @@ mod tests {
     use crate::config::{parse_rules, RuleContext, SourceFile};
     use crate::model::Sample;
 
+    /// The one rule of a rule file's text, against a context with one source "s".
+    fn one_rule(text: &str) -> Arc<Rule> {
+        let ctx = RuleContext {
+            sources: vec!["s".into()],
+            source_kinds: Default::default(),
+            receivers: vec![],
+            default_receivers: vec![],
+        };
+        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
+        Arc::clone(&set.rules[0])
+    }
+
     fn rule(extra: &str) -> Arc<Rule> {
         let window = if extra.contains("window") {
             ""
@@ -424,14 +436,7 @@ mod tests {
             "[[rule]]\nname = \"r\"\nmetric = \"workflow.duration\"\n{window}severity = \"warning\"\n\
              detector = {{ kind = \"threshold\", above = 10 }}\n{extra}"
         );
-        let ctx = RuleContext {
-            sources: vec!["s".into()],
-            source_kinds: Default::default(),
-            receivers: vec![],
-            default_receivers: vec![],
-        };
-        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
-        Arc::clone(&set.rules[0])
+        one_rule(&text)
     }
 
     fn obs(mode: &str, secs: i64, value: f64) -> Observation {
@@ -529,14 +534,7 @@ mod tests {
              window = \"1m\"\nseverity = \"warning\"\nsummary = \"took {{value}} {{reason}}\"\n\
              detector = {{ kind = \"zscore\", window = \"1h\", direction = \"up\", relearn_after = {relearn_after} }}\n"
         );
-        let ctx = RuleContext {
-            sources: vec!["s".into()],
-            source_kinds: Default::default(),
-            receivers: vec![],
-            default_receivers: vec![],
-        };
-        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
-        Arc::clone(&set.rules[0])
+        one_rule(&text)
     }
 
     /// Feeds one value a minute (normal noise around 10 unless `level` says otherwise)
@@ -625,14 +623,7 @@ mod tests {
     fn a_failure_burst_at_low_volume_fires_without_a_min_samples_cliff() {
         let text = "[[rule]]\nname = \"errors\"\nmetric = \"workflow.error_rate\"\n\
                     window = \"15m\"\nseverity = \"warning\"\ndetector = { kind = \"binomial\" }\n";
-        let ctx = RuleContext {
-            sources: vec!["s".into()],
-            source_kinds: Default::default(),
-            receivers: vec![],
-            default_receivers: vec![],
-        };
-        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
-        let mut rt = RuleRuntime::new(Arc::clone(&set.rules[0]));
+        let mut rt = RuleRuntime::new(one_rule(text));
         let week = 7 * 1440;
         let mut fired_at = None;
         for m in 0..week + 120 {

@@ -302,16 +302,23 @@ impl CatalogMetric {
             " FROM {} WHERE {} AND {bounds}",
             spec.from, spec.condition
         ));
-        if !filter.is_empty() {
-            let mut conditions = Vec::new();
-            for (name, value) in filter.iter() {
-                binds.push(Bind::Text(value.clone()));
-                conditions.push(format!("q.{name} = ${}", binds.len()));
-            }
-            sql = format!("SELECT * FROM ({sql}) q WHERE {}", conditions.join(" AND "));
-        }
-        BoundSql { sql, binds }
+        with_filter(BoundSql { sql, binds }, filter)
     }
+}
+
+/// `statement` narrowed to the rows whose label columns equal `filter`'s values, bound
+/// after the statement's own parameters.
+pub(super) fn with_filter(statement: BoundSql, filter: &Labels) -> BoundSql {
+    let BoundSql { mut sql, mut binds } = statement;
+    if !filter.is_empty() {
+        let mut conditions = Vec::new();
+        for (name, value) in filter.iter() {
+            binds.push(Bind::Text(value.clone()));
+            conditions.push(format!("q.{name} = ${}", binds.len()));
+        }
+        sql = format!("SELECT * FROM ({sql}) q WHERE {}", conditions.join(" AND "));
+    }
+    BoundSql { sql, binds }
 }
 
 /// `expr` with every `MACRO(arg)` (`open` is `"MACRO("`) replaced by `expand(arg)`. The

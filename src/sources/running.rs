@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::Labels;
 use crate::sources::catalog::{
-    Bind, BoundSql, CatalogMetric, RUNS, RUN_LABELS, STEPS, STEP_LABELS,
+    with_filter, Bind, BoundSql, CatalogMetric, RUNS, RUN_LABELS, STEPS, STEP_LABELS,
 };
 use crate::sources::dialect::Dialect;
 use crate::sources::Observation;
@@ -117,16 +117,8 @@ pub fn intervals_query(
         ends_after = dialect.after_param(s.end, 1),
         still = s.still_running,
     ));
-    let mut binds = vec![Bind::Float(after), Bind::Float(until)];
-    if !filter.is_empty() {
-        let mut conditions = Vec::new();
-        for (name, value) in filter.iter() {
-            binds.push(Bind::Text(value.clone()));
-            conditions.push(format!("q.{name} = ${}", binds.len()));
-        }
-        sql = format!("SELECT * FROM ({sql}) q WHERE {}", conditions.join(" AND "));
-    }
-    Some(BoundSql { sql, binds })
+    let binds = vec![Bind::Float(after), Bind::Float(until)];
+    Some(with_filter(BoundSql { sql, binds }, filter))
 }
 
 /// What the live snapshot query would return at `at`: every row running then, with its
