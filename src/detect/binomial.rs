@@ -162,12 +162,11 @@ impl Detector for BinomialDetector {
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
+        crate::detect::snapshot_of(&self.state)
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError> {
-        self.state =
-            serde_json::from_value(state.clone()).map_err(|e| DetectError(e.to_string()))?;
+        self.state = crate::detect::restored(state)?;
         Ok(())
     }
 }

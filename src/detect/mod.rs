@@ -50,6 +50,18 @@ pub struct Verdict {
     pub warming_up: bool,
 }
 
+/// A detector's serde state as its stored snapshot.
+pub(crate) fn snapshot_of<T: Serialize>(state: &T) -> serde_json::Value {
+    serde_json::to_value(state).unwrap_or_default()
+}
+
+/// A detector's serde state from its stored snapshot.
+pub(crate) fn restored<T: serde::de::DeserializeOwned>(
+    state: &serde_json::Value,
+) -> Result<T, DetectError> {
+    T::deserialize(state).map_err(|e| DetectError(e.to_string()))
+}
+
 /// Why a detector's state could not be restored.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot restore detector state: {0}")]
