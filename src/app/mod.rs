@@ -378,7 +378,8 @@ pub(crate) async fn warm_up(
             history.sort_by_key(|o| o.sample.ts);
             let mut ticks = 0;
             runtime.collect_baselines = false;
-            crate::engine::replay::replay(runtime, &history, now - span, now, |_, _| ticks += 1);
+            let from = crate::time_math::earlier(now, span);
+            crate::engine::replay::replay(runtime, &history, from, now, |_, _| ticks += 1);
             runtime.collect_baselines = true;
             runtime.forget_alert_states();
             tracing::info!(rule = %rule.name, rows = history.len(), evaluations = ticks, "baselines warmed from history");
@@ -421,7 +422,8 @@ async fn outbox_housekeeping(
         }
         if clock.now() - last_purge > chrono::Duration::hours(1) {
             last_purge = clock.now();
-            let before = (clock.now() - chrono::Duration::days(7)).timestamp_millis();
+            let week = chrono::TimeDelta::days(7);
+            let before = crate::time_math::earlier_by(clock.now(), week).timestamp_millis();
             if let Err(e) = store.purge_delivered(before).await {
                 tracing::warn!(error = %e, "cannot purge delivered notifications");
             }

@@ -208,7 +208,7 @@ async fn replay_running_rule(
     let lead = crate::time_math::delta(rule.window.saturating_add(rule.delay));
     let mut chunk_from = from;
     while chunk_from < to {
-        let chunk_to = (chunk_from + CHUNK).min(to);
+        let chunk_to = crate::time_math::later_by(chunk_from, CHUNK).min(to);
         let request = FetchRequest {
             query: &rule.query,
             after: crate::time_math::earlier_by(chunk_from, lead),
@@ -264,7 +264,7 @@ pub async fn backtest(
         // The first chunk also holds the rows of the first window.
         let mut fetch_from = crate::time_math::earlier_by(from, lead);
         while chunk_from < to {
-            let chunk_to = (chunk_from + CHUNK).min(to);
+            let chunk_to = crate::time_math::later_by(chunk_from, CHUNK).min(to);
             let fetch_to = crate::time_math::earlier(chunk_to, rule.delay);
             let mut rows = source
                 .fetch(FetchRequest {
