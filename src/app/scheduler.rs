@@ -7,16 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::evaluator::{EvalResult, Evaluator, RuleTask};
-use crate::config::validated::Schedule;
 use crate::engine::replay::next_tick;
-
-/// How long until the next evaluation of `schedule`, from now (interval schedules tick
-/// at multiples of their period, as backtests replay them).
-pub fn until_next(schedule: &Schedule, now: chrono::DateTime<chrono::Utc>) -> Duration {
-    next_tick(schedule, now)
-        .and_then(|next| (next - now).to_std().ok())
-        .unwrap_or(Duration::from_secs(3600))
-}
 
 /// Runs a rule's evaluations until `shutdown`; the evaluation in flight is finished, and
 /// the task (with its alert state) is handed back so a reload can carry it over.
@@ -75,6 +66,7 @@ fn restarted(old: RuleTask, fresh: bool) -> RuleTask {
 mod tests {
     use super::*;
     use crate::config::types::CronSpec;
+    use crate::config::validated::Schedule;
 
     /// A source whose fetch panics, as a bug in a source or the engine would.
     struct PanickingSource;
@@ -151,19 +143,23 @@ mod tests {
         assert_eq!(waits, [1, 2, 4, 8, 256, 300, 300]);
     }
 
+    fn wait(schedule: &Schedule, now: chrono::DateTime<chrono::Utc>) -> Duration {
+        (next_tick(schedule, now).unwrap() - now).to_std().unwrap()
+    }
+
     #[test]
     fn next_tick_for_interval_and_cron() {
         let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:02:30Z")
             .unwrap()
             .with_timezone(&chrono::Utc);
         assert_eq!(
-            until_next(&Schedule::Every(Duration::from_secs(60)), now),
+            wait(&Schedule::Every(Duration::from_secs(60)), now),
             Duration::from_secs(30),
             "interval ticks fall on whole minutes"
         );
         let cron: CronSpec = "*/5 * * * *".parse().unwrap();
         assert_eq!(
-            until_next(&Schedule::Cron(Box::new(cron)), now),
+            wait(&Schedule::Cron(Box::new(cron)), now),
             Duration::from_secs(150),
             "next is 10:05:00"
         );

@@ -221,14 +221,6 @@ impl DetectorConfig {
         Some(span.min(week))
     }
 
-    /// The limit that `{threshold}` in a summary shows, if the detector has one.
-    pub fn threshold_value(&self) -> Option<f64> {
-        match self {
-            DetectorConfig::Threshold(c) => c.above.or(c.below),
-            _ => None,
-        }
-    }
-
     /// The detector `driftwatch score` uses unless told otherwise: the anomaly likelihood
     /// with its defaults, the settings measured on NAB in BENCHMARKS.md.
     pub fn default_baseline() -> Self {
