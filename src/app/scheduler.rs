@@ -33,7 +33,8 @@ pub async fn run_rule(
         if let EvalResult::Panicked(_) = evaluator.tick(&mut task, at).await {
             panics += 1;
             // What it held may be what broke it: after repeated panics, start afresh.
-            task = restarted(task, panics >= FRESH_AFTER_PANICS);
+            let rule = Arc::clone(&task.runtime.rule);
+            task = task.rebuilt(rule, panics < FRESH_AFTER_PANICS);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(restart_backoff(panics)) => {}
@@ -45,21 +46,14 @@ pub async fn run_rule(
     task
 }
 
-/// Consecutive panics after which a rule restarts without its baselines.
+/// Consecutive panics after which a rule restarts without its baselines (what it held
+/// may be what broke it); before that it keeps its alert states, baselines and held commit.
 const FRESH_AFTER_PANICS: u32 = 3;
 
 /// The wait before a rule that panicked runs again: 1 s, doubling, at most 5 minutes.
 pub fn restart_backoff(panics: u32) -> Duration {
     let doubled = 1u64 << panics.saturating_sub(1).min(9);
     Duration::from_secs(doubled.min(300))
-}
-
-/// A fresh task for the rule of one whose evaluation panicked mid-way: its alert states
-/// (which a commit may already have reported) and, unless `fresh`, its baselines and the
-/// commit still held.
-fn restarted(old: RuleTask, fresh: bool) -> RuleTask {
-    let rule = Arc::clone(&old.runtime.rule);
-    old.rebuilt(rule, !fresh)
 }
 
 #[cfg(test)]
@@ -130,7 +124,8 @@ mod tests {
         assert!(evaluator.statuses.panicked().contains_key("r"));
         let restarts = metrics.rule_task_restarts.with_label_values(&["r"]).get();
         assert_eq!(restarts, 1);
-        let task = restarted(task, false);
+        let rule = Arc::clone(&task.runtime.rule);
+        let task = task.rebuilt(rule, true);
         assert_eq!(task.runtime.rule.name, "r");
     }
 

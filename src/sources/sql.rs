@@ -52,20 +52,33 @@ impl SqlSource {
         })
     }
 
-    /// A transaction in which nothing can be written, whatever the URL or the role
-    /// allow: every query of a source (the catalog's and a rule's own) runs in one. The
-    /// connection itself already refuses writes (`read_only_session`); PostgreSQL's
-    /// transaction is marked read-only as well, so a `WITH … DELETE` fails there too.
-    pub(crate) async fn begin_read_only(
+    /// Runs `query` in a transaction in which nothing can be written, whatever the URL
+    /// or the role allow: every query of a source (the catalog's, a rule's own, the
+    /// summary's) goes through here. The connection itself already refuses writes
+    /// (`read_only_session`); PostgreSQL's transaction is marked read-only as well, so a
+    /// `WITH … DELETE` fails there too.
+    pub(crate) async fn read_only_rows<'q>(
         &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Vec<AnyRow>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         if self.dialect == Dialect::Postgres {
             sqlx::query("SET TRANSACTION READ ONLY")
                 .execute(&mut *tx)
                 .await?;
         }
-        Ok(tx)
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.rollback().await?;
+        Ok(rows)
+    }
+
+    /// [`SqlSource::read_only_rows`] for a query that returns exactly one row.
+    pub(crate) async fn read_only_row<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<AnyRow, sqlx::Error> {
+        let rows = self.read_only_rows(query).await?;
+        rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
     }
 
     /// Whether the source's credentials could write, had driftwatch not made every
@@ -84,10 +97,9 @@ impl SqlSource {
                          'INSERT, UPDATE, DELETE, TRUNCATE')) \
                    THEN 1 ELSE 0 END AS BIGINT)";
         let check = async {
-            let mut tx = self.begin_read_only().await?;
-            let row = sqlx::query(sql).fetch_one(&mut *tx).await?;
-            tx.rollback().await?;
-            row.try_get::<i64, _>(0)
+            self.read_only_row(sqlx::query(sql))
+                .await?
+                .try_get::<i64, _>(0)
         };
         let can = tokio::time::timeout(self.timeout, check)
             .await
@@ -145,13 +157,7 @@ impl SqlSource {
                 Bind::Text(v) => query.bind(v.clone()),
             };
         }
-        let fetch = async {
-            let mut tx = self.begin_read_only().await?;
-            let rows = query.fetch_all(&mut *tx).await?;
-            tx.rollback().await?;
-            Ok::<_, sqlx::Error>(rows)
-        };
-        let rows = tokio::time::timeout(self.timeout, fetch)
+        let rows = tokio::time::timeout(self.timeout, self.read_only_rows(query))
             .await
             .map_err(|_| SourceError::Unreachable {
                 source_name: self.name.clone(),

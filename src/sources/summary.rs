@@ -84,13 +84,7 @@ impl SqlSource {
         let query = sqlx::query(&sql)
             .bind(scope.value().to_owned())
             .bind(since.timestamp_millis() as f64 / 1000.0);
-        let fetch = async {
-            let mut tx = self.begin_read_only().await?;
-            let row = query.fetch_one(&mut *tx).await?;
-            tx.rollback().await?;
-            Ok::<_, sqlx::Error>(row)
-        };
-        let row = tokio::time::timeout(self.timeout, fetch)
+        let row = tokio::time::timeout(self.timeout, self.read_only_row(query))
             .await
             .map_err(|_| SourceError::Unreachable {
                 source_name: self.name.clone(),
