@@ -142,17 +142,20 @@ impl<B: Baseline> BaselineDetector<B> {
             return;
         }
         let vetoed = match rarity {
-            Rarity::Off => false,
-            Rarity::Cold => v.anomalous,
+            Rarity::Off => None,
+            Rarity::Cold => v.anomalous.then_some(
+                "is outside its band, but the series has not yet shown how rare that is",
+            ),
             Rarity::Rank(rank) => {
                 // The score is how rare the deviation is for this series.
                 v.score = v.score.min(rank);
-                v.anomalous && rank < self.settings.rarity
+                (v.anomalous && rank < self.settings.rarity)
+                    .then_some("is outside its band, but not rarely for this series")
             }
         };
-        if vetoed {
+        if let Some(reason) = vetoed {
             v.anomalous = false;
-            v.reason = "is outside its band, but not rarely for this series".into();
+            v.reason = reason.into();
         }
     }
 
