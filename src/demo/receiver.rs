@@ -184,7 +184,13 @@ fn print_delivery(
                         .get("reason")
                         .map(String::as_str)
                         .unwrap_or("");
-                    format!("was: {summary}; now {now}")
+                    // A resolve's summary already shows the value now; add why it is
+                    // fine unless the summary says it itself.
+                    if now.is_empty() || summary.contains(now) {
+                        summary.to_owned()
+                    } else {
+                        format!("{summary}; now {now}")
+                    }
                 } else {
                     summary.to_owned()
                 };
