@@ -237,6 +237,7 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
                 v
             }
             None => Verdict {
+                evidence: 0.0,
                 anomalous: false,
                 score: 0.0,
                 expected: None,

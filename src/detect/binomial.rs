@@ -74,6 +74,17 @@ struct RateState {
     trials: f64,
 }
 
+/// P(X ≥ events) for X ~ Binomial(trials, rate).
+pub fn upper_tail(events: u64, trials: u64, rate: f64) -> f64 {
+    if events == 0 {
+        return 1.0;
+    }
+    match Binomial::new(rate, trials) {
+        Ok(b) => b.sf(events - 1),
+        Err(_) => 1.0,
+    }
+}
+
 /// A running binomial detector.
 pub struct BinomialDetector {
     p_value: f64,
@@ -106,17 +117,6 @@ impl BinomialDetector {
             / (self.state.trials + self.prior_weight);
         rate.clamp(1e-6, 1.0 - 1e-6)
     }
-
-    /// P(X ≥ events) for X ~ Binomial(trials, rate).
-    fn tail(events: u64, trials: u64, rate: f64) -> f64 {
-        if events == 0 {
-            return 1.0;
-        }
-        match Binomial::new(rate, trials) {
-            Ok(b) => b.sf(events - 1),
-            Err(_) => 1.0,
-        }
-    }
 }
 
 impl Detector for BinomialDetector {
@@ -133,7 +133,7 @@ impl Detector for BinomialDetector {
             trials.max(0.0).round() as u64,
         );
         let rate = if n > 0 { k as f64 / n as f64 } else { 0.0 };
-        let tail = Self::tail(k, n, usual);
+        let tail = upper_tail(k, n, usual);
         let anomalous = n > 0
             && tail < self.p_value
             && events >= self.min_events
@@ -144,6 +144,7 @@ impl Detector for BinomialDetector {
         }
         let percent = |r: f64| format!("{} %", fmt_num(r * 100.0));
         Verdict {
+            evidence: -tail.max(1e-300).ln(),
             anomalous,
             score: 1.0 - tail,
             expected: Some(usual),

@@ -52,6 +52,7 @@ impl Detector for ChangepointDetector {
         if self.base.n < warmup || !y.is_finite() {
             self.base.add(y, self.alpha);
             return Verdict {
+                evidence: 0.0,
                 anomalous: false,
                 score: 0.0,
                 expected: Some(self.config.untransform(self.base.mean)),
@@ -65,6 +66,7 @@ impl Detector for ChangepointDetector {
             self.settle -= 1;
             self.base.add(y, 0.2);
             return Verdict {
+                evidence: 0.0,
                 anomalous: false,
                 score: 0.0,
                 expected: Some(self.config.untransform(self.base.mean)),
@@ -91,6 +93,7 @@ impl Detector for ChangepointDetector {
             && shift.abs() >= self.config.min_rel_deviation.unwrap_or(0.0) * raw_center.abs();
         let anomalous = s > h && big_enough;
         let verdict = Verdict {
+            evidence: 0.0,
             anomalous,
             score: (s / h).min(1.0),
             expected: Some(raw_center),

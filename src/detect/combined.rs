@@ -63,6 +63,7 @@ impl CombinedDetector {
         let score = verdicts.iter().map(|v| v.score).fold(0.0, f64::max);
         let warming_up = verdicts.iter().all(|v| v.warming_up);
         let mut out = verdicts.into_iter().nth(lead).unwrap_or(Verdict {
+            evidence: 0.0,
             anomalous: false,
             score: 0.0,
             expected: None,
@@ -87,6 +88,15 @@ impl Detector for CombinedDetector {
             .members
             .iter_mut()
             .map(|d| d.observe(ts_ms, value))
+            .collect();
+        self.combine(verdicts)
+    }
+
+    fn observe_values(&mut self, ts_ms: i64, values: &[f64], aggregated: f64) -> Verdict {
+        let verdicts: Vec<Verdict> = self
+            .members
+            .iter_mut()
+            .map(|d| d.observe_values(ts_ms, values, aggregated))
             .collect();
         self.combine(verdicts)
     }

@@ -27,8 +27,9 @@ pub struct DriftConfig {
     /// (default 0.2 = 20 %). The reference stops learning beyond half of this.
     #[serde(default)]
     pub min_rel_deviation: Option<f64>,
-    /// How many standard errors of the recent average the move must also be (default 4),
-    /// so a noisy series' wobble is not a drift.
+    /// How many standard errors the move must also be (default 4), so a noisy series'
+    /// wobble is not a drift: the standard error of the window's median from its own
+    /// values, or else of the recent average from the series' variance.
     #[serde(default)]
     pub sigmas: Option<f64>,
     /// History needed before judging (default 1d).
@@ -78,6 +79,10 @@ struct DriftState {
     step_ms: f64,
     drifting_since: Option<i64>,
     accepted: bool,
+    /// Values the reference has learnt: until it holds many, each weighs at least 1/n,
+    /// so the reference is their mean rather than the first value slowly forgotten.
+    #[serde(default)]
+    learnt: u64,
 }
 
 /// A running drift detector.
@@ -90,7 +95,25 @@ pub struct DriftDetector {
     warmup_ms: i64,
     relearn_ms: i64,
     recent_name: String,
+    /// The standard error of the value being judged, from the window's own values (set
+    /// by `observe_values`, for this one observation).
+    window_se: Option<f64>,
     state: DriftState,
+}
+
+/// The standard error of a window's median from its values: 1.2533 σ/√n, with σ from
+/// the median absolute deviation (so a few huge calls do not hide a drift).
+fn median_standard_error(values: &[f64]) -> Option<f64> {
+    if values.len() < 2 {
+        return None;
+    }
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let median = *sorted.get(sorted.len() / 2)?;
+    let mut dev: Vec<f64> = sorted.iter().map(|v| (v - median).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    let mad = *dev.get(dev.len() / 2)?;
+    Some(1.2533 * 1.4826 * mad / (sorted.len() as f64).sqrt())
 }
 
 fn ms(d: Option<DurationSpec>, default_secs: u64) -> f64 {
@@ -115,6 +138,7 @@ impl DriftDetector {
             sigmas: config.sigmas.unwrap_or(4.0),
             warmup_ms: ms(config.warmup, 86_400) as i64,
             relearn_ms: ms(config.relearn_after, 3 * 86_400) as i64,
+            window_se: None,
             recent_name: humantime::format_duration(std::time::Duration::from_millis(
                 recent_ms as u64,
             ))
@@ -128,7 +152,9 @@ impl DriftDetector {
         let s = &self.state;
         let delta = s.recent - s.reference;
         let a = weight(s.step_ms, self.recent_ms);
-        let se = (s.variance.max(0.0) * a / (2.0 - a)).sqrt();
+        let se = self
+            .window_se
+            .unwrap_or_else(|| (s.variance.max(0.0) * a / (2.0 - a)).sqrt());
         let floor = 1e-9 * s.reference.abs().max(1e-9);
         (delta / s.reference.abs().max(1e-12), delta / se.max(floor))
     }
@@ -142,8 +168,9 @@ impl DriftDetector {
     }
 
     fn learn(&mut self, dt_ms: f64, x: f64) {
-        let a = weight(dt_ms, self.reference_ms);
         let s = &mut self.state;
+        s.learnt += 1;
+        let a = weight(dt_ms, self.reference_ms).max(1.0 / s.learnt as f64);
         let d = x - s.reference;
         s.reference += a * d;
         s.variance = (1.0 - a) * (s.variance + a * d * d);
@@ -171,6 +198,7 @@ impl DriftDetector {
         };
         let band = s.reference * self.min_rel;
         Verdict {
+            evidence: 0.0,
             anomalous,
             score: Normal::standard().cdf(self.signed(z)),
             expected: Some(s.reference),
@@ -182,6 +210,15 @@ impl DriftDetector {
 }
 
 impl Detector for DriftDetector {
+    /// The window's values also say how precise its aggregate is: a quiet weekend's
+    /// median of a few calls must move further than a weekday's of many to count.
+    fn observe_values(&mut self, ts_ms: i64, values: &[f64], aggregated: f64) -> Verdict {
+        self.window_se = median_standard_error(values);
+        let v = self.observe(ts_ms, aggregated);
+        self.window_se = None;
+        v
+    }
+
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
         if !value.is_finite() {
             return self.verdict(false, 0.0, 0.0);
@@ -192,9 +229,11 @@ impl Detector for DriftDetector {
                 last_ms: ts_ms,
                 reference: value,
                 recent: value,
+                learnt: 1,
                 ..Default::default()
             };
             return Verdict {
+                evidence: 0.0,
                 warming_up: true,
                 ..self.verdict(false, 0.0, 0.0)
             };

@@ -119,6 +119,7 @@ impl Judge {
     /// has found it [`Judge::clearly_within`] and of score 0 by another test uses it).
     pub fn within(&self, d: &Deviation) -> Verdict {
         Verdict {
+            evidence: 0.0,
             anomalous: false,
             score: 0.0,
             expected: Some(d.center),
@@ -144,6 +145,7 @@ impl Judge {
         let band = self.band(&d);
         if d.samples < self.warmup {
             return Verdict {
+                evidence: 0.0,
                 anomalous: false,
                 score: 0.0,
                 expected: Some(d.center),
@@ -169,6 +171,7 @@ impl Judge {
         let big_enough = raw_delta >= self.min_abs && raw_delta >= self.min_rel * d.raw.1.abs();
         let anomalous = score >= needed && big_enough && d.value.is_finite();
         Verdict {
+            evidence: 0.0,
             anomalous,
             score,
             expected: Some(d.center),

@@ -313,6 +313,7 @@ impl Detector for LikelihoodDetector {
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
         if !value.is_finite() {
             return Verdict {
+                evidence: 0.0,
                 anomalous: false,
                 score: 0.0,
                 expected: Some(self.state.level.mean),
@@ -345,6 +346,7 @@ impl Detector for LikelihoodDetector {
         });
         let anomalous = finding.is_some();
         let verdict = Verdict {
+            evidence: 0.0,
             anomalous,
             score: match (&finding, judging) {
                 (Some(Finding::OutOfRange { .. }), _) => 1.0,

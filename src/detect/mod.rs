@@ -10,6 +10,7 @@ pub mod combined;
 pub mod compact;
 pub mod config;
 pub mod drift;
+pub mod exceedance;
 pub mod hourly;
 pub mod judge;
 pub mod likelihood;
@@ -48,6 +49,9 @@ pub struct Verdict {
     pub reason: std::borrow::Cow<'static, str>,
     /// True while too little history has been seen to judge.
     pub warming_up: bool,
+    /// How strong the evidence is, as −ln of the p-value, for detectors that test one
+    /// (binomial, exceedance); 0 otherwise. Sliced rules name the slice with the most.
+    pub evidence: f64,
 }
 
 /// A detector's serde state as its stored snapshot.
@@ -77,6 +81,12 @@ pub trait Detector: Send {
     fn observe_counts(&mut self, ts_ms: i64, events: f64, trials: f64) -> Verdict {
         let ratio = if trials > 0.0 { events / trials } else { 0.0 };
         self.observe(ts_ms, ratio)
+    }
+    /// Judges the window's individual values; `aggregated` is the rule's aggregate of
+    /// them. Detectors of the aggregate judge that; `exceedance` judges the values.
+    fn observe_values(&mut self, ts_ms: i64, values: &[f64], aggregated: f64) -> Verdict {
+        let _ = values;
+        self.observe(ts_ms, aggregated)
     }
     /// Serialisable state for persistence in the store.
     fn snapshot(&self) -> serde_json::Value;
@@ -113,6 +123,9 @@ pub enum DetectorConfig {
     /// Slow drift over days: a recent average against a reference that stops learning
     /// once the series moves away from it.
     Drift(drift::DriftConfig),
+    /// Individual values against the series' own distribution: how many of the window's
+    /// values are above its usual high quantile, and how unlikely that many are.
+    Exceedance(exceedance::ExceedanceConfig),
 }
 
 impl DetectorConfig {
@@ -164,6 +177,7 @@ impl DetectorConfig {
             DetectorConfig::Combined(c) => Box::new(CombinedDetector::new(c)),
             DetectorConfig::Binomial(c) => Box::new(binomial::BinomialDetector::new(c)),
             DetectorConfig::Drift(c) => Box::new(drift::DriftDetector::new(c)),
+            DetectorConfig::Exceedance(c) => Box::new(exceedance::ExceedanceDetector::new(c)),
         }
     }
 
@@ -180,6 +194,7 @@ impl DetectorConfig {
             DetectorConfig::Likelihood(c) => c.validate(),
             DetectorConfig::Binomial(c) => c.validate(),
             DetectorConfig::Drift(c) => c.validate(),
+            DetectorConfig::Exceedance(c) => c.validate(),
             DetectorConfig::Combined(c) => {
                 let mut errs: Vec<String> = c.of.iter().flat_map(|d| d.validate()).collect();
                 if c.of.is_empty() {
@@ -213,7 +228,9 @@ impl DetectorConfig {
             | DetectorConfig::Changepoint(c) => period * (2 * c.warmup.unwrap_or(30)) as u32,
             DetectorConfig::Likelihood(c) => period * (2 * c.warmup()) as u32,
             // Its usual rate is what a week of history says.
-            DetectorConfig::Binomial(_) | DetectorConfig::Drift(_) => week,
+            DetectorConfig::Binomial(_)
+            | DetectorConfig::Drift(_)
+            | DetectorConfig::Exceedance(_) => week,
             DetectorConfig::Combined(c) => {
                 c.of.iter().filter_map(|d| d.warmup_span(period)).max()?
             }

@@ -176,6 +176,7 @@ impl Detector for ThresholdDetector {
                 ),
             };
         Verdict {
+            evidence: 0.0,
             anomalous,
             score: if anomalous { 1.0 } else { 0.0 },
             expected,

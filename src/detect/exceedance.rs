@@ -1,0 +1,316 @@
+//! Individual observations against the series' own distribution: how many of the
+//! window's values lie above a high quantile of what the series usually does, and how
+//! unlikely that many are (a binomial tail), instead of a z-score of a noisy aggregate.
+//! Three slow calls among twenty are strong evidence whatever their p95 says; one slow
+//! call among two is none.
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::binomial::upper_tail;
+use crate::detect::sketch::DecayingSketch;
+use crate::detect::threshold::fmt_num;
+use crate::detect::{DetectError, Detector, Verdict};
+
+/// `detector = { kind = "exceedance", quantile = 0.99, p_value = 1e-6 }`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExceedanceConfig {
+    /// The quantile of the series' usual values that marks a value as high (default 0.99).
+    #[serde(default)]
+    pub quantile: Option<f64>,
+    /// A value counts as high above `factor` × that quantile (default 1). Above 1 the
+    /// limit is further out than the quantile, so the test is conservative.
+    #[serde(default)]
+    pub factor: Option<f64>,
+    /// And only when it is at least this much above the quantile, in the metric's unit
+    /// (default 0), so a series of tiny values does not page on tiny moves.
+    #[serde(default)]
+    pub min_abs_deviation: Option<f64>,
+    /// How unlikely the window's count of high values must be under the usual rate of
+    /// 1 − quantile to alert (default 1e-6). 1 alerts on any `min_events` high values.
+    #[serde(default)]
+    pub p_value: Option<f64>,
+    /// Fewest high values in a window worth an alert (default 3).
+    #[serde(default)]
+    pub min_events: Option<u64>,
+    /// Memory of the distribution, in learnt values after which one's weight has halved
+    /// (default 100,000). A value is learnt once per evaluation whose window holds it.
+    #[serde(default)]
+    pub half_life: Option<f64>,
+    /// Values to learn before judging (default 1,000), so a series never seen before
+    /// (a new model) is learnt, not alerted on.
+    #[serde(default)]
+    pub warmup: Option<u64>,
+    /// After this many anomalous evaluations in a row, the window is learnt anyway and
+    /// the level becomes the usual one (default 360: six hours of minutes).
+    #[serde(default)]
+    pub relearn_after: Option<u64>,
+}
+
+impl ExceedanceConfig {
+    /// Problems with the options.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        if self.quantile.is_some_and(|q| !(q > 0.0 && q < 1.0)) {
+            errs.push("`quantile` must be above 0 and below 1".into());
+        }
+        if self.factor.is_some_and(|f| !(f >= 1.0 && f.is_finite())) {
+            errs.push("`factor` must be a number of at least 1".into());
+        }
+        if self
+            .min_abs_deviation
+            .is_some_and(|d| !(d >= 0.0 && d.is_finite()))
+        {
+            errs.push("`min_abs_deviation` must be a number of at least 0".into());
+        }
+        if self.p_value.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+            errs.push("`p_value` must be above 0 and at most 1".into());
+        }
+        if self.min_events == Some(0) {
+            errs.push("`min_events` must be at least 1".into());
+        }
+        if self.half_life.is_some_and(|h| !(h >= 1.0 && h.is_finite())) {
+            errs.push("`half_life` must be at least 1 value".into());
+        }
+        if self.relearn_after == Some(0) {
+            errs.push("`relearn_after` must be at least 1 evaluation".into());
+        }
+        errs
+    }
+}
+
+/// What the detector has learnt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ExceedanceState {
+    sketch: DecayingSketch,
+    learnt: u64,
+    anomalous_run: u64,
+}
+
+/// A running exceedance detector.
+pub struct ExceedanceDetector {
+    quantile: f64,
+    factor: f64,
+    min_abs: f64,
+    p_value: f64,
+    min_events: u64,
+    warmup: u64,
+    relearn_after: u64,
+    state: ExceedanceState,
+}
+
+impl ExceedanceDetector {
+    /// A detector with the configuration's defaults resolved.
+    pub fn new(config: &ExceedanceConfig) -> Self {
+        Self {
+            quantile: config.quantile.unwrap_or(0.99),
+            factor: config.factor.unwrap_or(1.0),
+            min_abs: config.min_abs_deviation.unwrap_or(0.0),
+            p_value: config.p_value.unwrap_or(1e-6),
+            min_events: config.min_events.unwrap_or(3),
+            warmup: config.warmup.unwrap_or(1_000),
+            relearn_after: config.relearn_after.unwrap_or(360),
+            state: ExceedanceState {
+                sketch: DecayingSketch::new(config.half_life.unwrap_or(100_000.0)),
+                learnt: 0,
+                anomalous_run: 0,
+            },
+        }
+    }
+
+    /// The usual quantile and the limit a value must pass to count as high.
+    fn limit(&self) -> Option<(f64, f64)> {
+        let q = self.state.sketch.quantile(self.quantile)?;
+        Some((q, (q * self.factor).max(q + self.min_abs)))
+    }
+
+    fn learn(&mut self, values: &[f64]) {
+        for v in values {
+            self.state.sketch.add(*v);
+        }
+        self.state.learnt += values.len() as u64;
+    }
+
+    fn warming(&mut self, values: &[f64]) -> Verdict {
+        let learnt = self.state.learnt;
+        self.learn(values);
+        Verdict {
+            evidence: 0.0,
+            anomalous: false,
+            score: 0.0,
+            expected: None,
+            band: None,
+            reason: format!("is being learnt ({learnt} of {} values)", self.warmup).into(),
+            warming_up: true,
+        }
+    }
+}
+
+impl Detector for ExceedanceDetector {
+    fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
+        self.observe_values(ts_ms, &[value], value)
+    }
+
+    fn observe_values(&mut self, _ts_ms: i64, values: &[f64], _aggregated: f64) -> Verdict {
+        let Some((usual, limit)) = self.limit().filter(|_| self.state.learnt >= self.warmup) else {
+            return self.warming(values);
+        };
+        let n = values.len() as u64;
+        let high = values.iter().filter(|v| **v > limit).count() as u64;
+        let rate = (1.0 - self.quantile).max(1e-9);
+        let tail = upper_tail(high, n, rate);
+        let anomalous = high >= self.min_events && (tail < self.p_value || self.p_value >= 1.0);
+        let accepted = anomalous && self.state.anomalous_run + 1 >= self.relearn_after;
+        self.state.anomalous_run = if anomalous && !accepted {
+            self.state.anomalous_run + 1
+        } else {
+            0
+        };
+        if !anomalous || accepted {
+            self.learn(values);
+        }
+        let q = fmt_num(self.quantile * 100.0);
+        let expected = n as f64 * rate;
+        let reason = if accepted {
+            format!(
+                "is accepted as the new level ({high} of {n} above the former usual p{q} of {})",
+                fmt_num(usual)
+            )
+        } else if anomalous {
+            format!(
+                "({high} of {n} above the usual p{q} of {}, {} expected; p = {tail:.1e})",
+                fmt_num(usual),
+                fmt_num(expected)
+            )
+        } else {
+            format!("({high} of {n} above the usual p{q} of {})", fmt_num(usual))
+        };
+        Verdict {
+            evidence: -tail.max(1e-300).ln(),
+            anomalous: anomalous && !accepted,
+            score: 1.0 - tail,
+            expected: Some(limit),
+            band: Some((f64::NEG_INFINITY, limit)),
+            reason: reason.into(),
+            warming_up: false,
+        }
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        crate::detect::snapshot_of(&self.state)
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError> {
+        self.state = crate::detect::restored(state)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values spread like a usual series: 1.0 to 2.0, a few at 3.
+    fn usual(i: u64) -> f64 {
+        if i.is_multiple_of(100) {
+            3.0
+        } else {
+            1.0 + (i % 97) as f64 / 97.0
+        }
+    }
+
+    fn warmed(config: &ExceedanceConfig) -> ExceedanceDetector {
+        let mut d = ExceedanceDetector::new(config);
+        for e in 0..200u64 {
+            let window: Vec<f64> = (0..20).map(|i| usual(e * 20 + i)).collect();
+            let v = d.observe_values(e as i64, &window, 0.0);
+            assert!(!v.anomalous, "evaluation {e}: {v:?}");
+        }
+        d
+    }
+
+    #[test]
+    fn a_new_series_is_learnt_then_a_few_high_values_fire_and_one_does_not() {
+        let mut d = ExceedanceDetector::new(&ExceedanceConfig::default());
+        assert!(d.observe_values(0, &[50.0; 20], 50.0).warming_up);
+        let mut d2 = warmed(&ExceedanceConfig::default());
+        let mut one = vec![1.5; 19];
+        one.push(10.0);
+        assert!(!d2.observe_values(0, &one, 10.0).anomalous, "one of 20");
+        // Four of twenty at a 1 % rate is p ≈ 5e-5: rare, not rare enough for 1e-6.
+        let mut four = vec![1.5; 16];
+        four.extend([9.0, 9.5, 10.0, 12.0]);
+        assert!(!d2.observe_values(0, &four, 12.0).anomalous, "four of 20");
+        let mut six = vec![1.5; 14];
+        six.extend([9.0, 9.5, 10.0, 11.0, 12.0, 13.0]);
+        let v = d2.observe_values(0, &six, 13.0);
+        assert!(v.anomalous, "{v:?}");
+        assert!(
+            v.reason.contains("6 of 20 above the usual p99"),
+            "{}",
+            v.reason
+        );
+        assert!(v.evidence > 10.0, "{}", v.evidence);
+        // The few-calls night: two high values of two is still evidence enough at 1e-3.
+        let mut lenient = warmed(&ExceedanceConfig {
+            p_value: Some(1e-3),
+            min_events: Some(2),
+            ..Default::default()
+        });
+        assert!(lenient.observe_values(0, &[9.0, 9.0], 9.0).anomalous);
+        let _ = d.observe_values(0, &[1.0], 1.0);
+    }
+
+    #[test]
+    fn factor_and_min_abs_move_the_limit_and_p_value_one_fires_on_any_count() {
+        let config = ExceedanceConfig {
+            factor: Some(3.0),
+            p_value: Some(1.0),
+            min_events: Some(1),
+            ..Default::default()
+        };
+        let mut d = warmed(&config);
+        let limit = d.limit().unwrap().1;
+        // The usual p99 lies between the 2.0 of most values and the 3.0 of one in 100.
+        assert!((3.0 * 1.9..=3.0 * 3.1).contains(&limit), "{limit}");
+        // Each on a fresh copy: a value learnt may move a p99 that sits between two steps.
+        assert!(d.observe_values(0, &[limit * 1.1], 0.0).anomalous);
+        let mut d = warmed(&config);
+        assert!(!d.observe_values(0, &[limit * 0.9], 0.0).anomalous);
+    }
+
+    #[test]
+    fn a_lasting_level_is_accepted_after_relearn_after_and_says_so() {
+        let config = ExceedanceConfig {
+            relearn_after: Some(5),
+            ..Default::default()
+        };
+        let mut d = warmed(&config);
+        let high = vec![10.0; 20];
+        for i in 0..4 {
+            assert!(d.observe_values(i, &high, 10.0).anomalous, "evaluation {i}");
+        }
+        let v = d.observe_values(4, &high, 10.0);
+        assert!(!v.anomalous);
+        assert!(
+            v.reason.contains("accepted as the new level"),
+            "{}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn state_round_trips_and_bad_options_are_named() {
+        let d = warmed(&ExceedanceConfig::default());
+        let mut e = ExceedanceDetector::new(&ExceedanceConfig::default());
+        e.restore(&d.snapshot()).unwrap();
+        assert_eq!(e.snapshot(), d.snapshot());
+        let bad = ExceedanceConfig {
+            quantile: Some(1.0),
+            factor: Some(0.5),
+            min_events: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().len(), 3);
+    }
+}
