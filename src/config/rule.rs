@@ -37,7 +37,8 @@ pub struct RuleConfig {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub metric: Option<Spanned<String>>,
-    /// Label equality filters applied to the metric, e.g. `{ model = "gpt-4o" }`.
+    /// Label filters applied to the metric, e.g. `{ model = "gpt-4o" }`; a value starting
+    /// with `!` keeps every other value (`{ mode = "!deep_research" }`).
     #[serde(default)]
     pub filter: BTreeMap<String, String>,
     /// Instead of `metric`: SQL returning `ts`, `value` and label columns.
@@ -53,6 +54,12 @@ pub struct RuleConfig {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub group_by: Vec<Spanned<String>>,
+    /// Several label sets judged by one rule instead of `group_by`, e.g.
+    /// `[[], ["model"], ["agent"]]` (`[]`: all traffic). A cause that shows in several
+    /// slices is one alert, on the slice that explains it best, listing the others.
+    #[serde(default)]
+    #[schemars(with = "Vec<Vec<String>>")]
+    pub slices: Vec<Vec<Spanned<String>>>,
     /// How samples in the window become one value per group.
     #[serde(default)]
     pub aggregate: Option<Aggregate>,

@@ -222,6 +222,16 @@ pub fn validate_rule(
             Err(e) => err(g.span(), e),
         }
     }
+    let metric_labels = match &query {
+        Some(RuleQuery::Catalog { metric, .. }) => Some(metric.label_names()),
+        _ => None,
+    };
+    let slices = slices_of(&cfg, metric_labels.as_deref(), &mut err);
+    if !slices.is_empty() {
+        group_by = slices.iter().flatten().cloned().collect();
+        group_by.sort();
+        group_by.dedup();
+    }
 
     let aggregate = cfg.aggregate.unwrap_or(match &query {
         Some(RuleQuery::Catalog { metric, .. }) => match metric {
@@ -331,6 +341,7 @@ pub fn validate_rule(
         source,
         query,
         group_by,
+        slices,
         aggregate,
         window,
         schedule,
@@ -349,6 +360,43 @@ pub fn validate_rule(
         receivers,
         max_series,
     })
+}
+
+/// A sliced rule's label sets, each label checked like `group_by`'s (`metric_labels`:
+/// what a catalog metric carries).
+fn slices_of(
+    cfg: &RuleConfig,
+    metric_labels: Option<&[&str]>,
+    err: &mut impl FnMut(Range<usize>, String),
+) -> Vec<Vec<LabelName>> {
+    if let (Some(g), false) = (cfg.group_by.first(), cfg.slices.is_empty()) {
+        err(g.span(), "give `group_by` or `slices`, not both".to_owned());
+    }
+    let mut out: Vec<Vec<LabelName>> = Vec::new();
+    for slice in &cfg.slices {
+        let mut names = Vec::new();
+        for l in slice {
+            if let Some(known) = metric_labels.filter(|k| !k.contains(&l.get_ref().as_str())) {
+                let msg = format!(
+                    "slice label {:?} is not a label of this metric; expected one of {}",
+                    l.get_ref(),
+                    known.join(", ")
+                );
+                err(l.span(), msg);
+            }
+            match LabelName::from_str(l.get_ref()) {
+                Ok(name) => names.push(name),
+                Err(e) => err(l.span(), e),
+            }
+        }
+        names.sort();
+        if out.contains(&names) {
+            let span = slice.first().map(|l| l.span()).unwrap_or(cfg.name.span());
+            err(span, "this slice is listed twice".to_owned());
+        }
+        out.push(names);
+    }
+    out
 }
 
 fn list(names: &[String]) -> String {

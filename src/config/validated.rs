@@ -286,8 +286,10 @@ pub struct Rule {
     pub source: String,
     /// What to read.
     pub query: RuleQuery,
-    /// Labels to group by.
+    /// Labels to group by (for a sliced rule, every label of its slices).
     pub group_by: Vec<LabelName>,
+    /// The label sets a sliced rule judges (empty: one series per `group_by` set).
+    pub slices: Vec<Vec<LabelName>>,
     /// How a group's samples become one value.
     pub aggregate: Aggregate,
     /// How far back to look.

@@ -52,6 +52,10 @@ pub struct Alert {
     /// Held as flapping: its changes are not notified one by one until it settles.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flapping: bool,
+    /// A sliced rule's cause: the slices it shows in, the one that explains it best
+    /// first (empty for rules without slices).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<Labels>,
 }
 
 /// What one judgement says about a group at one evaluation.
@@ -135,6 +139,7 @@ impl Alert {
             muted: false,
             changes: Vec::new(),
             flapping: false,
+            slices: Vec::new(),
         }
     }
 

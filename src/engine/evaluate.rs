@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::rule::{Aggregate, NoDataPolicy};
 use crate::config::validated::Rule;
-use crate::detect::Detector;
+use crate::detect::{Detector, Verdict};
 use crate::engine::aggregate::aggregate;
 use crate::engine::alert::{Alert, Judgement, Timing, Transition};
 use crate::engine::summary::{render_summary, SummaryInputs};
@@ -32,7 +32,7 @@ pub struct GroupRuntime {
     /// When the group last had data.
     pub last_seen: DateTime<Utc>,
     /// The evaluation (counted per runtime) that last judged it.
-    seen_in: u64,
+    pub(super) seen_in: u64,
     /// When its baseline was last offered for persistence, and a hash of that snapshot.
     persisted: Option<(DateTime<Utc>, u64)>,
 }
@@ -94,13 +94,15 @@ pub struct RuleRuntime {
     pub groups: HashMap<String, GroupRuntime>,
     /// Stored baselines of groups not seen since the restart: applied when they return,
     /// so a restart does not mean relearning.
-    stored: HashMap<String, serde_json::Value>,
+    pub(super) stored: HashMap<String, serde_json::Value>,
     /// Report every judged value in `EvaluationOutcome::points` (backtest plots).
     pub collect_points: bool,
     /// Report detector snapshots for persistence (the live service; not replays).
     pub collect_baselines: bool,
     /// Evaluations so far (a group judged in this one has `seen_in == evaluations`).
-    evaluations: u64,
+    pub(super) evaluations: u64,
+    /// Fingerprints of a sliced rule's slices, computed once per label set.
+    pub(super) slice_fingerprints: HashMap<Labels, String>,
 }
 
 impl RuleRuntime {
@@ -119,6 +121,7 @@ impl RuleRuntime {
             collect_points: false,
             collect_baselines: true,
             evaluations: 0,
+            slice_fingerprints: HashMap::new(),
         }
     }
 
@@ -183,6 +186,9 @@ impl RuleRuntime {
             observations: self.window.len(),
             ..Default::default()
         };
+        if !rule.slices.is_empty() {
+            return self.evaluate_sliced(now, timing, out);
+        }
         let mut groups = self.window.group_values();
         if groups.len() > rule.max_series {
             out.dropped_series = groups.len() - rule.max_series;
@@ -194,15 +200,18 @@ impl RuleRuntime {
         self.evaluations += 1;
         let this = self.evaluations;
         let mut judged = 0;
+        let ctx = EvalCtx {
+            rule: Arc::clone(&rule),
+            now,
+            timing,
+            collect_points: self.collect_points,
+            collect_baselines: self.collect_baselines,
+        };
         for (id, mut values) in groups {
             if values.len() < rule.min_samples {
                 continue;
             }
-            // A ratio's parts, for detectors that judge counts (the binomial test).
-            let counts = (rule.aggregate == Aggregate::Ratio).then(|| {
-                let events = values.iter().filter(|v| **v != 0.0).count();
-                (events as f64, values.len() as f64)
-            });
+            let counts = ratio_counts(&rule, &values);
             let Some(value) = aggregate(rule.aggregate, &mut values, window_secs) else {
                 continue;
             };
@@ -212,23 +221,8 @@ impl RuleRuntime {
             if !self.groups.contains_key(fp) {
                 let fp = fp.to_owned();
                 let labels = self.window.labels(id).clone();
-                let alert = self.new_alert(&labels, now);
-                let mut detector = rule.detector.build();
-                if let Some(state) = self.stored.remove(&fp) {
-                    if let Err(e) = detector.restore(&state) {
-                        tracing::warn!(rule = %rule.name, fingerprint = %fp, error = %e, "baseline not restored; relearning");
-                    }
-                }
-                self.groups.insert(
-                    fp,
-                    GroupRuntime {
-                        alert,
-                        detector,
-                        last_seen: now,
-                        seen_in: 0,
-                        persisted: None,
-                    },
-                );
+                let group = new_group(&rule, &mut self.stored, &fp, labels, now);
+                self.groups.insert(fp, group);
             }
             let fp = self
                 .window
@@ -236,82 +230,15 @@ impl RuleRuntime {
             let runtime = self.groups.get_mut(fp).expect("inserted above");
             runtime.seen_in = this;
             judged += 1;
-            let verdict = match counts {
-                Some((events, trials)) => runtime.detector.observe_counts(now_ms, events, trials),
-                None => runtime.detector.observe(now_ms, value),
-            };
-            runtime.last_seen = now;
-            if self.collect_points {
-                out.points.push(Point {
-                    fingerprint: fp.to_owned(),
-                    value,
-                    expected: verdict.expected,
-                    band: verdict.band,
-                    score: verdict.score,
-                    anomalous: verdict.anomalous,
-                });
-            }
-            // The summary is read while breaching, and when a firing alert may resolve
-            // (its resolve says what the value is now): render it only then.
-            let summary = if verdict.anomalous || runtime.alert.state == AlertState::Firing {
-                render_summary(
-                    &rule,
-                    SummaryInputs {
-                        value: Some(value),
-                        threshold: verdict.expected,
-                        reason: &verdict.reason,
-                        group: &runtime.alert.group,
-                    },
-                )
-            } else {
-                String::new()
-            };
-            let judgement = Judgement {
-                breach: verdict.anomalous,
-                value: Some(value),
-                threshold: verdict.expected,
-                score: verdict.score,
-                summary,
-                reason: verdict.reason,
-            };
-            let transition = runtime.alert.apply(&judgement, now, timing);
-            let active = matches!(
-                runtime.alert.state,
-                AlertState::Pending | AlertState::Firing
-            );
-            if active || transition.is_some() {
-                out.alerts.push(runtime.alert.clone());
-            }
-            let transitioned = transition.is_some();
-            out.transitions.extend(transition);
-            // Writing every series' baseline on every evaluation would cost the store a
-            // row per series per tick; a restart loses at most a minute of learning.
-            let due = runtime
-                .persisted
-                .is_none_or(|(at, _)| transitioned || now - at >= BASELINE_PERSIST_EVERY);
-            if self.collect_baselines && due {
-                let state = runtime.detector.snapshot();
-                let hash = {
-                    use std::hash::{Hash, Hasher};
-                    let mut h = std::collections::hash_map::DefaultHasher::new();
-                    state.to_string().hash(&mut h);
-                    h.finish()
-                };
-                if runtime.persisted.is_none_or(|(_, last)| last != hash) {
-                    out.baselines.push(BaselineSnapshot {
-                        fingerprint: fp.to_owned(),
-                        state,
-                    });
-                }
-                runtime.persisted = Some((now, hash));
-            }
+            let verdict = judge(runtime, now_ms, &values, value, counts);
+            conclude(&ctx, fp, runtime, value, verdict, &mut out);
         }
         self.apply_no_data(now, timing, judged, &mut out);
         out
     }
 
     /// Groups without data this time follow the rule's no-data policy.
-    fn apply_no_data(
+    pub(super) fn apply_no_data(
         &mut self,
         now: DateTime<Utc>,
         timing: Timing,
@@ -405,6 +332,138 @@ impl RuleRuntime {
     fn window_at_end(&self, end: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
         let start = crate::time_math::earlier(end, self.rule.window);
         (start, end)
+    }
+}
+
+/// What one evaluation judges with, shared by every series.
+pub(super) struct EvalCtx {
+    pub rule: Arc<Rule>,
+    pub now: DateTime<Utc>,
+    pub timing: Timing,
+    pub collect_points: bool,
+    pub collect_baselines: bool,
+}
+
+/// A ratio's parts, for detectors that judge counts (the binomial test).
+pub(super) fn ratio_counts(rule: &Rule, values: &[f64]) -> Option<(f64, f64)> {
+    (rule.aggregate == Aggregate::Ratio).then(|| {
+        let events = values.iter().filter(|v| **v != 0.0).count();
+        (events as f64, values.len() as f64)
+    })
+}
+
+/// A new series' runtime: a fresh alert and a detector with its stored baseline, if any.
+pub(super) fn new_group(
+    rule: &Rule,
+    stored: &mut HashMap<String, serde_json::Value>,
+    fp: &str,
+    labels: Labels,
+    now: DateTime<Utc>,
+) -> GroupRuntime {
+    let alert = Alert::new(&rule.name, labels, &rule.labels, rule.severity, now);
+    let mut detector = rule.detector.build();
+    if let Some(state) = stored.remove(fp) {
+        if let Err(e) = detector.restore(&state) {
+            tracing::warn!(rule = %rule.name, fingerprint = %fp, error = %e, "baseline not restored; relearning");
+        }
+    }
+    GroupRuntime {
+        alert,
+        detector,
+        last_seen: now,
+        seen_in: 0,
+        persisted: None,
+    }
+}
+
+/// The detector's verdict on one series' window.
+pub(super) fn judge(
+    runtime: &mut GroupRuntime,
+    now_ms: i64,
+    values: &[f64],
+    value: f64,
+    counts: Option<(f64, f64)>,
+) -> Verdict {
+    match counts {
+        Some((events, trials)) => runtime.detector.observe_counts(now_ms, events, trials),
+        None => runtime.detector.observe_values(now_ms, values, value),
+    }
+}
+
+/// Turns one series' verdict into its alert's judgement, transition and baseline write.
+pub(super) fn conclude(
+    ctx: &EvalCtx,
+    fp: &str,
+    runtime: &mut GroupRuntime,
+    value: f64,
+    verdict: Verdict,
+    out: &mut EvaluationOutcome,
+) {
+    let (rule, now) = (&ctx.rule, ctx.now);
+    runtime.last_seen = now;
+    if ctx.collect_points {
+        out.points.push(Point {
+            fingerprint: fp.to_owned(),
+            value,
+            expected: verdict.expected,
+            band: verdict.band,
+            score: verdict.score,
+            anomalous: verdict.anomalous,
+        });
+    }
+    // The summary is read while breaching, and when a firing alert may resolve (its
+    // resolve says what the value is now): render it only then.
+    let summary = if verdict.anomalous || runtime.alert.state == AlertState::Firing {
+        render_summary(
+            rule,
+            SummaryInputs {
+                value: Some(value),
+                threshold: verdict.expected,
+                reason: &verdict.reason,
+                group: &runtime.alert.group,
+            },
+        )
+    } else {
+        String::new()
+    };
+    let judgement = Judgement {
+        breach: verdict.anomalous,
+        value: Some(value),
+        threshold: verdict.expected,
+        score: verdict.score,
+        summary,
+        reason: verdict.reason,
+    };
+    let transition = runtime.alert.apply(&judgement, now, ctx.timing);
+    let active = matches!(
+        runtime.alert.state,
+        AlertState::Pending | AlertState::Firing
+    );
+    if active || transition.is_some() {
+        out.alerts.push(runtime.alert.clone());
+    }
+    let transitioned = transition.is_some();
+    out.transitions.extend(transition);
+    // Writing every series' baseline on every evaluation would cost the store a row per
+    // series per tick; a restart loses at most a minute of learning.
+    let due = runtime
+        .persisted
+        .is_none_or(|(at, _)| transitioned || now - at >= BASELINE_PERSIST_EVERY);
+    if ctx.collect_baselines && due {
+        let state = runtime.detector.snapshot();
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            state.to_string().hash(&mut h);
+            h.finish()
+        };
+        if runtime.persisted.is_none_or(|(_, last)| last != hash) {
+            out.baselines.push(BaselineSnapshot {
+                fingerprint: fp.to_owned(),
+                state,
+            });
+        }
+        runtime.persisted = Some((now, hash));
     }
 }
 

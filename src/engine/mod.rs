@@ -4,6 +4,7 @@ pub mod aggregate;
 pub mod alert;
 pub mod evaluate;
 pub mod replay;
+pub mod slices;
 pub mod source_health;
 pub mod summary;
 pub mod window;

@@ -269,6 +269,7 @@ mod tests {
                 starts_at: Some("2026-12-02T00:00:00.000Z".into()),
                 ends_at: None,
                 evaluation_id: None,
+                slices: Vec::new(),
             },
             updated_at_ms: 5,
         }

@@ -72,6 +72,10 @@ pub struct AlertPayload {
     /// in the alert's history (`GET /api/v1/alerts/{fingerprint}/history`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_id: Option<String>,
+    /// A sliced rule's cause: the slices it shows in, the one that explains it best first
+    /// (absent for rules without slices).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<Labels>,
 }
 
 impl WebhookPayload {
@@ -129,6 +133,7 @@ pub fn alert_payload(alert: &Alert, annotations: &BTreeMap<String, String>) -> A
             .filter(|_| alert.state == AlertState::Resolved)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         evaluation_id: None,
+        slices: alert.slices.clone(),
     }
 }
 

@@ -36,6 +36,7 @@ pub fn sample_payload(receiver: &str) -> WebhookPayload {
             starts_at: Some("2025-01-06T09:58:00.000Z".to_owned()),
             ends_at: ends_at.map(str::to_owned),
             evaluation_id: Some("0194400000007000800000000000eval".to_owned()),
+            slices: Vec::new(),
         }
     };
     WebhookPayload {

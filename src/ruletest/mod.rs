@@ -145,7 +145,8 @@ fn observations_for(
     for s in &file.series {
         let applies = match (&rule.query, &s.metric, &s.rule) {
             (RuleQuery::Catalog { metric, filter }, Some(m), _) => {
-                metric.name() == m && filter.iter().all(|(k, v)| s.labels.get(k) == Some(v))
+                metric.name() == m
+                    && crate::sources::catalog::filter_matches(filter, &Labels(s.labels.clone()))
             }
             (RuleQuery::Sql { .. }, _, Some(r)) => *r == rule.name,
             _ => false,

@@ -308,13 +308,31 @@ impl CatalogMetric {
 
 /// `statement` narrowed to the rows whose label columns equal `filter`'s values, bound
 /// after the statement's own parameters.
+/// A filter value's comparison and operand: `"!deep_research"` is every value but
+/// `deep_research` (`<>`), anything else is that value (`=`).
+pub fn filter_value(value: &str) -> (&'static str, &str) {
+    match value.strip_prefix('!') {
+        Some(rest) => ("<>", rest),
+        None => ("=", value),
+    }
+}
+
+/// True when `labels` pass `filter` (each label equal, or unequal for `!value`).
+pub fn filter_matches(filter: &Labels, labels: &Labels) -> bool {
+    filter.iter().all(|(k, v)| match filter_value(v) {
+        ("<>", rest) => labels.get(k) != Some(rest),
+        (_, value) => labels.get(k) == Some(value),
+    })
+}
+
 pub(super) fn with_filter(statement: BoundSql, filter: &Labels) -> BoundSql {
     let BoundSql { mut sql, mut binds } = statement;
     if !filter.is_empty() {
         let mut conditions = Vec::new();
         for (name, value) in filter.iter() {
-            binds.push(Bind::Text(value.clone()));
-            conditions.push(format!("q.{name} = ${}", binds.len()));
+            let (op, value) = filter_value(value);
+            binds.push(Bind::Text(value.to_owned()));
+            conditions.push(format!("q.{name} {op} ${}", binds.len()));
         }
         sql = format!("SELECT * FROM ({sql}) q WHERE {}", conditions.join(" AND "));
     }
@@ -360,6 +378,27 @@ pub enum Bind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bang_filter_keeps_every_other_value_in_sql_and_in_memory() {
+        let f = Labels::from([("mode", "!deep_research")]);
+        let sql = with_filter(
+            BoundSql {
+                sql: "SELECT 1".into(),
+                binds: vec![],
+            },
+            &f,
+        );
+        assert!(sql.sql.ends_with("q.mode <> $1"), "{}", sql.sql);
+        assert!(filter_matches(&f, &Labels::from([("mode", "one_shot")])));
+        assert!(!filter_matches(
+            &f,
+            &Labels::from([("mode", "deep_research")])
+        ));
+        let eq = Labels::from([("mode", "one_shot")]);
+        assert!(filter_matches(&eq, &Labels::from([("mode", "one_shot")])));
+        assert!(!filter_matches(&eq, &Labels::new()));
+    }
 
     #[test]
     fn names_round_trip() {

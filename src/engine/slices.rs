@@ -1,0 +1,302 @@
+//! Sliced rules: one rule judges several label sets (`slices = [[], ["model"], ["agent"]]`),
+//! and when one cause shows in several of them, one alert names the slice that explains
+//! it best (the strongest evidence) and lists the others as context, instead of paging
+//! once per slice. An alert already pending or firing keeps carrying its cause while the
+//! best slice is refined, so its fingerprint stays.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::detect::Verdict;
+use crate::engine::aggregate::aggregate;
+use crate::engine::alert::Timing;
+use crate::engine::evaluate::{
+    conclude, judge, new_group, ratio_counts, EvalCtx, EvaluationOutcome, RuleRuntime,
+};
+use crate::model::{fingerprint, AlertState, Labels};
+
+/// One slice series judged at this evaluation, before causes are assigned.
+struct Judged {
+    fingerprint: String,
+    labels: Labels,
+    value: f64,
+    verdict: Verdict,
+}
+
+/// True when some row could belong to both slices: no label has two different values.
+pub fn overlap(a: &Labels, b: &Labels) -> bool {
+    a.iter()
+        .all(|(k, v)| b.get(k).is_none_or(|w| w == v.as_str()))
+}
+
+/// The window's values of every slice, in slice order then label order.
+fn slice_values(runtime: &mut RuleRuntime) -> Vec<(Labels, Vec<f64>)> {
+    let fine = runtime.window.group_values();
+    let mut out = Vec::new();
+    for slice in &runtime.rule.slices {
+        let names: Vec<String> = slice.iter().map(|l| l.as_str().to_owned()).collect();
+        let mut by_labels: BTreeMap<Labels, Vec<f64>> = BTreeMap::new();
+        for (id, values) in &fine {
+            let labels = runtime.window.labels(*id).project(&names);
+            by_labels
+                .entry(labels)
+                .or_default()
+                .extend_from_slice(values);
+        }
+        out.extend(by_labels);
+    }
+    out
+}
+
+/// Groups the anomalous series into causes: connected sets of overlapping slices.
+fn causes(judged: &[Judged]) -> Vec<Vec<usize>> {
+    let anomalous: Vec<usize> = (0..judged.len())
+        .filter(|i| judged[*i].verdict.anomalous)
+        .collect();
+    let mut cause_of: Vec<Option<usize>> = vec![None; judged.len()];
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for &seed in &anomalous {
+        if cause_of[seed].is_some() {
+            continue;
+        }
+        let id = out.len();
+        let mut members = vec![seed];
+        cause_of[seed] = Some(id);
+        let mut next = 0;
+        while next < members.len() {
+            let m = members[next];
+            next += 1;
+            for &o in &anomalous {
+                if cause_of[o].is_none() && overlap(&judged[m].labels, &judged[o].labels) {
+                    cause_of[o] = Some(id);
+                    members.push(o);
+                }
+            }
+        }
+        out.push(members);
+    }
+    out
+}
+
+/// Strongest evidence first; between equals, the coarser slice (it explains more).
+fn by_evidence(judged: &[Judged], members: &mut [usize]) {
+    members.sort_by(|a, b| {
+        let (x, y) = (&judged[*a], &judged[*b]);
+        rank(&y.verdict)
+            .total_cmp(&rank(&x.verdict))
+            .then(x.labels.0.len().cmp(&y.labels.0.len()))
+            .then(x.labels.cmp(&y.labels))
+    });
+}
+
+/// Evidence where the detector measures it, else its score.
+fn rank(v: &Verdict) -> f64 {
+    if v.evidence > 0.0 {
+        v.evidence
+    } else {
+        v.score
+    }
+}
+
+impl RuleRuntime {
+    /// Evaluates a sliced rule: every slice's series is judged, then each cause becomes
+    /// one alert on the series that already carries it, or else on its best slice.
+    pub(super) fn evaluate_sliced(
+        &mut self,
+        now: DateTime<Utc>,
+        timing: Timing,
+        mut out: EvaluationOutcome,
+    ) -> EvaluationOutcome {
+        let rule = std::sync::Arc::clone(&self.rule);
+        let mut series = slice_values(self);
+        if series.len() > rule.max_series {
+            out.dropped_series = series.len() - rule.max_series;
+            series.truncate(rule.max_series);
+        }
+        out.series = series.len();
+        self.evaluations += 1;
+        let mut judged = self.judge_slices(series, now);
+        for members in causes(&judged) {
+            self.assign(&mut judged, members);
+        }
+        let ctx = EvalCtx {
+            rule: std::sync::Arc::clone(&rule),
+            now,
+            timing,
+            collect_points: self.collect_points,
+            collect_baselines: self.collect_baselines,
+        };
+        let count = judged.len();
+        for j in judged {
+            let runtime = self.groups.get_mut(&j.fingerprint).expect("judged above");
+            conclude(&ctx, &j.fingerprint, runtime, j.value, j.verdict, &mut out);
+        }
+        self.apply_no_data(now, timing, count, &mut out);
+        out
+    }
+
+    /// Each slice series' verdict, its runtime created on first sight.
+    fn judge_slices(&mut self, series: Vec<(Labels, Vec<f64>)>, now: DateTime<Utc>) -> Vec<Judged> {
+        let rule = std::sync::Arc::clone(&self.rule);
+        let window_secs = rule.window.as_secs_f64();
+        let mut judged = Vec::with_capacity(series.len());
+        for (labels, mut values) in series {
+            if values.len() < rule.min_samples {
+                continue;
+            }
+            let counts = ratio_counts(&rule, &values);
+            let Some(value) = aggregate(rule.aggregate, &mut values, window_secs) else {
+                continue;
+            };
+            let fp = self
+                .slice_fingerprints
+                .entry(labels.clone())
+                .or_insert_with(|| fingerprint(&rule.name, &labels))
+                .clone();
+            let runtime = self
+                .groups
+                .entry(fp.clone())
+                .or_insert_with(|| new_group(&rule, &mut self.stored, &fp, labels.clone(), now));
+            runtime.seen_in = self.evaluations;
+            let verdict = judge(runtime, now.timestamp_millis(), &values, value, counts);
+            judged.push(Judged {
+                fingerprint: fp,
+                labels,
+                value,
+                verdict,
+            });
+        }
+        judged
+    }
+
+    /// Gives one cause to one alert: the member already pending or firing with the most
+    /// evidence, else the best slice. The others do not breach on their own; the holder
+    /// lists every member, best first.
+    fn assign(&mut self, judged: &mut [Judged], mut members: Vec<usize>) {
+        by_evidence(judged, &mut members);
+        let active = |i: &usize| {
+            matches!(
+                self.groups[&judged[*i].fingerprint].alert.state,
+                AlertState::Pending | AlertState::Firing
+            )
+        };
+        let holder = members.iter().copied().find(active).unwrap_or(members[0]);
+        let best = match judged[members[0]].labels.to_string() {
+            s if s.is_empty() => "all traffic".to_owned(),
+            s => s,
+        };
+        let slices: Vec<Labels> = members.iter().map(|i| judged[*i].labels.clone()).collect();
+        for &m in &members {
+            if m != holder {
+                let v = &mut judged[m].verdict;
+                v.anomalous = false;
+                v.reason = format!("is part of the cause the alert on {best} reports").into();
+            }
+        }
+        if let Some(g) = self.groups.get_mut(&judged[holder].fingerprint) {
+            g.alert.slices = slices;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_rules, RuleContext, SourceFile};
+    use crate::model::Sample;
+    use crate::sources::Observation;
+    use std::sync::Arc;
+
+    fn sliced_rule() -> Arc<crate::config::validated::Rule> {
+        let text = "[[rule]]\nname = \"errors\"\nmetric = \"workflow.error_rate\"\n\
+                    slices = [[], [\"model\"], [\"mode\"]]\nwindow = \"20m\"\n\
+                    severity = \"warning\"\ndetector = { kind = \"binomial\" }\n";
+        let ctx = RuleContext {
+            sources: vec!["s".into()],
+            source_kinds: Default::default(),
+            receivers: vec![],
+            default_receivers: vec![],
+        };
+        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
+        Arc::clone(&set.rules[0])
+    }
+
+    fn run(model: &str, mode: &str, secs: i64, failed: bool) -> Observation {
+        Observation {
+            labels: Labels::from([("model", model), ("mode", mode)]).into(),
+            sample: Sample {
+                ts: DateTime::from_timestamp(secs, 0).unwrap(),
+                value: if failed { 1.0 } else { 0.0 },
+            },
+        }
+    }
+
+    /// A minute of runs: one of each (model, mode); in the burst, half of mode `x` fails.
+    fn minute(m: i64, burst: bool) -> Vec<Observation> {
+        let mut rows = Vec::new();
+        for (i, model) in ["a", "b", "c"].iter().enumerate() {
+            for (j, mode) in ["x", "y"].iter().enumerate() {
+                let usual = (m * 6 + (i * 2 + j) as i64) % 60 == 7;
+                let failed = usual || (burst && *mode == "x" && (m + i as i64) % 2 == 0);
+                rows.push(run(model, mode, m * 60, failed));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn a_cause_in_several_slices_is_one_alert_on_the_slice_that_explains_it() {
+        let mut rt = RuleRuntime::new(sliced_rule());
+        let at = |m: i64| DateTime::from_timestamp(m * 60, 0).unwrap();
+        let (week, burst) = (7 * 1440, 7 * 1440 + 60);
+        let mut firing: Vec<crate::engine::alert::Alert> = Vec::new();
+        for m in 0..week + 120 {
+            let (start, end) = rt.window_at(at(m));
+            let (after, until) = rt.window.fetch_range(start, end);
+            rt.ingest(minute(m, m >= burst), after, until, false);
+            let out = rt.evaluate(at(m));
+            assert_eq!(out.series, 6, "all, three models, two modes");
+            for t in out
+                .transitions
+                .iter()
+                .filter(|t| t.alert.state == AlertState::Firing)
+            {
+                assert!(m >= burst, "fired on normal traffic at minute {m}");
+                firing.push(t.alert.clone());
+            }
+        }
+        assert_eq!(firing.len(), 1, "one alert for one cause: {firing:#?}");
+        let alert = &firing[0];
+        assert_eq!(alert.group, Labels::from([("mode", "x")]), "{alert:#?}");
+        assert_eq!(alert.slices[0], Labels::from([("mode", "x")]));
+        let fp = alert.fingerprint.clone();
+        // The same alert carries the cause while it lasts, whatever slice is best, and
+        // lists the other slices the cause shows in once they are anomalous too.
+        let firing_now: Vec<_> = rt
+            .groups
+            .values()
+            .filter(|g| g.alert.state == AlertState::Firing)
+            .map(|g| &g.alert)
+            .collect();
+        assert_eq!(firing_now.len(), 1, "{firing_now:#?}");
+        assert_eq!(firing_now[0].fingerprint, fp);
+        assert!(
+            firing_now[0].slices.len() >= 2,
+            "the other slices it shows in: {:#?}",
+            firing_now[0]
+        );
+    }
+
+    #[test]
+    fn slices_overlap_unless_a_label_differs() {
+        let all = Labels::new();
+        let m = Labels::from([("model", "a")]);
+        let m2 = Labels::from([("model", "b")]);
+        let mode = Labels::from([("mode", "x")]);
+        assert!(overlap(&all, &m) && overlap(&m, &all));
+        assert!(overlap(&m, &mode));
+        assert!(!overlap(&m, &m2));
+        assert!(overlap(&Labels::from([("model", "a"), ("mode", "x")]), &m));
+    }
+}
