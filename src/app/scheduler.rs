@@ -24,10 +24,9 @@ pub async fn run_rule(
             tracing::error!(rule = %task.runtime.rule.name, "schedule has no next time; rule stopped");
             break;
         };
-        let wait = (at - now).to_std().unwrap_or_default();
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
+            _ = evaluator.clock.sleep_until(at) => {}
         }
         // Evaluated as of the scheduled instant, the way a backtest replays it.
         if let EvalResult::Panicked(_) = evaluator.tick(&mut task, at).await {
