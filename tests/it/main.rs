@@ -19,6 +19,7 @@ mod external;
 mod grouping;
 mod hardening;
 mod helpers;
+mod live_day;
 mod promql;
 mod properties;
 mod receiver_disable;
