@@ -128,8 +128,14 @@ pub enum Aggregate {
     Sum,
     /// Number of samples.
     Count,
+    /// 10th percentile: moves with a drift of every value, hardly with a burst of high ones.
+    P10,
+    /// 25th percentile (lower quartile).
+    P25,
     /// Median.
     P50,
+    /// 75th percentile (upper quartile).
+    P75,
     /// 90th percentile.
     P90,
     /// 95th percentile.
@@ -153,7 +159,10 @@ impl Aggregate {
             Aggregate::Max => "max",
             Aggregate::Sum => "sum",
             Aggregate::Count => "count",
+            Aggregate::P10 => "p10",
+            Aggregate::P25 => "p25",
             Aggregate::P50 => "p50",
+            Aggregate::P75 => "p75",
             Aggregate::P90 => "p90",
             Aggregate::P95 => "p95",
             Aggregate::P99 => "p99",
