@@ -283,6 +283,19 @@ pub fn validate_rule(
         None => 1,
     };
 
+    if let crate::detect::DetectorConfig::Exceedance(x) = cfg.detector.get_ref() {
+        if x.pooled == Some(true) && !slices.contains(&group_by) {
+            let msg = format!(
+                "`pooled` judges slices against their finest series: list the slice [{}] too",
+                group_by
+                    .iter()
+                    .map(|l| format!("{:?}", l.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            err(cfg.detector.span(), msg);
+        }
+    }
     for problem in cfg.detector.get_ref().validate() {
         err(cfg.detector.span(), problem);
     }
@@ -478,5 +491,46 @@ mod tests {
             rules.rules[0].measure_name(),
             "p95 llm_call_duration_seconds"
         );
+    }
+
+    #[test]
+    fn slices_name_labels_of_their_metric_and_a_pooled_rule_lists_its_finest_slice() {
+        let rule = |slices: &str, pooled: &str| {
+            format!(
+                "[[rule]]\nname = \"r\"\nsource = \"db\"\nmetric = \"llm.cost\"\n\
+                 slices = {slices}\nwindow = \"1m\"\nseverity = \"info\"\n\
+                 detector = {{ kind = \"exceedance\"{pooled} }}\n"
+            )
+        };
+        let ok = rule(r#"[["agent"], ["agent", "model"]]"#, ", pooled = true");
+        assert!(parse_rules(&[SourceFile::new("r.toml", &ok)], &ctx()).is_ok());
+        for (slices, pooled, expected) in [
+            (
+                r#"[["agent"], ["model"]]"#,
+                ", pooled = true",
+                "list the slice [\"agent\", \"model\"] too",
+            ),
+            (
+                r#"[["agent"], ["step_number"]]"#,
+                "",
+                "slice label \"step_number\" is not a label of this metric",
+            ),
+            (
+                r#"[["agent"], ["agent"]]"#,
+                "",
+                "this slice is listed twice",
+            ),
+        ] {
+            let text = rule(slices, pooled);
+            let errors = parse_rules(&[SourceFile::new("r.toml", &text)], &ctx())
+                .expect_err(expected)
+                .0;
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.message.contains(expected) && e.line > 0),
+                "{expected}: {errors:?}"
+            );
+        }
     }
 }

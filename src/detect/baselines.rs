@@ -238,6 +238,7 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
             }
             None => Verdict {
                 evidence: 0.0,
+                share: None,
                 anomalous: false,
                 score: 0.0,
                 expected: None,

@@ -145,6 +145,10 @@ impl Detector for BinomialDetector {
         let percent = |r: f64| format!("{} %", fmt_num(r * 100.0));
         Verdict {
             evidence: -tail.max(1e-300).ln(),
+            share: Some((
+                events.max(0.0).round() as u64,
+                trials.max(0.0).round() as u64,
+            )),
             anomalous,
             score: 1.0 - tail,
             expected: Some(usual),

@@ -53,6 +53,7 @@ impl Detector for ChangepointDetector {
             self.base.add(y, self.alpha);
             return Verdict {
                 evidence: 0.0,
+                share: None,
                 anomalous: false,
                 score: 0.0,
                 expected: Some(self.config.untransform(self.base.mean)),
@@ -67,6 +68,7 @@ impl Detector for ChangepointDetector {
             self.base.add(y, 0.2);
             return Verdict {
                 evidence: 0.0,
+                share: None,
                 anomalous: false,
                 score: 0.0,
                 expected: Some(self.config.untransform(self.base.mean)),
@@ -94,6 +96,7 @@ impl Detector for ChangepointDetector {
         let anomalous = s > h && big_enough;
         let verdict = Verdict {
             evidence: 0.0,
+            share: None,
             anomalous,
             score: (s / h).min(1.0),
             expected: Some(raw_center),

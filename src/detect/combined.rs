@@ -64,6 +64,7 @@ impl CombinedDetector {
         let warming_up = verdicts.iter().all(|v| v.warming_up);
         let mut out = verdicts.into_iter().nth(lead).unwrap_or(Verdict {
             evidence: 0.0,
+            share: None,
             anomalous: false,
             score: 0.0,
             expected: None,

@@ -199,6 +199,7 @@ impl DriftDetector {
         let band = s.reference * self.min_rel;
         Verdict {
             evidence: 0.0,
+            share: None,
             anomalous,
             score: Normal::standard().cdf(self.signed(z)),
             expected: Some(s.reference),
@@ -234,6 +235,7 @@ impl Detector for DriftDetector {
             };
             return Verdict {
                 evidence: 0.0,
+                share: None,
                 warming_up: true,
                 ..self.verdict(false, 0.0, 0.0)
             };

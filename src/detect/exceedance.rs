@@ -45,6 +45,12 @@ pub struct ExceedanceConfig {
     /// the level becomes the usual one (default 360: six hours of minutes).
     #[serde(default)]
     pub relearn_after: Option<u64>,
+    /// In a sliced rule whose finest slice (every label of the others) is listed too: a
+    /// coarser slice counts each value as high against its own finest series' limit,
+    /// so a slice mixing models of different prices counts what is high for each model
+    /// instead of learning the mixture (which moves whenever the mix does).
+    #[serde(default)]
+    pub pooled: Option<bool>,
 }
 
 impl ExceedanceConfig {
@@ -85,7 +91,26 @@ struct ExceedanceState {
     sketch: DecayingSketch,
     learnt: u64,
     anomalous_run: u64,
+    /// How much more the window's count varies than a binomial would (≥ 1 in use):
+    /// values that come in clusters (the steps of one slow run) are fewer independent
+    /// pieces of evidence than their number says.
+    #[serde(default = "one")]
+    dispersion: f64,
+    /// Normal windows that taught the dispersion.
+    #[serde(default)]
+    windows: u64,
 }
+
+fn one() -> f64 {
+    1.0
+}
+
+/// The dispersion is learnt over about a week of minutely windows, after a prior of ten
+/// binomial ones, so a few odd windows do not move it much.
+const DISPERSION_PRIOR: f64 = 10.0;
+const DISPERSION_MEMORY: f64 = 10_080.0;
+/// The most one window's squared deviation (in binomial variances) counts for.
+const DISPERSION_STRAY_CAP: f64 = 10.0;
 
 /// A running exceedance detector.
 pub struct ExceedanceDetector {
@@ -114,6 +139,8 @@ impl ExceedanceDetector {
                 sketch: DecayingSketch::new(config.half_life.unwrap_or(100_000.0)),
                 learnt: 0,
                 anomalous_run: 0,
+                dispersion: 1.0,
+                windows: 0,
             },
         }
     }
@@ -122,6 +149,45 @@ impl ExceedanceDetector {
     fn limit(&self) -> Option<(f64, f64)> {
         let q = self.state.sketch.quantile(self.quantile)?;
         Some((q, (q * self.factor).max(q + self.min_abs)))
+    }
+
+    /// The usual share of high values.
+    fn rate(&self) -> f64 {
+        (1.0 - self.quantile).max(1e-9)
+    }
+
+    /// Whether `high` of `n` is too many for the usual rate, and its tail probability,
+    /// with both counts shrunk by the learnt dispersion (a quasi-binomial test).
+    fn test(&self, high: u64, n: u64) -> (bool, f64) {
+        let phi = self.state.dispersion.max(1.0);
+        let events = (high as f64 / phi).floor() as u64;
+        let trials = ((n as f64 / phi).round() as u64).max(events);
+        let tail = upper_tail(events, trials, self.rate());
+        let rare = tail < self.p_value || self.p_value >= 1.0;
+        (high >= self.min_events && rare, tail)
+    }
+
+    /// Learns from a normal window how far its count strays from the binomial's.
+    fn learn_dispersion(&mut self, high: u64, n: u64) {
+        let rate = self.rate();
+        let variance = n as f64 * rate * (1.0 - rate);
+        if variance <= 0.0 {
+            return;
+        }
+        // Capped, so one rare window that did not alert cannot halve the test's power.
+        let stray = ((high as f64 - n as f64 * rate).powi(2) / variance).min(DISPERSION_STRAY_CAP);
+        self.state.windows += 1;
+        let weight =
+            (1.0 / (self.state.windows as f64 + DISPERSION_PRIOR)).max(1.0 / DISPERSION_MEMORY);
+        self.state.dispersion += weight * (stray - self.state.dispersion);
+    }
+
+    /// ", values clustered ×φ" when the dispersion weakens the test noticeably.
+    fn clustering(&self) -> String {
+        match self.state.dispersion {
+            phi if phi >= 1.5 => format!("; values clustered ×{}", fmt_num(phi)),
+            _ => String::new(),
+        }
     }
 
     fn learn(&mut self, values: &[f64]) {
@@ -136,6 +202,7 @@ impl ExceedanceDetector {
         self.learn(values);
         Verdict {
             evidence: 0.0,
+            share: None,
             anomalous: false,
             score: 0.0,
             expected: None,
@@ -151,15 +218,52 @@ impl Detector for ExceedanceDetector {
         self.observe_values(ts_ms, &[value], value)
     }
 
+    fn high_limit(&self) -> Option<f64> {
+        self.limit()
+            .filter(|_| self.state.learnt >= self.warmup)
+            .map(|(_, limit)| limit)
+    }
+
+    fn observe_exceedances(&mut self, _ts_ms: i64, high: u64, n: u64) -> Verdict {
+        if n == 0 {
+            return Verdict {
+                reason: "is being learnt (its finest series are)".into(),
+                ..self.warming(&[])
+            };
+        }
+        let (anomalous, tail) = self.test(high, n);
+        if !anomalous {
+            self.learn_dispersion(high, n);
+        }
+        let q = fmt_num(self.quantile * 100.0);
+        let counted = format!("{high} of {n} above their own series' usual p{q}");
+        let reason = if anomalous {
+            let expected = fmt_num(n as f64 * self.rate());
+            let clustered = self.clustering();
+            format!("({counted}, {expected} expected; p = {tail:.1e}{clustered})")
+        } else {
+            format!("({counted})")
+        };
+        Verdict {
+            evidence: -tail.max(1e-300).ln(),
+            share: Some((high, n)),
+            anomalous,
+            score: 1.0 - tail,
+            expected: None,
+            band: None,
+            reason: reason.into(),
+            warming_up: false,
+        }
+    }
+
     fn observe_values(&mut self, _ts_ms: i64, values: &[f64], _aggregated: f64) -> Verdict {
         let Some((usual, limit)) = self.limit().filter(|_| self.state.learnt >= self.warmup) else {
             return self.warming(values);
         };
         let n = values.len() as u64;
         let high = values.iter().filter(|v| **v > limit).count() as u64;
-        let rate = (1.0 - self.quantile).max(1e-9);
-        let tail = upper_tail(high, n, rate);
-        let anomalous = high >= self.min_events && (tail < self.p_value || self.p_value >= 1.0);
+        let rate = self.rate();
+        let (anomalous, tail) = self.test(high, n);
         let accepted = anomalous && self.state.anomalous_run + 1 >= self.relearn_after;
         self.state.anomalous_run = if anomalous && !accepted {
             self.state.anomalous_run + 1
@@ -168,6 +272,9 @@ impl Detector for ExceedanceDetector {
         };
         if !anomalous || accepted {
             self.learn(values);
+        }
+        if !anomalous {
+            self.learn_dispersion(high, n);
         }
         let q = fmt_num(self.quantile * 100.0);
         let expected = n as f64 * rate;
@@ -178,15 +285,17 @@ impl Detector for ExceedanceDetector {
             )
         } else if anomalous {
             format!(
-                "({high} of {n} above the usual p{q} of {}, {} expected; p = {tail:.1e})",
+                "({high} of {n} above the usual p{q} of {}, {} expected; p = {tail:.1e}{})",
                 fmt_num(usual),
-                fmt_num(expected)
+                fmt_num(expected),
+                self.clustering()
             )
         } else {
             format!("({high} of {n} above the usual p{q} of {})", fmt_num(usual))
         };
         Verdict {
             evidence: -tail.max(1e-300).ln(),
+            share: Some((high, n)),
             anomalous: anomalous && !accepted,
             score: 1.0 - tail,
             expected: Some(limit),
@@ -226,6 +335,9 @@ mod tests {
             let v = d.observe_values(e as i64, &window, 0.0);
             assert!(!v.anomalous, "evaluation {e}: {v:?}");
         }
+        // These deterministic windows are no binomial sample; the count tests below
+        // start from independent values (the dispersion has its own test).
+        d.state.dispersion = 1.0;
         d
     }
 
@@ -241,12 +353,12 @@ mod tests {
         let mut four = vec![1.5; 16];
         four.extend([9.0, 9.5, 10.0, 12.0]);
         assert!(!d2.observe_values(0, &four, 12.0).anomalous, "four of 20");
-        let mut six = vec![1.5; 14];
-        six.extend([9.0, 9.5, 10.0, 11.0, 12.0, 13.0]);
-        let v = d2.observe_values(0, &six, 13.0);
+        let mut seven = vec![1.5; 13];
+        seven.extend([9.0, 9.5, 10.0, 11.0, 12.0, 13.0, 14.0]);
+        let v = d2.observe_values(0, &seven, 14.0);
         assert!(v.anomalous, "{v:?}");
         assert!(
-            v.reason.contains("6 of 20 above the usual p99"),
+            v.reason.contains("7 of 20 above the usual p99"),
             "{}",
             v.reason
         );
@@ -312,5 +424,79 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(bad.validate().len(), 3);
+    }
+
+    #[test]
+    fn values_that_come_in_clusters_weaken_the_test_as_much_as_they_vary() {
+        // Normal windows hold 50 values; the high ones come five at a time (the steps of
+        // one slow run), in one window of ten: the binomial variance is far too small.
+        let config = ExceedanceConfig {
+            quantile: Some(0.9),
+            p_value: Some(1e-5),
+            warmup: Some(100),
+            ..Default::default()
+        };
+        let window = |e: u64, high: usize| -> Vec<f64> {
+            let mut w: Vec<f64> = (0..50)
+                .map(|i| 1.0 + ((e * 50 + i) % 89) as f64 / 100.0)
+                .collect();
+            for v in w.iter_mut().take(high) {
+                *v = 50.0;
+            }
+            w
+        };
+        let fresh = || {
+            let mut d = ExceedanceDetector::new(&config);
+            let _ = d.observe_values(0, &window(0, 5), 0.0);
+            d
+        };
+        let mut plain = fresh();
+        plain.state.learnt = config.warmup.unwrap();
+        // Twenty of fifty above a p90 is rare for independent values…
+        assert!(plain.observe_values(0, &window(1, 20), 0.0).anomalous);
+        let mut clustered = fresh();
+        for e in 0..3000u64 {
+            let high = if e % 10 == 0 { 10 } else { 0 };
+            let _ = clustered.observe_values(e as i64, &window(e, high), 0.0);
+        }
+        assert!(
+            clustered.state.dispersion > 1.5,
+            "{}",
+            clustered.state.dispersion
+        );
+        // …and ordinary for values that come in clusters of this size.
+        let v = clustered.observe_values(0, &window(1, 20), 0.0);
+        assert!(!v.anomalous, "{v:?}");
+        let v = clustered.observe_values(0, &window(2, 50), 0.0);
+        assert!(
+            v.anomalous && v.reason.contains("values clustered"),
+            "{v:?}"
+        );
+        assert_eq!(v.share, Some((50, 50)));
+    }
+
+    #[test]
+    fn a_pooled_count_is_judged_without_learning_and_says_whose_limits_counted() {
+        let mut d = ExceedanceDetector::new(&ExceedanceConfig::default());
+        let before = d.snapshot();
+        let v = d.observe_exceedances(0, 8, 40);
+        assert!(v.anomalous, "{v:?}");
+        assert!(
+            v.reason
+                .contains("8 of 40 above their own series' usual p99"),
+            "{}",
+            v.reason
+        );
+        assert_eq!(v.share, Some((8, 40)));
+        assert_eq!(
+            d.snapshot()["sketch"],
+            before["sketch"],
+            "the finest series learn"
+        );
+        assert!(!d.observe_exceedances(0, 1, 40).anomalous);
+        assert!(
+            d.observe_exceedances(0, 0, 0).warming_up,
+            "no finest series is warm yet"
+        );
     }
 }

@@ -120,6 +120,7 @@ impl Judge {
     pub fn within(&self, d: &Deviation) -> Verdict {
         Verdict {
             evidence: 0.0,
+            share: None,
             anomalous: false,
             score: 0.0,
             expected: Some(d.center),
@@ -146,6 +147,7 @@ impl Judge {
         if d.samples < self.warmup {
             return Verdict {
                 evidence: 0.0,
+                share: None,
                 anomalous: false,
                 score: 0.0,
                 expected: Some(d.center),
@@ -172,6 +174,7 @@ impl Judge {
         let anomalous = score >= needed && big_enough && d.value.is_finite();
         Verdict {
             evidence: 0.0,
+            share: None,
             anomalous,
             score,
             expected: Some(d.center),

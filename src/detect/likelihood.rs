@@ -314,6 +314,7 @@ impl Detector for LikelihoodDetector {
         if !value.is_finite() {
             return Verdict {
                 evidence: 0.0,
+                share: None,
                 anomalous: false,
                 score: 0.0,
                 expected: Some(self.state.level.mean),
@@ -347,6 +348,7 @@ impl Detector for LikelihoodDetector {
         let anomalous = finding.is_some();
         let verdict = Verdict {
             evidence: 0.0,
+            share: None,
             anomalous,
             score: match (&finding, judging) {
                 (Some(Finding::OutOfRange { .. }), _) => 1.0,

@@ -52,6 +52,10 @@ pub struct Verdict {
     /// How strong the evidence is, as −ln of the p-value, for detectors that test one
     /// (binomial, exceedance); 0 otherwise. Sliced rules name the slice with the most.
     pub evidence: f64,
+    /// For count tests: how many of how many observations were high (failed, above the
+    /// usual quantile). A sliced rule reports a cause on the slice where it is most
+    /// concentrated, not the largest one that contains it.
+    pub share: Option<(u64, u64)>,
 }
 
 /// A detector's serde state as its stored snapshot.
@@ -87,6 +91,16 @@ pub trait Detector: Send {
     fn observe_values(&mut self, ts_ms: i64, values: &[f64], aggregated: f64) -> Verdict {
         let _ = values;
         self.observe(ts_ms, aggregated)
+    }
+    /// The value above which one observation counts as high, once learnt (`exceedance`);
+    /// None for detectors that do not judge single observations, or while learning.
+    fn high_limit(&self) -> Option<f64> {
+        None
+    }
+    /// Judges `high` of `n` observations that were each above their own series'
+    /// [`Detector::high_limit`] (a pooled slice); learns nothing, since those series do.
+    fn observe_exceedances(&mut self, ts_ms: i64, high: u64, n: u64) -> Verdict {
+        self.observe_counts(ts_ms, high as f64, n as f64)
     }
     /// Serialisable state for persistence in the store.
     fn snapshot(&self) -> serde_json::Value;
@@ -179,6 +193,12 @@ impl DetectorConfig {
             DetectorConfig::Drift(c) => Box::new(drift::DriftDetector::new(c)),
             DetectorConfig::Exceedance(c) => Box::new(exceedance::ExceedanceDetector::new(c)),
         }
+    }
+
+    /// True for an `exceedance` detector with `pooled = true`: a sliced rule's coarser
+    /// slices count values against their finest series' limits.
+    pub fn is_pooled(&self) -> bool {
+        matches!(self, DetectorConfig::Exceedance(c) if c.pooled == Some(true))
     }
 
     /// Human-readable problems with the configuration (empty when valid).

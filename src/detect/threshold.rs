@@ -177,6 +177,7 @@ impl Detector for ThresholdDetector {
             };
         Verdict {
             evidence: 0.0,
+            share: None,
             anomalous,
             score: if anomalous { 1.0 } else { 0.0 },
             expected,

@@ -49,10 +49,44 @@ fn slice_values(runtime: &mut RuleRuntime) -> Vec<(Labels, Vec<f64>)> {
     out
 }
 
-/// Groups the anomalous series into causes: connected sets of overlapping slices.
-fn causes(judged: &[Judged]) -> Vec<Vec<usize>> {
+/// For a pooled rule: each coarser slice series' count of values above their own finest
+/// series' limit, and of values judged (those of finest series still learning are not),
+/// read before this window is learnt.
+fn pooled_counts(runtime: &mut RuleRuntime) -> BTreeMap<Labels, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    if !runtime.rule.detector.is_pooled() {
+        return out;
+    }
+    let finest = runtime.rule.group_by.len();
+    let fine = runtime.window.group_values();
+    let limits: Vec<Option<f64>> = fine
+        .iter()
+        .map(|(id, _)| {
+            let fp = runtime.slice_fingerprints.get(runtime.window.labels(*id))?;
+            runtime.groups.get(fp)?.detector.high_limit()
+        })
+        .collect();
+    for slice in runtime.rule.slices.iter().filter(|s| s.len() < finest) {
+        let names: Vec<String> = slice.iter().map(|l| l.as_str().to_owned()).collect();
+        for ((id, values), limit) in fine.iter().zip(&limits) {
+            let labels = runtime.window.labels(*id).project(&names);
+            let (high, n) = out.entry(labels).or_insert((0, 0));
+            if let Some(limit) = limit {
+                *high += values.iter().filter(|v| **v > *limit).count() as u64;
+                *n += values.len() as u64;
+            }
+        }
+    }
+    out
+}
+
+/// Groups the anomalous series into causes: connected sets of overlapping slices. A
+/// series whose alert is active (`active[i]`) joins too, so a cause that moves to a
+/// sibling slice (from agent=a to mode=x) stays on the alert already reporting it; sets
+/// with no anomalous series are no cause.
+fn causes(judged: &[Judged], active: &[bool]) -> Vec<Vec<usize>> {
     let anomalous: Vec<usize> = (0..judged.len())
-        .filter(|i| judged[*i].verdict.anomalous)
+        .filter(|i| judged[*i].verdict.anomalous || active[*i])
         .collect();
     let mut cause_of: Vec<Option<usize>> = vec![None; judged.len()];
     let mut out: Vec<Vec<usize>> = Vec::new();
@@ -74,12 +108,26 @@ fn causes(judged: &[Judged]) -> Vec<Vec<usize>> {
                 }
             }
         }
-        out.push(members);
+        if members.iter().any(|m| judged[*m].verdict.anomalous) {
+            out.push(members);
+        }
     }
     out
 }
 
-/// Strongest evidence first; between equals, the coarser slice (it explains more).
+/// How a slice is named in reasons: its labels, or "all traffic" for the empty slice.
+fn slice_name(labels: &Labels) -> String {
+    match labels.to_string() {
+        s if s.is_empty() => "all traffic".to_owned(),
+        s => s,
+    }
+}
+
+/// The slice that explains the cause best first: where it is most concentrated (the
+/// highest share of high observations, counted conservatively so a slice of five is not
+/// preferred for five of five), else the strongest evidence; between equals, the coarser
+/// slice (it explains more). Among mode=x (half its agents affected) and agent=a (all
+/// of it), agent=a explains the cause although mode=x may hold more observations.
 fn by_evidence(judged: &[Judged], members: &mut [usize]) {
     members.sort_by(|a, b| {
         let (x, y) = (&judged[*a], &judged[*b]);
@@ -90,13 +138,24 @@ fn by_evidence(judged: &[Judged], members: &mut [usize]) {
     });
 }
 
-/// Evidence where the detector measures it, else its score.
+/// The share's Wilson lower bound (95 %) where the detector counts, else its evidence,
+/// else its score; counted shares rank above the others.
 fn rank(v: &Verdict) -> f64 {
-    if v.evidence > 0.0 {
-        v.evidence
-    } else {
-        v.score
+    match v.share {
+        Some((high, n)) if n > 0 => 2.0 + wilson_lower(high as f64, n as f64),
+        _ if v.evidence > 0.0 => 1.0 - 1.0 / (1.0 + v.evidence),
+        _ => v.score.clamp(0.0, 1.0) * 0.5,
     }
+}
+
+/// The lower end of the 95 % Wilson interval of `k` successes in `n`.
+fn wilson_lower(k: f64, n: f64) -> f64 {
+    const Z: f64 = 1.96;
+    let p = k / n;
+    let z2 = Z * Z;
+    let centre = p + z2 / (2.0 * n);
+    let spread = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    (centre - spread) / (1.0 + z2 / n)
 }
 
 impl RuleRuntime {
@@ -116,8 +175,18 @@ impl RuleRuntime {
         }
         out.series = series.len();
         self.evaluations += 1;
-        let mut judged = self.judge_slices(series, now);
-        for members in causes(&judged) {
+        let pooled = pooled_counts(self);
+        let mut judged = self.judge_slices(series, &pooled, now);
+        let active: Vec<bool> = judged
+            .iter()
+            .map(|j| {
+                matches!(
+                    self.groups[&j.fingerprint].alert.state,
+                    AlertState::Pending | AlertState::Firing
+                )
+            })
+            .collect();
+        for members in causes(&judged, &active) {
             self.assign(&mut judged, members);
         }
         let ctx = EvalCtx {
@@ -137,7 +206,12 @@ impl RuleRuntime {
     }
 
     /// Each slice series' verdict, its runtime created on first sight.
-    fn judge_slices(&mut self, series: Vec<(Labels, Vec<f64>)>, now: DateTime<Utc>) -> Vec<Judged> {
+    fn judge_slices(
+        &mut self,
+        series: Vec<(Labels, Vec<f64>)>,
+        pooled: &BTreeMap<Labels, (u64, u64)>,
+        now: DateTime<Utc>,
+    ) -> Vec<Judged> {
         let rule = std::sync::Arc::clone(&self.rule);
         let window_secs = rule.window.as_secs_f64();
         let mut judged = Vec::with_capacity(series.len());
@@ -159,7 +233,11 @@ impl RuleRuntime {
                 .entry(fp.clone())
                 .or_insert_with(|| new_group(&rule, &mut self.stored, &fp, labels.clone(), now));
             runtime.seen_in = self.evaluations;
-            let verdict = judge(runtime, now.timestamp_millis(), &values, value, counts);
+            let now_ms = now.timestamp_millis();
+            let verdict = match pooled.get(&labels) {
+                Some((high, n)) => runtime.detector.observe_exceedances(now_ms, *high, *n),
+                None => judge(runtime, now_ms, &values, value, counts),
+            };
             judged.push(Judged {
                 fingerprint: fp,
                 labels,
@@ -182,16 +260,35 @@ impl RuleRuntime {
             )
         };
         let holder = members.iter().copied().find(active).unwrap_or(members[0]);
-        let best = match judged[members[0]].labels.to_string() {
-            s if s.is_empty() => "all traffic".to_owned(),
-            s => s,
+        let Some(best_at) = members
+            .iter()
+            .copied()
+            .find(|i| judged[*i].verdict.anomalous)
+        else {
+            return;
         };
-        let slices: Vec<Labels> = members.iter().map(|i| judged[*i].labels.clone()).collect();
+        let best = slice_name(&judged[best_at].labels);
+        if !judged[holder].verdict.anomalous {
+            // The cause moved to a sibling slice: the alert reporting it keeps firing.
+            let reason = format!(
+                "(the cause now shows on {best} {})",
+                judged[best_at].verdict.reason
+            );
+            let v = &mut judged[holder].verdict;
+            v.anomalous = true;
+            v.reason = reason.into();
+        }
+        let slices: Vec<Labels> = members
+            .iter()
+            .filter(|i| judged[**i].verdict.anomalous)
+            .map(|i| judged[*i].labels.clone())
+            .collect();
+        let on = slice_name(&judged[holder].labels);
         for &m in &members {
             if m != holder {
                 let v = &mut judged[m].verdict;
                 v.anomalous = false;
-                v.reason = format!("is part of the cause the alert on {best} reports").into();
+                v.reason = format!("is part of the cause the alert on {on} reports").into();
             }
         }
         if let Some(g) = self.groups.get_mut(&judged[holder].fingerprint) {
@@ -286,6 +383,85 @@ mod tests {
             "the other slices it shows in: {:#?}",
             firing_now[0]
         );
+    }
+
+    fn pooled_rule() -> Arc<crate::config::validated::Rule> {
+        let text = "[[rule]]\nname = \"cost\"\nmetric = \"llm.cost\"\n\
+                    slices = [[\"agent\"], [\"mode\"], [\"agent\", \"mode\", \"model\"]]\n\
+                    window = \"15m\"\nkeep_firing_for = \"30m\"\nseverity = \"warning\"\n\
+                    detector = { kind = \"exceedance\", pooled = true }\n";
+        let ctx = RuleContext {
+            sources: vec!["s".into()],
+            source_kinds: Default::default(),
+            receivers: vec![],
+            default_receivers: vec![],
+        };
+        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
+        Arc::clone(&set.rules[0])
+    }
+
+    /// A minute of calls: each agent calls each model in each mode once; model `b` costs
+    /// a hundred times `a`. In `mix` minutes agent y calls only `b`; in `jump` minutes
+    /// agent x's calls cost five times their usual.
+    fn cost_minute(m: i64, mix: bool, jump: bool) -> Vec<Observation> {
+        let mut rows = Vec::new();
+        for agent in ["x", "y"] {
+            for mode in ["m1", "m2"] {
+                for (model, price) in [("a", 1.0), ("b", 100.0)] {
+                    if mix && agent == "y" && model == "a" {
+                        continue;
+                    }
+                    let noise = 1.0 + ((m * 7 + price as i64) % 13) as f64 / 26.0;
+                    let factor = if jump && agent == "x" { 5.0 } else { 1.0 };
+                    rows.push(Observation {
+                        labels: Labels::from([("agent", agent), ("mode", mode), ("model", model)])
+                            .into(),
+                        sample: Sample {
+                            ts: DateTime::from_timestamp(m * 60, 0).unwrap(),
+                            value: price * noise * factor,
+                        },
+                    });
+                }
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn a_pooled_slice_counts_against_its_finest_series_and_reports_where_the_cause_is_concentrated()
+    {
+        let mut rt = RuleRuntime::new(pooled_rule());
+        let at = |m: i64| DateTime::from_timestamp(m * 60, 0).unwrap();
+        let (mix, jump) = (1440..1500, 2880..2940);
+        let mut firing = Vec::new();
+        for m in 0..3000 {
+            let (start, end) = rt.window_at(at(m));
+            let (after, until) = rt.window.fetch_range(start, end);
+            rt.ingest(
+                cost_minute(m, mix.contains(&m), jump.contains(&m)),
+                after,
+                until,
+                false,
+            );
+            let out = rt.evaluate(at(m));
+            for t in out
+                .transitions
+                .iter()
+                .filter(|t| t.alert.state == AlertState::Firing)
+            {
+                // Agent y buying only the dearer model moves its mixed distribution, not
+                // what is high for each model: no alert.
+                assert!(
+                    jump.contains(&m),
+                    "fired outside the jump at minute {m}: {t:#?}"
+                );
+                firing.push(t.alert.clone());
+            }
+        }
+        assert_eq!(firing.len(), 1, "one alert for one cause: {firing:#?}");
+        let alert = &firing[0];
+        // All of agent x's calls are high, half of each mode's: agent=x explains it.
+        assert_eq!(alert.group, Labels::from([("agent", "x")]), "{alert:#?}");
     }
 
     #[test]
