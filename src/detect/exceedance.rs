@@ -110,7 +110,7 @@ fn one() -> f64 {
 const DISPERSION_PRIOR: f64 = 10.0;
 const DISPERSION_MEMORY: f64 = 10_080.0;
 /// The most one window's squared deviation (in binomial variances) counts for.
-const DISPERSION_STRAY_CAP: f64 = 10.0;
+const DISPERSION_STRAY_CAP: f64 = 30.0;
 
 /// A running exceedance detector.
 pub struct ExceedanceDetector {
