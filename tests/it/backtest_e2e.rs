@@ -1,5 +1,5 @@
-//! Backtests: the shipped rules over a CMBAgent history with known incidents and a daily
-//! pattern report the incidents with delays, precision and recall, and a plot; and a
+//! Backtests: single-run limit rules over a CMBAgent history with known incidents and a
+//! daily pattern report the incidents with delays, precision and recall, and a plot; and a
 //! backtest of history that the live engine saw in real time finds the same alerts with
 //! the same start times.
 
@@ -85,17 +85,77 @@ async fn build_history(db: &TestDb) {
         .unwrap();
 }
 
+/// Limits on single runs, steps and calls, so each planted incident is one alert. (The
+/// shipped pack judges rates and baselines; it is measured on simulated months.)
+const SINGLE_RUN_RULES: &str = r#"
+[[rule]]
+name = "workflow_slow"
+metric = "workflow.duration"
+group_by = ["mode"]
+aggregate = "max"
+window = "15m"
+every = "1m"
+severity = "warning"
+detector = { kind = "threshold", above = 600, recover_below = 540 }
+
+[[rule]]
+name = "workflow_expensive"
+metric = "workflow.cost"
+group_by = ["mode"]
+aggregate = "max"
+window = "15m"
+every = "1m"
+severity = "info"
+detector = { kind = "threshold", above = 1.00 }
+
+[[rule]]
+name = "workflow_error_rate"
+metric = "workflow.error_rate"
+aggregate = "ratio"
+window = "15m"
+every = "1m"
+for = "2m"
+min_samples = 10
+severity = "warning"
+detector = { kind = "threshold", above = 0.05, recover_below = 0.04 }
+
+[[rule]]
+name = "step_slow"
+metric = "step.duration"
+group_by = ["mode"]
+aggregate = "max"
+window = "15m"
+every = "1m"
+severity = "warning"
+detector = { kind = "threshold", above = 120 }
+
+[[rule]]
+name = "llm_call_slow"
+metric = "llm.call.duration"
+group_by = ["model"]
+aggregate = "p95"
+window = "10m"
+every = "1m"
+for = "2m"
+min_samples = 5
+severity = "warning"
+detector = { kind = "threshold", above = 30, recover_below = 25 }
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backtest_reports_incidents_delays_precision_recall_and_a_plot() {
     let db = TestDb::new(Backend::Sqlite).await;
     build_history(&db).await;
     let dir = tempfile::tempdir().unwrap();
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).unwrap();
+    std::fs::write(rules_dir.join("limits.toml"), SINGLE_RUN_RULES).unwrap();
     let config = dir.path().join("driftwatch.toml");
     std::fs::write(
         &config,
         format!(
-            "[rules]\ndir = \"{}/rules\"\n[sources.cmbagent]\nkind = \"sql\"\nurl = \"{}\"\n",
-            env!("CARGO_MANIFEST_DIR"),
+            "[rules]\ndir = \"{}\"\n[sources.cmbagent]\nkind = \"sql\"\nurl = \"{}\"\n",
+            rules_dir.display(),
             db.url
         ),
     )

@@ -20,7 +20,12 @@ fn toml_file(path: &str) -> serde_json::Value {
 #[test]
 fn shipped_rules_and_config_validate_and_mistakes_do_not() {
     let rules = jsonschema::validator_for(&schema("rules")).unwrap();
-    for file in ["rules/workflows.toml", "rules/steps.toml", "rules/llm.toml"] {
+    for file in [
+        "rules/workflows.toml",
+        "rules/steps.toml",
+        "rules/llm.toml",
+        "rules/detect.toml",
+    ] {
         let doc = toml_file(file);
         let errors: Vec<String> = rules.iter_errors(&doc).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{file}: {errors:?}");
