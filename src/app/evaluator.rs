@@ -365,7 +365,15 @@ impl Evaluator {
             Ok(observations) => {
                 let fetched = observations.len();
                 task.runtime.ingest(observations, after, until, snapshot);
-                let outcome = task.runtime.evaluate(now);
+                let mut outcome = task.runtime.evaluate(now);
+                crate::app::examples::attach_examples(
+                    source.as_ref(),
+                    &rule,
+                    (start, end),
+                    &mut outcome,
+                    &mut task.runtime,
+                )
+                .await;
                 tracing::debug!(
                     fetched,
                     series = outcome.series,

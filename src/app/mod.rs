@@ -2,6 +2,7 @@
 //! validated configuration, starts their tasks, and stops them on shutdown.
 
 pub mod evaluator;
+pub mod examples;
 pub mod reload;
 pub mod scheduler;
 pub mod status;

@@ -56,6 +56,28 @@ pub struct Alert {
     /// first (empty for rules without slices).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slices: Vec<Labels>,
+    /// The rows behind the alert when it started firing: its slice's worst values of the
+    /// window, with the run, step and session they belong to (catalog metrics only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<Example>,
+}
+
+/// One row behind an alert: a person can jump from the page to the run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Example {
+    /// The workflow run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The step, for step and call metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    /// The session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Its value of the rule's metric.
+    pub value: f64,
+    /// When (the metric's time column), RFC 3339.
+    pub at: String,
 }
 
 /// What one judgement says about a group at one evaluation.
@@ -140,6 +162,7 @@ impl Alert {
             changes: Vec::new(),
             flapping: false,
             slices: Vec::new(),
+            examples: Vec::new(),
         }
     }
 

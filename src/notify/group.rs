@@ -270,6 +270,7 @@ mod tests {
                 ends_at: None,
                 evaluation_id: None,
                 slices: Vec::new(),
+                examples: Vec::new(),
             },
             updated_at_ms: 5,
         }

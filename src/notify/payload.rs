@@ -76,6 +76,10 @@ pub struct AlertPayload {
     /// (absent for rules without slices).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slices: Vec<Labels>,
+    /// The rows behind the alert (runs, steps, sessions and their values), worst first
+    /// (absent when the rule's source cannot say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<crate::engine::alert::Example>,
 }
 
 impl WebhookPayload {
@@ -134,6 +138,7 @@ pub fn alert_payload(alert: &Alert, annotations: &BTreeMap<String, String>) -> A
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         evaluation_id: None,
         slices: alert.slices.clone(),
+        examples: alert.examples.clone(),
     }
 }
 

@@ -37,6 +37,7 @@ pub fn sample_payload(receiver: &str) -> WebhookPayload {
             ends_at: ends_at.map(str::to_owned),
             evaluation_id: Some("0194400000007000800000000000eval".to_owned()),
             slices: Vec::new(),
+            examples: Vec::new(),
         }
     };
     WebhookPayload {

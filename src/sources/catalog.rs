@@ -265,6 +265,48 @@ impl CatalogMetric {
     /// order: window start (windowed metrics only) and end as unix seconds, then the
     /// filter values in label-name order.
     pub fn query(self, dialect: Dialect, filter: &Labels, after: f64, until: f64) -> BoundSql {
+        self.select(dialect, filter, after, until, &[])
+    }
+
+    /// The rows behind an alert on `slice`: the window's `limit` highest values of the
+    /// rows whose labels equal the slice's (and pass `filter`), each with its `run_id`
+    /// and `step_id` columns, bound like [`CatalogMetric::query`] and then the slice's
+    /// values in label-name order.
+    pub fn examples_query(
+        self,
+        dialect: Dialect,
+        filter: &Labels,
+        slice: &Labels,
+        (after, until): (f64, f64),
+        limit: usize,
+    ) -> BoundSql {
+        let spec = self.spec();
+        let (run, step) = ids_of(spec.from);
+        let ids: Vec<(&str, &str)> = std::iter::once(("run_id", run))
+            .chain(step.map(|s| ("step_id", s)))
+            .collect();
+        let BoundSql { sql, mut binds } = self.select(dialect, filter, after, until, &ids);
+        let mut conditions = Vec::new();
+        for (name, value) in slice.iter() {
+            binds.push(Bind::Text(value.to_owned()));
+            conditions.push(format!("x.{name} = ${}", binds.len()));
+        }
+        let condition = match conditions.is_empty() {
+            true => String::new(),
+            false => format!(" WHERE {}", conditions.join(" AND ")),
+        };
+        let sql = format!("SELECT * FROM ({sql}) x{condition} ORDER BY x.value DESC LIMIT {limit}");
+        BoundSql { sql, binds }
+    }
+
+    fn select(
+        self,
+        dialect: Dialect,
+        filter: &Labels,
+        after: f64,
+        until: f64,
+        extra: &[(&str, &str)],
+    ) -> BoundSql {
         let spec = self.spec();
         let mut binds = Vec::new();
         let (ts, bounds, now) = if self.is_snapshot() {
@@ -295,7 +337,7 @@ impl CatalogMetric {
             "SELECT {ts} AS ts, {} AS value",
             dialect.float(&expand(spec.value))
         );
-        for (name, expr) in spec.labels {
+        for (name, expr) in spec.labels.iter().chain(extra) {
             sql.push_str(&format!(", {} AS {name}", dialect.text(&expand(expr))));
         }
         sql.push_str(&format!(
@@ -303,6 +345,16 @@ impl CatalogMetric {
             spec.from, spec.condition
         ));
         with_filter(BoundSql { sql, binds }, filter)
+    }
+}
+
+/// The columns that hold a row's run and step id, by the table the metric reads.
+fn ids_of(from: &str) -> (&'static str, Option<&'static str>) {
+    match from.split_whitespace().next() {
+        Some("workflow_runs") => ("r.id", None),
+        Some("workflow_steps") => ("s.run_id", Some("s.id")),
+        Some("cost_records") => ("c.run_id", Some("c.step_id")),
+        _ => ("e.run_id", Some("e.step_id")),
     }
 }
 

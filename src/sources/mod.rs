@@ -87,6 +87,19 @@ pub trait Source: Send + Sync {
     /// window is re-read every time instead of incrementally.
     fn is_snapshot(&self, query: &RuleQuery) -> bool;
 
+    /// The rows behind an alert on `slice` (labels the rows must have), worst first: at
+    /// most `limit` observations whose labels carry `run_id`, `step_id` and
+    /// `session_id` where the source knows them. Sources that cannot say return none.
+    fn examples<'a>(
+        &'a self,
+        request: FetchRequest<'a>,
+        slice: &'a crate::model::Labels,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, SourceError>> {
+        let _ = (request, slice, limit);
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     /// For a snapshot metric, the running intervals (start, end) of every row that was
     /// running at some instant of the request's `(after, until]`, so a backtest can
     /// rebuild the snapshot at any past instant. Sources that cannot say refuse.

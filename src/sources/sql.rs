@@ -204,6 +204,23 @@ impl Source for SqlSource {
         matches!(query, RuleQuery::Catalog { metric, .. } if metric.is_snapshot())
     }
 
+    fn examples<'a>(
+        &'a self,
+        request: FetchRequest<'a>,
+        slice: &'a crate::model::Labels,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, SourceError>> {
+        let RuleQuery::Catalog { metric, filter } = request.query else {
+            return Box::pin(async { Ok(Vec::new()) });
+        };
+        let bounds = (
+            request.after.timestamp_millis() as f64 / 1000.0,
+            request.until.timestamp_millis() as f64 / 1000.0,
+        );
+        let statement = metric.examples_query(self.dialect, filter, slice, bounds, limit);
+        Box::pin(self.run(statement))
+    }
+
     fn fetch_running<'a>(
         &'a self,
         request: FetchRequest<'a>,

@@ -16,8 +16,8 @@ use driftwatch::demo::receiver::{Delivery, Receiver};
 use driftwatch::demo::workload::Run;
 use driftwatch::engine::replay::ticks;
 use driftwatch::model::AlertState;
-use driftwatch::simulate::labels::LabelsFile;
-use driftwatch::simulate::{default_start, generate, write_month};
+use driftwatch::simulate::labels::{LabelledIncident, LabelsFile};
+use driftwatch::simulate::{default_start, generate, write_month, Month};
 use driftwatch::sources::dialect::Dialect;
 use driftwatch::sources::Source;
 use driftwatch::store::Store;
@@ -287,6 +287,81 @@ fn live_episodes(deliveries: &[Delivery]) -> BTreeSet<Episode> {
     episodes.into_values().collect()
 }
 
+/// True when a run could be one of `incident`'s: it started while the incident lasted
+/// and has the incident's labels.
+fn run_of(run: &Run, incident: &LabelledIncident) -> bool {
+    let field = |name: &str| match name {
+        "mode" => Some(run.mode.as_str()),
+        "agent" => Some(run.agent.as_str()),
+        "model" => Some(run.model.as_str()),
+        _ => None,
+    };
+    run.started_at >= incident.start - chrono::Duration::hours(1)
+        && run.started_at < incident.end
+        && incident.labels.iter().all(|(k, v)| field(k) == Some(v))
+}
+
+/// Every firing alert carries example rows, worst first; an alert on an incident's slice (or a slice
+/// within it) while the incident lasts names runs that really are that incident's: most
+/// of its examples, and at least one.
+fn assert_examples_are_incident_runs(deliveries: &[Delivery], month: &Month) {
+    let runs: BTreeMap<&str, &Run> = month.runs.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut checked = 0;
+    for a in deliveries
+        .iter()
+        .flat_map(|d| &d.payload.as_ref().unwrap().alerts)
+    {
+        if a.state != AlertState::Firing {
+            continue;
+        }
+        assert!(
+            !a.examples.is_empty(),
+            "{} {} carries no example rows",
+            a.rule,
+            a.labels
+        );
+        assert!(
+            a.examples.windows(2).all(|w| w[0].value >= w[1].value),
+            "{} {}: examples are the worst rows, worst first: {:?}",
+            a.rule,
+            a.labels,
+            a.examples
+        );
+        let fired = instant(a.starts_at.as_deref().unwrap());
+        let within = |i: &&LabelledIncident| {
+            fired >= i.start
+                && fired <= i.end + chrono::Duration::minutes(30)
+                && i.labels
+                    .iter()
+                    .all(|(k, v)| a.labels.get(k) == Some(v.as_str()))
+        };
+        let Some(incident) = month.labels.incidents.iter().find(within) else {
+            continue;
+        };
+        let ids: Vec<&str> = a
+            .examples
+            .iter()
+            .filter_map(|e| e.run_id.as_deref())
+            .collect();
+        let theirs = ids
+            .iter()
+            .filter(|id| runs.get(**id).is_some_and(|r| run_of(r, incident)))
+            .count();
+        assert!(
+            theirs >= 1 && 2 * theirs >= ids.len(),
+            "{} {} on {}: only {theirs} of the example runs {ids:?} are the incident's",
+            a.rule,
+            a.labels,
+            incident.name
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "only {checked} alerts on incidents to check examples of"
+    );
+}
+
 /// How far before the day a rule's baselines learn from history, as the service warms
 /// a new rule at start-up (no warm-up for detectors without one).
 fn warmup(rule: &Rule) -> chrono::Duration {
@@ -385,6 +460,7 @@ async fn live_day_equals_backtest(backend: Backend) {
     assert_every_tick_once(&running, &rules);
     settle(&running.store, &clock).await;
     let live = live_episodes(&receiver.deliveries());
+    assert_examples_are_incident_runs(&receiver.deliveries(), &month);
     running.stop(Duration::from_secs(5)).await;
 
     let sources = driftwatch::app::build_sources(&config).unwrap();
