@@ -99,6 +99,10 @@ struct ExceedanceState {
     /// Normal windows that taught the dispersion.
     #[serde(default)]
     windows: u64,
+    /// The mean of normal windows' standardised counts, which the dispersion is
+    /// measured around.
+    #[serde(default)]
+    mean_excess: f64,
 }
 
 fn one() -> f64 {
@@ -141,6 +145,7 @@ impl ExceedanceDetector {
                 anomalous_run: 0,
                 dispersion: 1.0,
                 windows: 0,
+                mean_excess: 0.0,
             },
         }
     }
@@ -174,11 +179,17 @@ impl ExceedanceDetector {
         if variance <= 0.0 {
             return;
         }
-        // Capped, so one rare window that did not alert cannot halve the test's power.
-        let stray = ((high as f64 - n as f64 * rate).powi(2) / variance).min(DISPERSION_STRAY_CAP);
+        // Measured around the series' own mean count, not around n × rate: a limit that
+        // a few more values than 1 − quantile pass is a bias, not clustering. Capped, so
+        // one rare window that did not alert cannot halve the test's power.
+        let z = (high as f64 - n as f64 * rate) / variance.sqrt();
         self.state.windows += 1;
         let weight =
             (1.0 / (self.state.windows as f64 + DISPERSION_PRIOR)).max(1.0 / DISPERSION_MEMORY);
+        self.state.mean_excess += weight * (z - self.state.mean_excess);
+        let stray = (z - self.state.mean_excess)
+            .powi(2)
+            .min(DISPERSION_STRAY_CAP);
         self.state.dispersion += weight * (stray - self.state.dispersion);
     }
 

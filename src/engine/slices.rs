@@ -411,7 +411,9 @@ mod tests {
                     if mix && agent == "y" && model == "a" {
                         continue;
                     }
-                    let noise = 1.0 + ((m * 7 + price as i64) % 13) as f64 / 26.0;
+                    // Each series its own phase, so their high values do not coincide.
+                    let phase = (agent.len() + mode.len() * 3 + price as usize) as i64;
+                    let noise = 1.0 + ((m * 7 + phase * 5 + rows.len() as i64) % 13) as f64 / 26.0;
                     let factor = if jump && agent == "x" { 5.0 } else { 1.0 };
                     rows.push(Observation {
                         labels: Labels::from([("agent", agent), ("mode", mode), ("model", model)])
