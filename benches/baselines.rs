@@ -1,5 +1,6 @@
 //! Baseline benchmarks: updates+verdicts per second for each detector kind, one
-//! evaluation tick over 100,000 series, and bytes of state per series.
+//! evaluation tick over 100,000 series (every kind the shipped pack uses), and bytes of
+//! state per series.
 // criterion_group! generates undocumented items; the bench functions say what they measure.
 #![allow(missing_docs)]
 
@@ -94,7 +95,7 @@ impl Workload {
 fn warm(
     config: &DetectorConfig,
     series: usize,
-    counts: bool,
+    feed: Feed,
 ) -> (Vec<Box<dyn Detector>>, Workload, usize) {
     let mut detectors: Vec<Box<dyn Detector>> = (0..series).map(|_| config.build()).collect();
     let mut workload = Workload::new(series);
@@ -102,22 +103,65 @@ fn warm(
     // what a day of history gives it (1,440 samples).
     let day = 1440;
     for t in 0..day {
-        for (d, x) in detectors.iter_mut().zip(&workload.minute()) {
-            judge(d.as_mut(), t as i64 * 60_000, *x, counts);
+        let column = workload.minute();
+        for (i, d) in detectors.iter_mut().enumerate() {
+            judge(
+                d.as_mut(),
+                t as i64 * 60_000,
+                &column,
+                &workload.levels,
+                i,
+                feed,
+            );
         }
     }
     (detectors, workload, day)
 }
 
-/// One sample's verdict: a value for most kinds; for the binomial (an error rate) the
-/// value's distance below 11 as failures among 15 runs (0 to 2, about 7 %).
-fn judge(d: &mut dyn Detector, ts_ms: i64, x: f64, counts: bool) -> bool {
-    if counts {
-        return d
-            .observe_counts(ts_ms, (11.0 - x).floor().max(0.0), 15.0)
-            .anomalous;
+/// How a kind is fed at a tick.
+#[derive(Clone, Copy)]
+enum Feed {
+    /// One aggregated value.
+    Value,
+    /// The binomial (an error rate): the value's distance below 11 as failures among
+    /// 15 runs (0 to 2, about 7 %).
+    Counts,
+    /// `exceedance`: the window's own values, here the series' value and its next four
+    /// neighbours' scaled to its level (five values a minute, as a quiet model's calls).
+    Window,
+}
+
+/// Five values around `column[i]`'s level, from the column itself (no allocation).
+fn window_of(column: &[f64], levels: &[f64], i: usize) -> [f64; 5] {
+    let mut w = [0.0; 5];
+    for (k, v) in w.iter_mut().enumerate() {
+        let j = (i + k) % column.len();
+        *v = column[j] / levels[j] * levels[i];
     }
-    d.observe(ts_ms, x).anomalous
+    w
+}
+
+/// One series' verdict at a tick.
+fn judge(
+    d: &mut dyn Detector,
+    ts_ms: i64,
+    column: &[f64],
+    levels: &[f64],
+    i: usize,
+    feed: Feed,
+) -> bool {
+    let x = column[i];
+    match feed {
+        Feed::Counts => {
+            d.observe_counts(ts_ms, (11.0 - x).floor().max(0.0), 15.0)
+                .anomalous
+        }
+        Feed::Window => {
+            d.observe_values(ts_ms, &window_of(column, levels, i), x)
+                .anomalous
+        }
+        Feed::Value => d.observe(ts_ms, x).anomalous,
+    }
 }
 
 fn tick_over_100k_series(c: &mut Criterion) {
@@ -131,14 +175,28 @@ fn tick_over_100k_series(c: &mut Criterion) {
         ("likelihood", DetectorConfig::default_baseline()),
         ("drift", DetectorConfig::Drift(Default::default())),
         ("binomial", DetectorConfig::Binomial(Default::default())),
+        ("exceedance", DetectorConfig::Exceedance(Default::default())),
+        (
+            "threshold",
+            DetectorConfig::Threshold(ThresholdConfig {
+                above: Some(100.0),
+                below: None,
+                recover_below: None,
+                recover_above: None,
+            }),
+        ),
     ] {
-        let counts = matches!(config, DetectorConfig::Binomial(_));
+        let feed = match config {
+            DetectorConfig::Binomial(_) => Feed::Counts,
+            DetectorConfig::Exceedance(_) => Feed::Window,
+            _ => Feed::Value,
+        };
         // Set up on the first call, which happens only when the filter selects this kind
         // (criterion calls the closure again for every sample).
         let mut state = None;
         group.bench_function(format!("100k_series_{name}"), |b| {
-            let (detectors, workload, t) =
-                state.get_or_insert_with(|| warm(&config, SERIES, counts));
+            let (detectors, workload, t) = state.get_or_insert_with(|| warm(&config, SERIES, feed));
+            let levels = workload.levels.clone();
             // The minute's values are drawn outside the timing: a tick judges values
             // its source already fetched.
             b.iter_batched_ref(
@@ -146,8 +204,9 @@ fn tick_over_100k_series(c: &mut Criterion) {
                 |column| {
                     *t += 1;
                     let mut anomalies = 0;
-                    for (d, x) in detectors.iter_mut().zip(column.iter()) {
-                        anomalies += usize::from(judge(d.as_mut(), *t as i64 * 60_000, *x, counts));
+                    for (i, d) in detectors.iter_mut().enumerate() {
+                        let ts = *t as i64 * 60_000;
+                        anomalies += usize::from(judge(d.as_mut(), ts, column, &levels, i, feed));
                     }
                     black_box(anomalies)
                 },
