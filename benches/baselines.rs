@@ -10,18 +10,20 @@ use driftwatch::detect::threshold::ThresholdConfig;
 use driftwatch::detect::{Detector, DetectorConfig};
 use rand::{Rng, SeedableRng};
 
+/// A threshold no value of the workloads below reaches.
+fn threshold_above_100() -> DetectorConfig {
+    DetectorConfig::Threshold(ThresholdConfig {
+        above: Some(100.0),
+        below: None,
+        recover_below: None,
+        recover_above: None,
+    })
+}
+
 fn kinds() -> Vec<(&'static str, DetectorConfig)> {
     let c = BaselineConfig::default;
     vec![
-        (
-            "threshold",
-            DetectorConfig::Threshold(ThresholdConfig {
-                above: Some(100.0),
-                below: None,
-                recover_below: None,
-                recover_above: None,
-            }),
-        ),
+        ("threshold", threshold_above_100()),
         ("zscore", DetectorConfig::Zscore(c())),
         ("ewma", DetectorConfig::Ewma(c())),
         ("mad", DetectorConfig::Mad(c())),
@@ -176,15 +178,7 @@ fn tick_over_100k_series(c: &mut Criterion) {
         ("drift", DetectorConfig::Drift(Default::default())),
         ("binomial", DetectorConfig::Binomial(Default::default())),
         ("exceedance", DetectorConfig::Exceedance(Default::default())),
-        (
-            "threshold",
-            DetectorConfig::Threshold(ThresholdConfig {
-                above: Some(100.0),
-                below: None,
-                recover_below: None,
-                recover_above: None,
-            }),
-        ),
+        ("threshold", threshold_above_100()),
     ] {
         let feed = match config {
             DetectorConfig::Binomial(_) => Feed::Counts,

@@ -208,11 +208,7 @@ impl RuleRuntime {
             collect_baselines: self.collect_baselines,
         };
         for (id, mut values) in groups {
-            if values.len() < rule.min_samples {
-                continue;
-            }
-            let counts = ratio_counts(&rule, &values);
-            let Some(value) = aggregate(rule.aggregate, &mut values, window_secs) else {
+            let Some((value, counts)) = judged_value(&rule, &mut values, window_secs) else {
                 continue;
             };
             let fp = self
@@ -344,8 +340,22 @@ pub(super) struct EvalCtx {
     pub collect_baselines: bool,
 }
 
+/// A series' aggregated value and, for a ratio, its parts; None when it has too few
+/// samples (`min_samples`) or none to aggregate.
+pub(super) fn judged_value(
+    rule: &Rule,
+    values: &mut [f64],
+    window_secs: f64,
+) -> Option<(f64, Option<(f64, f64)>)> {
+    if values.len() < rule.min_samples {
+        return None;
+    }
+    let counts = ratio_counts(rule, values);
+    aggregate(rule.aggregate, values, window_secs).map(|value| (value, counts))
+}
+
 /// A ratio's parts, for detectors that judge counts (the binomial test).
-pub(super) fn ratio_counts(rule: &Rule, values: &[f64]) -> Option<(f64, f64)> {
+fn ratio_counts(rule: &Rule, values: &[f64]) -> Option<(f64, f64)> {
     (rule.aggregate == Aggregate::Ratio).then(|| {
         let events = values.iter().filter(|v| **v != 0.0).count();
         (events as f64, values.len() as f64)

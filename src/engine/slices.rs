@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::detect::Verdict;
-use crate::engine::aggregate::aggregate;
 use crate::engine::alert::Timing;
 use crate::engine::evaluate::{
-    conclude, judge, new_group, ratio_counts, EvalCtx, EvaluationOutcome, RuleRuntime,
+    conclude, judge, judged_value, new_group, EvalCtx, EvaluationOutcome, RuleRuntime,
 };
 use crate::model::{fingerprint, AlertState, Labels};
 
@@ -31,13 +30,12 @@ pub fn overlap(a: &Labels, b: &Labels) -> bool {
 }
 
 /// The window's values of every slice, in slice order then label order.
-fn slice_values(runtime: &mut RuleRuntime) -> Vec<(Labels, Vec<f64>)> {
-    let fine = runtime.window.group_values();
+fn slice_values(runtime: &RuleRuntime, fine: &[(u32, Vec<f64>)]) -> Vec<(Labels, Vec<f64>)> {
     let mut out = Vec::new();
     for slice in &runtime.rule.slices {
         let names: Vec<String> = slice.iter().map(|l| l.as_str().to_owned()).collect();
         let mut by_labels: BTreeMap<Labels, Vec<f64>> = BTreeMap::new();
-        for (id, values) in &fine {
+        for (id, values) in fine {
             let labels = runtime.window.labels(*id).project(&names);
             by_labels
                 .entry(labels)
@@ -52,13 +50,12 @@ fn slice_values(runtime: &mut RuleRuntime) -> Vec<(Labels, Vec<f64>)> {
 /// For a pooled rule: each coarser slice series' count of values above their own finest
 /// series' limit, and of values judged (those of finest series still learning are not),
 /// read before this window is learnt.
-fn pooled_counts(runtime: &mut RuleRuntime) -> BTreeMap<Labels, (u64, u64)> {
+fn pooled_counts(runtime: &RuleRuntime, fine: &[(u32, Vec<f64>)]) -> BTreeMap<Labels, (u64, u64)> {
     let mut out = BTreeMap::new();
     if !runtime.rule.detector.is_pooled() {
         return out;
     }
     let finest = runtime.rule.group_by.len();
-    let fine = runtime.window.group_values();
     let limits: Vec<Option<f64>> = fine
         .iter()
         .map(|(id, _)| {
@@ -168,14 +165,15 @@ impl RuleRuntime {
         mut out: EvaluationOutcome,
     ) -> EvaluationOutcome {
         let rule = std::sync::Arc::clone(&self.rule);
-        let mut series = slice_values(self);
+        let fine = self.window.group_values();
+        let mut series = slice_values(self, &fine);
         if series.len() > rule.max_series {
             out.dropped_series = series.len() - rule.max_series;
             series.truncate(rule.max_series);
         }
         out.series = series.len();
         self.evaluations += 1;
-        let pooled = pooled_counts(self);
+        let pooled = pooled_counts(self, &fine);
         let mut judged = self.judge_slices(series, &pooled, now);
         let active: Vec<bool> = judged
             .iter()
@@ -216,11 +214,7 @@ impl RuleRuntime {
         let window_secs = rule.window.as_secs_f64();
         let mut judged = Vec::with_capacity(series.len());
         for (labels, mut values) in series {
-            if values.len() < rule.min_samples {
-                continue;
-            }
-            let counts = ratio_counts(&rule, &values);
-            let Some(value) = aggregate(rule.aggregate, &mut values, window_secs) else {
+            let Some((value, counts)) = judged_value(&rule, &mut values, window_secs) else {
                 continue;
             };
             let fp = self
@@ -305,10 +299,8 @@ mod tests {
     use crate::sources::Observation;
     use std::sync::Arc;
 
-    fn sliced_rule() -> Arc<crate::config::validated::Rule> {
-        let text = "[[rule]]\nname = \"errors\"\nmetric = \"workflow.error_rate\"\n\
-                    slices = [[], [\"model\"], [\"mode\"]]\nwindow = \"20m\"\n\
-                    severity = \"warning\"\ndetector = { kind = \"binomial\" }\n";
+    /// The one rule `text` holds, parsed as a rule file is.
+    fn rule_from(text: &str) -> Arc<crate::config::validated::Rule> {
         let ctx = RuleContext {
             sources: vec!["s".into()],
             source_kinds: Default::default(),
@@ -317,6 +309,14 @@ mod tests {
         };
         let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
         Arc::clone(&set.rules[0])
+    }
+
+    fn sliced_rule() -> Arc<crate::config::validated::Rule> {
+        rule_from(
+            "[[rule]]\nname = \"errors\"\nmetric = \"workflow.error_rate\"\n\
+             slices = [[], [\"model\"], [\"mode\"]]\nwindow = \"20m\"\n\
+             severity = \"warning\"\ndetector = { kind = \"binomial\" }\n",
+        )
     }
 
     fn run(model: &str, mode: &str, secs: i64, failed: bool) -> Observation {
@@ -386,18 +386,12 @@ mod tests {
     }
 
     fn pooled_rule() -> Arc<crate::config::validated::Rule> {
-        let text = "[[rule]]\nname = \"cost\"\nmetric = \"llm.cost\"\n\
-                    slices = [[\"agent\"], [\"mode\"], [\"agent\", \"mode\", \"model\"]]\n\
-                    window = \"15m\"\nkeep_firing_for = \"30m\"\nseverity = \"warning\"\n\
-                    detector = { kind = \"exceedance\", pooled = true }\n";
-        let ctx = RuleContext {
-            sources: vec!["s".into()],
-            source_kinds: Default::default(),
-            receivers: vec![],
-            default_receivers: vec![],
-        };
-        let set = parse_rules(&[SourceFile::new("t.toml", text)], &ctx).unwrap();
-        Arc::clone(&set.rules[0])
+        rule_from(
+            "[[rule]]\nname = \"cost\"\nmetric = \"llm.cost\"\n\
+             slices = [[\"agent\"], [\"mode\"], [\"agent\", \"mode\", \"model\"]]\n\
+             window = \"15m\"\nkeep_firing_for = \"30m\"\nseverity = \"warning\"\n\
+             detector = { kind = \"exceedance\", pooled = true }\n",
+        )
     }
 
     /// A minute of calls: each agent calls each model in each mode once; model `b` costs
