@@ -283,19 +283,7 @@ pub fn validate_rule(
         None => 1,
     };
 
-    if let crate::detect::DetectorConfig::Exceedance(x) = cfg.detector.get_ref() {
-        if x.pooled == Some(true) && !slices.contains(&group_by) {
-            let msg = format!(
-                "`pooled` judges slices against their finest series: list the slice [{}] too",
-                group_by
-                    .iter()
-                    .map(|l| format!("{:?}", l.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            err(cfg.detector.span(), msg);
-        }
-    }
+    pooled_lists_its_finest_slice(&cfg, &slices, &group_by, &mut err);
     for problem in cfg.detector.get_ref().validate() {
         err(cfg.detector.span(), problem);
     }
@@ -373,6 +361,29 @@ pub fn validate_rule(
         receivers,
         max_series,
     })
+}
+
+/// A pooled exceedance judges coarser slices against the finest one, so that one (every
+/// label of the others) must be a slice too.
+fn pooled_lists_its_finest_slice(
+    cfg: &RuleConfig,
+    slices: &[Vec<LabelName>],
+    group_by: &[LabelName],
+    err: &mut impl FnMut(Range<usize>, String),
+) {
+    if let crate::detect::DetectorConfig::Exceedance(x) = cfg.detector.get_ref() {
+        if x.pooled == Some(true) && !slices.iter().any(|s| s.as_slice() == group_by) {
+            let msg = format!(
+                "`pooled` judges slices against their finest series: list the slice [{}] too",
+                group_by
+                    .iter()
+                    .map(|l| format!("{:?}", l.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            err(cfg.detector.span(), msg);
+        }
+    }
 }
 
 /// A sliced rule's label sets, each label checked like `group_by`'s (`metric_labels`:
