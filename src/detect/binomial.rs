@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{Binomial, DiscreteCDF};
 
 use crate::detect::threshold::fmt_num;
-use crate::detect::{DetectError, Detector, Verdict};
+use crate::detect::{DetectError, Detector, Share, Verdict};
 
 /// `detector = { kind = "binomial" }` on a rule with `aggregate = "ratio"`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -145,10 +145,7 @@ impl Detector for BinomialDetector {
         let percent = |r: f64| format!("{} %", fmt_num(r * 100.0));
         Verdict {
             evidence: -tail.max(1e-300).ln(),
-            share: Some((
-                events.max(0.0).round() as u64,
-                trials.max(0.0).round() as u64,
-            )),
+            share: Some(Share { high: k, n, usual }),
             anomalous,
             score: 1.0 - tail,
             expected: Some(usual),

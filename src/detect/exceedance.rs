@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::detect::binomial::upper_tail;
 use crate::detect::sketch::DecayingSketch;
 use crate::detect::threshold::fmt_num;
-use crate::detect::{DetectError, Detector, Verdict};
+use crate::detect::{DetectError, Detector, Share, Verdict};
 
 /// `detector = { kind = "exceedance", quantile = 0.99, p_value = 1e-6 }`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -257,7 +257,11 @@ impl Detector for ExceedanceDetector {
         };
         Verdict {
             evidence: -tail.max(1e-300).ln(),
-            share: Some((high, n)),
+            share: Some(Share {
+                high,
+                n,
+                usual: self.rate(),
+            }),
             anomalous,
             score: 1.0 - tail,
             expected: None,
@@ -306,7 +310,11 @@ impl Detector for ExceedanceDetector {
         };
         Verdict {
             evidence: -tail.max(1e-300).ln(),
-            share: Some((high, n)),
+            share: Some(Share {
+                high,
+                n,
+                usual: self.rate(),
+            }),
             anomalous: anomalous && !accepted,
             score: 1.0 - tail,
             expected: Some(limit),
@@ -483,7 +491,7 @@ mod tests {
             v.anomalous && v.reason.contains("values clustered"),
             "{v:?}"
         );
-        assert_eq!(v.share, Some((50, 50)));
+        assert_eq!(v.share.map(|s| (s.high, s.n)), Some((50, 50)));
     }
 
     #[test]
@@ -498,7 +506,7 @@ mod tests {
             "{}",
             v.reason
         );
-        assert_eq!(v.share, Some((8, 40)));
+        assert_eq!(v.share.map(|s| (s.high, s.n)), Some((8, 40)));
         assert_eq!(
             d.snapshot()["sketch"],
             before["sketch"],

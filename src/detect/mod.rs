@@ -53,9 +53,20 @@ pub struct Verdict {
     /// (binomial, exceedance); 0 otherwise. Sliced rules name the slice with the most.
     pub evidence: f64,
     /// For count tests: how many of how many observations were high (failed, above the
-    /// usual quantile). A sliced rule reports a cause on the slice where it is most
-    /// concentrated, not the largest one that contains it.
-    pub share: Option<(u64, u64)>,
+    /// usual quantile), and the share usually high. A sliced rule names the slice whose
+    /// count is least likely by chance, not the largest one that contains it.
+    pub share: Option<Share>,
+}
+
+/// A count test's observations: `high` of `n` were high where `usual` of them are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Share {
+    /// Observations that were high (failed, above the usual quantile).
+    pub high: u64,
+    /// Observations judged.
+    pub n: u64,
+    /// The share of observations usually high.
+    pub usual: f64,
 }
 
 /// A detector's serde state as its stored snapshot.

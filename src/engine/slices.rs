@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::detect::binomial::upper_tail;
 use crate::detect::Verdict;
 use crate::engine::alert::Timing;
 use crate::engine::evaluate::{
@@ -21,6 +22,9 @@ struct Judged {
     labels: Labels,
     value: f64,
     verdict: Verdict,
+    /// An active alert whose slice has no values in this window: it may still carry its
+    /// cause (a quiet slice between calls), and is concluded only if it does.
+    absent: bool,
 }
 
 /// True when some row could belong to both slices: no label has two different values.
@@ -109,7 +113,32 @@ fn causes(judged: &[Judged], active: &[bool]) -> Vec<Vec<usize>> {
             out.push(members);
         }
     }
+    add_concentrated(judged, &mut cause_of, &mut out);
     out
+}
+
+/// High observations a slice that is not anomalous needs to join an overlapping cause.
+const MIN_HIGH_TO_JOIN: u64 = 3;
+
+/// Adds to each cause the overlapping slices that hold several of its high observations
+/// but are not anomalous on their own, so they compete for naming it: a cause confined to
+/// agent=a may first reach significance on mode=x (whose counts scatter less) while
+/// agent=a, where it is concentrated, has not yet; the alert belongs on agent=a.
+fn add_concentrated(judged: &[Judged], cause_of: &mut [Option<usize>], out: &mut [Vec<usize>]) {
+    for (i, j) in judged.iter().enumerate() {
+        if cause_of[i].is_some() || j.verdict.share.is_none_or(|s| s.high < MIN_HIGH_TO_JOIN) {
+            continue;
+        }
+        let joined = out.iter_mut().enumerate().find(|(_, members)| {
+            members
+                .iter()
+                .any(|m| judged[*m].verdict.anomalous && overlap(&judged[*m].labels, &j.labels))
+        });
+        if let Some((id, members)) = joined {
+            cause_of[i] = Some(id);
+            members.push(i);
+        }
+    }
 }
 
 /// How a slice is named in reasons: its labels, or "all traffic" for the empty slice.
@@ -120,11 +149,13 @@ fn slice_name(labels: &Labels) -> String {
     }
 }
 
-/// The slice that explains the cause best first: where it is most concentrated (the
-/// highest share of high observations, counted conservatively so a slice of five is not
-/// preferred for five of five), else the strongest evidence; between equals, the coarser
-/// slice (it explains more). Among mode=x (half its agents affected) and agent=a (all
-/// of it), agent=a explains the cause although mode=x may hold more observations.
+/// The slice that explains the cause best first: the one whose count of high
+/// observations is least likely by chance (the plain binomial tail, without the
+/// detector's allowance for clustering, which differs between slices), else the strongest
+/// evidence; between equals, the coarser slice (it explains more). Among mode=x (half its
+/// agents affected) and agent=a (all of it), agent=a holds the same high observations in
+/// fewer trials; among agent=a (all of whose calls are in mode=x) and mode=x (every agent
+/// affected), mode=x holds more of them.
 fn by_evidence(judged: &[Judged], members: &mut [usize]) {
     members.sort_by(|a, b| {
         let (x, y) = (&judged[*a], &judged[*b]);
@@ -135,24 +166,14 @@ fn by_evidence(judged: &[Judged], members: &mut [usize]) {
     });
 }
 
-/// The share's Wilson lower bound (95 %) where the detector counts, else its evidence,
-/// else its score; counted shares rank above the others.
+/// Counted shares by their binomial evidence, above every other verdict; then evidence,
+/// then score.
 fn rank(v: &Verdict) -> f64 {
     match v.share {
-        Some((high, n)) if n > 0 => 2.0 + wilson_lower(high as f64, n as f64),
+        Some(s) if s.n > 0 => 2.0 + -upper_tail(s.high, s.n, s.usual).max(1e-300).ln(),
         _ if v.evidence > 0.0 => 1.0 - 1.0 / (1.0 + v.evidence),
         _ => v.score.clamp(0.0, 1.0) * 0.5,
     }
-}
-
-/// The lower end of the 95 % Wilson interval of `k` successes in `n`.
-fn wilson_lower(k: f64, n: f64) -> f64 {
-    const Z: f64 = 1.96;
-    let p = k / n;
-    let z2 = Z * Z;
-    let centre = p + z2 / (2.0 * n);
-    let spread = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    (centre - spread) / (1.0 + z2 / n)
 }
 
 impl RuleRuntime {
@@ -175,6 +196,7 @@ impl RuleRuntime {
         self.evaluations += 1;
         let pooled = pooled_counts(self, &fine);
         let mut judged = self.judge_slices(series, &pooled, now);
+        self.add_absent_active(&mut judged);
         let active: Vec<bool> = judged
             .iter()
             .map(|j| {
@@ -194,9 +216,13 @@ impl RuleRuntime {
             collect_points: self.collect_points,
             collect_baselines: self.collect_baselines,
         };
-        let count = judged.len();
+        let count = judged.iter().filter(|j| !j.absent).count();
         for j in judged {
+            if j.absent && !j.verdict.anomalous {
+                continue;
+            }
             let runtime = self.groups.get_mut(&j.fingerprint).expect("judged above");
+            runtime.seen_in = self.evaluations;
             conclude(&ctx, &j.fingerprint, runtime, j.value, j.verdict, &mut out);
         }
         self.apply_no_data(now, timing, count, &mut out);
@@ -237,9 +263,65 @@ impl RuleRuntime {
                 labels,
                 value,
                 verdict,
+                absent: false,
             });
         }
         judged
+    }
+
+    /// The pending or firing alerts whose slice has no values this window, as judged
+    /// series that are not anomalous, so a cause they carry stays on them.
+    fn add_absent_active(&self, judged: &mut Vec<Judged>) {
+        let seen: std::collections::HashSet<&str> =
+            judged.iter().map(|j| j.fingerprint.as_str()).collect();
+        let mut absent: Vec<Judged> = self
+            .groups
+            .iter()
+            .filter(|(fp, g)| {
+                !seen.contains(fp.as_str())
+                    && matches!(g.alert.state, AlertState::Pending | AlertState::Firing)
+            })
+            .map(|(fp, g)| Judged {
+                fingerprint: fp.clone(),
+                labels: g.alert.group.clone(),
+                value: g.alert.value.unwrap_or(f64::NAN),
+                verdict: Verdict {
+                    anomalous: false,
+                    score: 0.0,
+                    expected: g.alert.threshold,
+                    band: None,
+                    reason: "has no values in the window".into(),
+                    warming_up: false,
+                    evidence: 0.0,
+                    share: None,
+                },
+                absent: true,
+            })
+            .collect();
+        absent.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        judged.extend(absent);
+    }
+
+    /// Among the members that explain the cause equally well (the same rows, as when every
+    /// call in the window is agent=a's in mode=x), the one whose alert resolved last goes
+    /// first: a cause that comes back after a quiet spell reopens the slice it was on.
+    fn prefer_last_resolved(&self, judged: &[Judged], members: &mut [usize]) {
+        let top = rank(&judged[members[0]].verdict);
+        let tied = members
+            .iter()
+            .take_while(|i| rank(&judged[**i].verdict) >= top - 1e-9)
+            .count();
+        let resolved = |i: usize| {
+            self.groups[&judged[members[i]].fingerprint]
+                .alert
+                .resolved_at
+        };
+        if let Some(best) = (0..tied)
+            .filter(|i| resolved(*i).is_some())
+            .max_by_key(|i| resolved(*i))
+        {
+            members[..=best].rotate_right(1);
+        }
     }
 
     /// Gives one cause to one alert: the member already pending or firing with the most
@@ -247,6 +329,7 @@ impl RuleRuntime {
     /// lists every member, best first.
     fn assign(&mut self, judged: &mut [Judged], mut members: Vec<usize>) {
         by_evidence(judged, &mut members);
+        self.prefer_last_resolved(judged, &mut members);
         let active = |i: &usize| {
             matches!(
                 self.groups[&judged[*i].fingerprint].alert.state,
@@ -263,11 +346,23 @@ impl RuleRuntime {
         };
         let best = slice_name(&judged[best_at].labels);
         if !judged[holder].verdict.anomalous {
-            // The cause moved to a sibling slice: the alert reporting it keeps firing.
-            let reason = format!(
-                "(the cause now shows on {best} {})",
-                judged[best_at].verdict.reason
-            );
+            // The cause moved to a sibling slice, or is most concentrated on a slice not
+            // yet significant on its own: the alert names where it is concentrated.
+            let reason = if active(&holder) {
+                format!(
+                    "(the cause now shows on {best} {})",
+                    judged[best_at].verdict.reason
+                )
+            } else {
+                let (high, n) = judged[holder]
+                    .verdict
+                    .share
+                    .map_or((0, 0), |s| (s.high, s.n));
+                format!(
+                    "({high} of {n} high here, where the cause is most concentrated; {best} {})",
+                    judged[best_at].verdict.reason
+                )
+            };
             let v = &mut judged[holder].verdict;
             v.anomalous = true;
             v.reason = reason.into();
@@ -458,6 +553,123 @@ mod tests {
         let alert = &firing[0];
         // All of agent x's calls are high, half of each mode's: agent=x explains it.
         assert_eq!(alert.group, Labels::from([("agent", "x")]), "{alert:#?}");
+    }
+
+    fn judged(labels: Labels, anomalous: bool, high: u64, n: u64) -> Judged {
+        Judged {
+            fingerprint: fingerprint("cost", &labels),
+            labels,
+            value: 1.0,
+            verdict: Verdict {
+                anomalous,
+                score: 0.0,
+                expected: None,
+                band: None,
+                reason: "".into(),
+                warming_up: false,
+                evidence: 0.0,
+                share: Some(crate::detect::Share {
+                    high,
+                    n,
+                    usual: 0.01,
+                }),
+            },
+            absent: false,
+        }
+    }
+
+    #[test]
+    fn a_slice_not_yet_significant_joins_the_cause_and_names_it_when_its_count_is_rarer() {
+        // mode=x passed the test first (its counts scatter less); agent=a holds the same
+        // high calls in far fewer trials; agent=b has none of them.
+        let series = vec![
+            judged(Labels::from([("mode", "x")]), true, 6, 16),
+            judged(Labels::from([("agent", "a")]), false, 6, 7),
+            judged(Labels::from([("agent", "b")]), false, 0, 9),
+            judged(Labels::from([("mode", "y")]), false, 2, 9),
+        ];
+        let mut found = causes(&series, &[false; 4]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0],
+            vec![0, 1],
+            "a few high values do not join; none do not"
+        );
+        by_evidence(&series, &mut found[0]);
+        assert_eq!(series[found[0][0]].labels, Labels::from([("agent", "a")]));
+    }
+
+    #[test]
+    fn an_alert_whose_slice_is_quiet_keeps_the_cause_that_shows_in_an_overlapping_slice() {
+        let mut rt = RuleRuntime::new(pooled_rule());
+        let at = |m: i64| DateTime::from_timestamp(m * 60, 0).unwrap();
+        for m in 0..30 {
+            let (start, end) = rt.window_at(at(m));
+            let (after, until) = rt.window.fetch_range(start, end);
+            rt.ingest(cost_minute(m, false, false), after, until, false);
+            rt.evaluate(at(m));
+        }
+        let m1 = Labels::from([("mode", "m1")]);
+        let held = fingerprint("cost", &m1);
+        rt.groups.get_mut(&held).unwrap().alert.state = AlertState::Firing;
+        // This window only agent x's calls in mode m2 are high, and mode m1 has none.
+        let mut series = vec![judged(Labels::from([("agent", "x")]), true, 5, 5)];
+        series[0].fingerprint = fingerprint("cost", &series[0].labels);
+        rt.add_absent_active(&mut series);
+        assert_eq!(
+            series.len(),
+            2,
+            "{:?}",
+            series.iter().map(|j| &j.labels).collect::<Vec<_>>()
+        );
+        assert!(series[1].absent && series[1].labels == m1);
+        let active = [false, true];
+        let found = causes(&series, &active);
+        assert_eq!(found, vec![vec![0, 1]]);
+        rt.assign(&mut series, found[0].clone());
+        assert!(
+            series[1].verdict.anomalous,
+            "the firing alert carries the cause"
+        );
+        assert!(
+            series[1].verdict.reason.contains("now shows on agent=x"),
+            "{}",
+            series[1].verdict.reason
+        );
+        assert!(!series[0].verdict.anomalous, "no second alert");
+    }
+
+    #[test]
+    fn between_slices_holding_the_same_rows_the_one_that_resolved_last_reopens() {
+        let mut rt = RuleRuntime::new(pooled_rule());
+        let at = |m: i64| DateTime::from_timestamp(m * 60, 0).unwrap();
+        for m in 0..30 {
+            let (start, end) = rt.window_at(at(m));
+            let (after, until) = rt.window.fetch_range(start, end);
+            rt.ingest(cost_minute(m, false, false), after, until, false);
+            rt.evaluate(at(m));
+        }
+        let (x, m1) = (
+            Labels::from([("agent", "x")]),
+            Labels::from([("mode", "m1")]),
+        );
+        let series = vec![
+            judged(x.clone(), true, 5, 5),
+            judged(m1.clone(), true, 5, 5),
+        ];
+        let mut members = vec![0, 1];
+        by_evidence(&series, &mut members);
+        assert_eq!(series[members[0]].labels, x, "equal evidence: label order");
+        rt.groups
+            .get_mut(&fingerprint("cost", &m1))
+            .unwrap()
+            .alert
+            .resolved_at = Some(at(20));
+        rt.prefer_last_resolved(&series, &mut members);
+        assert_eq!(
+            series[members[0]].labels, m1,
+            "the slice the cause was last on"
+        );
     }
 
     #[test]
