@@ -94,6 +94,8 @@ pub struct BinomialDetector {
     min_events: f64,
     min_abs: f64,
     state: RateState,
+    /// The last judged counts and usual rate (k, n, rate), worded only when shown.
+    last: (u64, u64, f64),
 }
 
 impl BinomialDetector {
@@ -108,6 +110,7 @@ impl BinomialDetector {
             min_events: config.min_events.unwrap_or(3) as f64,
             min_abs: config.min_abs_deviation.unwrap_or(0.05),
             state: RateState::default(),
+            last: (0, 0, 0.0),
         }
     }
 
@@ -117,6 +120,11 @@ impl BinomialDetector {
             / (self.state.trials + self.prior_weight);
         rate.clamp(1e-6, 1.0 - 1e-6)
     }
+}
+
+/// A rate as a percentage, e.g. "2.5 %".
+fn percent(rate: f64) -> String {
+    format!("{} %", fmt_num(rate * 100.0))
 }
 
 impl Detector for BinomialDetector {
@@ -142,7 +150,7 @@ impl Detector for BinomialDetector {
             self.state.events = self.state.events * self.decay + events.max(0.0);
             self.state.trials = self.state.trials * self.decay + trials.max(0.0);
         }
-        let percent = |r: f64| format!("{} %", fmt_num(r * 100.0));
+        self.last = (k, n, usual);
         Verdict {
             evidence: -tail.max(1e-300).ln(),
             share: Some(Share { high: k, n, usual }),
@@ -157,10 +165,18 @@ impl Detector for BinomialDetector {
                 )
                 .into()
             } else {
-                format!("({k} of {n}) is within the usual {}", percent(usual)).into()
+                "is within the usual rate".into()
             },
             warming_up: false,
         }
+    }
+
+    fn describe_normal(&self) -> Option<String> {
+        let (k, n, usual) = self.last;
+        Some(format!(
+            "({k} of {n}) is within the usual {}",
+            percent(usual)
+        ))
     }
 
     fn snapshot(&self) -> serde_json::Value {

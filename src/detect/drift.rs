@@ -179,7 +179,7 @@ impl DriftDetector {
     fn verdict(&self, anomalous: bool, z: f64, rel: f64) -> Verdict {
         let s = &self.state;
         let side = if rel >= 0.0 { "above" } else { "below" };
-        let reason = if anomalous {
+        let reason: std::borrow::Cow<'static, str> = if anomalous {
             format!(
                 "has drifted {} % {side} its reference {} ({} average {})",
                 fmt_num((rel * 100.0).abs()),
@@ -187,14 +187,11 @@ impl DriftDetector {
                 self.recent_name,
                 fmt_num(s.recent)
             )
+            .into()
         } else if s.accepted {
-            format!("is accepted as the new level {}", fmt_num(s.reference))
+            format!("is accepted as the new level {}", fmt_num(s.reference)).into()
         } else {
-            format!(
-                "is within {} % of its reference {}",
-                fmt_num(self.min_rel * 100.0),
-                fmt_num(s.reference)
-            )
+            "is within its reference".into()
         };
         let band = s.reference * self.min_rel;
         Verdict {
@@ -204,7 +201,7 @@ impl DriftDetector {
             score: Normal::standard().cdf(self.signed(z)),
             expected: Some(s.reference),
             band: Some((s.reference - band.abs(), s.reference + band.abs())),
-            reason: reason.into(),
+            reason,
             warming_up: false,
         }
     }
@@ -272,6 +269,19 @@ impl Detector for DriftDetector {
         let mut v = self.verdict(anomalous, z, rel);
         v.warming_up = !warmed;
         v
+    }
+
+    fn describe_normal(&self) -> Option<String> {
+        let s = &self.state;
+        Some(if s.accepted {
+            format!("is accepted as the new level {}", fmt_num(s.reference))
+        } else {
+            format!(
+                "is within {} % of its reference {}",
+                fmt_num(self.min_rel * 100.0),
+                fmt_num(s.reference)
+            )
+        })
     }
 
     fn snapshot(&self) -> serde_json::Value {

@@ -126,6 +126,9 @@ pub struct ExceedanceDetector {
     warmup: u64,
     relearn_after: u64,
     state: ExceedanceState,
+    /// The last normal count (high, n) and the usual limit it was judged against (None
+    /// for a pooled count), worded only when shown.
+    last: (u64, u64, Option<f64>),
 }
 
 impl ExceedanceDetector {
@@ -147,6 +150,7 @@ impl ExceedanceDetector {
                 windows: 0,
                 mean_excess: 0.0,
             },
+            last: (0, 0, None),
         }
     }
 
@@ -246,14 +250,17 @@ impl Detector for ExceedanceDetector {
         if !anomalous {
             self.learn_dispersion(high, n);
         }
-        let q = fmt_num(self.quantile * 100.0);
-        let counted = format!("{high} of {n} above their own series' usual p{q}");
-        let reason = if anomalous {
+        self.last = (high, n, None);
+        let reason: std::borrow::Cow<'static, str> = if anomalous {
+            let q = fmt_num(self.quantile * 100.0);
             let expected = fmt_num(n as f64 * self.rate());
             let clustered = self.clustering();
-            format!("({counted}, {expected} expected; p = {tail:.1e}{clustered})")
+            format!(
+                "({high} of {n} above their own series' usual p{q}, {expected} expected; p = {tail:.1e}{clustered})"
+            )
+            .into()
         } else {
-            format!("({counted})")
+            "is within its series' usual range".into()
         };
         Verdict {
             evidence: -tail.max(1e-300).ln(),
@@ -266,7 +273,7 @@ impl Detector for ExceedanceDetector {
             score: 1.0 - tail,
             expected: None,
             band: None,
-            reason: reason.into(),
+            reason,
             warming_up: false,
         }
     }
@@ -291,22 +298,27 @@ impl Detector for ExceedanceDetector {
         if !anomalous {
             self.learn_dispersion(high, n);
         }
-        let q = fmt_num(self.quantile * 100.0);
         let expected = n as f64 * rate;
-        let reason = if accepted {
+        self.last = (high, n, Some(usual));
+        let q = || fmt_num(self.quantile * 100.0);
+        let reason: std::borrow::Cow<'static, str> = if accepted {
             format!(
-                "is accepted as the new level ({high} of {n} above the former usual p{q} of {})",
+                "is accepted as the new level ({high} of {n} above the former usual p{} of {})",
+                q(),
                 fmt_num(usual)
             )
+            .into()
         } else if anomalous {
             format!(
-                "({high} of {n} above the usual p{q} of {}, {} expected; p = {tail:.1e}{})",
+                "({high} of {n} above the usual p{} of {}, {} expected; p = {tail:.1e}{})",
+                q(),
                 fmt_num(usual),
                 fmt_num(expected),
                 self.clustering()
             )
+            .into()
         } else {
-            format!("({high} of {n} above the usual p{q} of {})", fmt_num(usual))
+            "is within its usual range".into()
         };
         Verdict {
             evidence: -tail.max(1e-300).ln(),
@@ -319,9 +331,19 @@ impl Detector for ExceedanceDetector {
             score: 1.0 - tail,
             expected: Some(limit),
             band: Some((f64::NEG_INFINITY, limit)),
-            reason: reason.into(),
+            reason,
             warming_up: false,
         }
+    }
+
+    fn describe_normal(&self) -> Option<String> {
+        let q = fmt_num(self.quantile * 100.0);
+        Some(match self.last {
+            (high, n, Some(usual)) => {
+                format!("({high} of {n} above the usual p{q} of {})", fmt_num(usual))
+            }
+            (high, n, None) => format!("({high} of {n} above their own series' usual p{q})"),
+        })
     }
 
     fn snapshot(&self) -> serde_json::Value {

@@ -108,6 +108,13 @@ pub trait Detector: Send {
     fn high_limit(&self) -> Option<f64> {
         None
     }
+    /// The last normal verdict's reason in full, with its numbers, for detectors whose
+    /// verdicts give a fixed short one (formatting numbers for every normal value of
+    /// every series is most of a tick). Read only where it is shown: a firing alert that
+    /// may resolve says what the value is now.
+    fn describe_normal(&self) -> Option<String> {
+        None
+    }
     /// Judges `high` of `n` observations that were each above their own series'
     /// [`Detector::high_limit`] (a pooled slice); learns nothing, since those series do.
     fn observe_exceedances(&mut self, ts_ms: i64, high: u64, n: u64) -> Verdict {

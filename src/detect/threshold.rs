@@ -85,14 +85,19 @@ enum Breach {
 pub struct ThresholdDetector {
     config: ThresholdConfig,
     breach: Breach,
+    /// What a value that does not breach is, worded once (judging a normal value, as
+    /// nearly every one is, formats nothing).
+    within: &'static str,
 }
 
 impl ThresholdDetector {
     /// A detector not in breach.
     pub fn new(config: ThresholdConfig) -> Self {
+        let within = interned(within_reason(&config));
         Self {
             config,
             breach: Breach::None,
+            within,
         }
     }
 
@@ -111,18 +116,35 @@ impl ThresholdDetector {
     }
 }
 
-impl ThresholdDetector {
-    /// What a value that does not breach is, in the limits' own words.
-    fn within_reason(&self) -> String {
-        match (self.config.below, self.config.above) {
-            (Some(b), Some(a)) => {
-                format!("is within the thresholds {} to {}", fmt_num(b), fmt_num(a))
-            }
-            (None, Some(a)) => format!("is not above the threshold {}", fmt_num(a)),
-            (Some(b), None) => format!("is not below the threshold {}", fmt_num(b)),
-            (None, None) => "is within the thresholds".to_owned(),
+/// What a value that does not breach is, in the limits' own words.
+fn within_reason(config: &ThresholdConfig) -> String {
+    match (config.below, config.above) {
+        (Some(b), Some(a)) => {
+            format!("is within the thresholds {} to {}", fmt_num(b), fmt_num(a))
         }
+        (None, Some(a)) => format!("is not above the threshold {}", fmt_num(a)),
+        (Some(b), None) => format!("is not below the threshold {}", fmt_num(b)),
+        (None, None) => "is within the thresholds".to_owned(),
     }
+}
+
+/// `text` as a string that lives for the whole process, stored once however many
+/// detectors (one per series) and reloads word it: there are as many as distinct limits
+/// in the rules, so what is kept stays small.
+fn interned(text: String) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static TEXTS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut texts = TEXTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(known) = texts.get(text.as_str()) {
+        return known;
+    }
+    let kept: &'static str = Box::leak(text.into_boxed_str());
+    texts.insert(kept);
+    kept
 }
 
 impl Detector for ThresholdDetector {
@@ -171,7 +193,7 @@ impl Detector for ThresholdDetector {
                 }
                 Breach::None => (
                     false,
-                    self.within_reason().into(),
+                    self.within.into(),
                     self.config.above.or(self.config.below),
                 ),
             };

@@ -394,10 +394,22 @@ pub(super) fn judge(
     value: f64,
     counts: Option<(f64, f64)>,
 ) -> Verdict {
-    match counts {
+    let verdict = match counts {
         Some((events, trials)) => runtime.detector.observe_counts(now_ms, events, trials),
         None => runtime.detector.observe_values(now_ms, values, value),
+    };
+    explained(runtime, verdict)
+}
+
+/// The verdict with its normal reason in full where it will be shown: a firing alert
+/// that may resolve says what the value is now (elsewhere the short reason serves).
+pub(super) fn explained(runtime: &GroupRuntime, mut verdict: Verdict) -> Verdict {
+    if !verdict.anomalous && runtime.alert.state == AlertState::Firing {
+        if let Some(full) = runtime.detector.describe_normal() {
+            verdict.reason = full.into();
+        }
     }
+    verdict
 }
 
 /// Turns one series' verdict into its alert's judgement, transition and baseline write.
@@ -653,6 +665,39 @@ mod tests {
         );
         assert!(summary.contains("is within its baseline"), "{summary}");
         assert_ne!(summary, &fired.1.alert.summary);
+    }
+
+    #[test]
+    fn a_count_test_resolve_gives_its_counts_though_normal_verdicts_are_worded_short() {
+        let mut rt = RuleRuntime::new(one_rule(
+            "[[rule]]\nname = \"b\"\nmetric = \"workflow.error_rate\"\naggregate = \"ratio\"\n\
+             window = \"10m\"\nseverity = \"warning\"\nsummary = \"{value} {reason}\"\n\
+             detector = { kind = \"binomial\", p_value = 1e-3 }\n",
+        ));
+        let burst = 600..606;
+        let mut changes = Vec::new();
+        for m in 0..640 {
+            // Five runs a minute; one in a hundred fails, all of them in the burst.
+            let rows = (0..5)
+                .map(|i| Observation {
+                    labels: Labels::new().into(),
+                    sample: Sample {
+                        ts: at(m * 60 + i),
+                        value: f64::from(burst.contains(&m) || (m * 5 + i) % 100 == 0),
+                    },
+                })
+                .collect();
+            let out = feed(&mut rt, m * 60 + 30, rows);
+            changes.extend(out.transitions);
+        }
+        let resolved = changes
+            .iter()
+            .find(|t| t.alert.state == AlertState::Resolved)
+            .expect("the burst fires and resolves");
+        let summary = &resolved.alert.summary;
+        assert!(summary.contains("of 50) is within the usual"), "{summary}");
+        let quiet = rt.groups.values().next().unwrap();
+        assert_eq!(quiet.alert.reason, "is within the usual rate");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::detect::binomial::upper_tail;
 use crate::detect::Verdict;
 use crate::engine::alert::Timing;
 use crate::engine::evaluate::{
-    conclude, judge, judged_value, new_group, EvalCtx, EvaluationOutcome, RuleRuntime,
+    conclude, explained, judge, judged_value, new_group, EvalCtx, EvaluationOutcome, RuleRuntime,
 };
 use crate::model::{fingerprint, AlertState, Labels};
 
@@ -255,7 +255,10 @@ impl RuleRuntime {
             runtime.seen_in = self.evaluations;
             let now_ms = now.timestamp_millis();
             let verdict = match pooled.get(&labels) {
-                Some((high, n)) => runtime.detector.observe_exceedances(now_ms, *high, *n),
+                Some((high, n)) => {
+                    let verdict = runtime.detector.observe_exceedances(now_ms, *high, *n);
+                    explained(runtime, verdict)
+                }
                 None => judge(runtime, now_ms, &values, value, counts),
             };
             judged.push(Judged {
