@@ -29,7 +29,6 @@ pub mod sample;
 pub mod sender;
 pub mod signing;
 pub mod silence;
-pub mod silence_client;
 pub mod slack;
 pub mod smtp_transport;
 pub mod template;

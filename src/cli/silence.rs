@@ -2,30 +2,69 @@
 //! command line.
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use driftwatch::config::types::DurationSpec;
+
+/// Arguments of `driftwatch silence`.
+#[derive(Args)]
+pub struct SilenceArgs {
+    /// Base URL of the running driftwatch.
+    #[arg(long, env = "DRIFTWATCH_URL", default_value = "http://127.0.0.1:9187")]
+    url: String,
+    /// The API token (needed to add and expire).
+    #[arg(long, env = "DRIFTWATCH_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    action: SilenceAction,
+}
 
 /// What to do.
-#[derive(Debug, Clone)]
-pub enum SilenceCommand {
-    /// Create a silence.
+#[derive(Subcommand)]
+enum SilenceAction {
+    /// Mute the alerts all MATCHERS match (name=value, name!=value, name=~regex,
+    /// name!~regex); prints the new silence's id.
     Add {
-        /// Matchers such as `model=gpt-4o` or `severity=~warning|info`.
+        /// Matchers, e.g. model=gpt-4o severity=~warning|info.
+        #[arg(required = true)]
         matchers: Vec<String>,
-        /// Length, e.g. `2h`.
-        duration: String,
+        /// How long, e.g. 2h (at most 1y).
+        #[arg(long, default_value = "1h")]
+        duration: DurationSpec,
         /// Who is silencing.
+        #[arg(long)]
         author: String,
         /// Why.
+        #[arg(long)]
         comment: String,
-        /// End it once the alerts it muted have resolved.
+        /// End the silence once the alerts it muted have resolved.
+        #[arg(long)]
         expire_on_resolve: bool,
     },
-    /// List silences.
-    List,
+    /// List silences, newest first.
+    Ls,
     /// Expire a silence now.
     Expire {
-        /// Its id.
+        /// The silence's id.
         id: String,
     },
+}
+
+/// Runs the action against the API; prints its answer, or the error and exit 1.
+pub async fn run(args: SilenceArgs) -> ExitCode {
+    match request(&args.url, args.token.as_deref(), args.action).await {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The string at `key` of a JSON object, or "" when it is missing or not a string.
@@ -33,6 +72,7 @@ fn text<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
     v.get(key).and_then(|x| x.as_str()).unwrap_or("")
 }
 
+/// The JSON answer of a successful response, or the API's error message with its status.
 async fn answer(response: reqwest::Response) -> Result<serde_json::Value, String> {
     let status = response.status();
     let body: serde_json::Value = response
@@ -55,12 +95,12 @@ async fn answer(response: reqwest::Response) -> Result<serde_json::Value, String
     }
 }
 
-/// Runs one command against the API at `base` (e.g. `http://127.0.0.1:9187`); returns
+/// Runs one action against the API at `base` (e.g. `http://127.0.0.1:9187`); returns
 /// what to print.
-pub async fn run(
+async fn request(
     base: &str,
     token: Option<&str>,
-    command: SilenceCommand,
+    command: SilenceAction,
 ) -> Result<String, String> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
@@ -77,7 +117,7 @@ pub async fn run(
             .map_err(|e| format!("cannot reach {base}: {e}"))
     };
     match command {
-        SilenceCommand::Add {
+        SilenceAction::Add {
             matchers,
             duration,
             author,
@@ -86,7 +126,7 @@ pub async fn run(
         } => {
             let body = serde_json::json!({
                 "matchers": matchers,
-                "duration": duration,
+                "duration": duration.to_string(),
                 "created_by": author,
                 "comment": comment,
                 "expire_on_resolve": expire_on_resolve,
@@ -94,11 +134,11 @@ pub async fn run(
             let v = answer(send(authed(client.post(&url).json(&body))).await?).await?;
             Ok(format!("{}\n", text(&v, "id")))
         }
-        SilenceCommand::Expire { id } => {
+        SilenceAction::Expire { id } => {
             answer(send(authed(client.delete(format!("{url}/{id}")))).await?).await?;
             Ok(format!("expired {id}\n"))
         }
-        SilenceCommand::List => {
+        SilenceAction::Ls => {
             let v = answer(send(client.get(&url)).await?).await?;
             let mut out = String::new();
             for s in v
