@@ -25,5 +25,6 @@ pub mod sources;
 pub mod store;
 pub mod telemetry;
 pub mod time_math;
+pub mod types;
 
 pub use error::{Error, Result};

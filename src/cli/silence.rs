@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use driftwatch::config::types::DurationSpec;
+use driftwatch::types::DurationSpec;
 
 /// Arguments of `driftwatch silence`.
 #[derive(Args)]

@@ -11,10 +11,10 @@ use crate::config::receivers::{validate_receiver, ReceiverSite};
 use crate::config::routing::{build_policy, PolicySections};
 use crate::config::rule::RuleFileConfig;
 use crate::config::service::{ServiceConfigFile, SourceSection};
-use crate::config::types::{EnvString, Secret};
 use crate::config::validate::{validate_rule, RuleContext};
 use crate::config::validated::{DeliveryConfig, RuleSet, ServiceConfig, SourceConfig};
 use crate::sources::dialect::Dialect;
+use crate::types::{EnvString, Secret};
 
 fn read(path: &Path) -> Result<String, ConfigErrors> {
     let error = |line, column, message| {

@@ -15,7 +15,6 @@ pub mod routing;
 pub mod rule;
 pub mod schema;
 pub mod service;
-pub mod types;
 pub mod validate;
 pub mod validated;
 

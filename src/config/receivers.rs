@@ -13,7 +13,6 @@ use crate::config::location::{ConfigError, SourceFile};
 use crate::config::service::{
     AlertmanagerSection, BodyFormat, EmailSection, EmailTls, ReceiverSection, WebhookSection,
 };
-use crate::config::types::{EnvString, Secret};
 use crate::config::validated::{AlertmanagerConfig, EmailConfig, ReceiverConfig, WebhookConfig};
 use crate::notify::address_policy::AddressPolicy;
 use crate::notify::body::WebhookBody;
@@ -21,6 +20,7 @@ use crate::notify::signing::SigningKey;
 use crate::notify::template::{
     Template, TemplateError, DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_SUBJECT, DEFAULT_EMAIL_TEXT,
 };
+use crate::types::{EnvString, Secret};
 
 /// Where a receiver is declared, and what it may refer to.
 pub(crate) struct ReceiverSite<'a> {

@@ -6,9 +6,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::types::DurationSpec;
 use crate::detect::DetectorConfig;
 use crate::model::Severity;
+use crate::types::DurationSpec;
 
 /// One `rules/*.toml` file: a list of `[[rule]]` tables.
 #[derive(Debug, Deserialize, JsonSchema)]

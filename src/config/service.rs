@@ -8,7 +8,8 @@ use toml::Spanned;
 
 use crate::config::allowlist::AllowedDestination;
 use crate::config::routing::{InhibitSection, RouteSection, TimeIntervalSection};
-use crate::config::types::{DurationSpec, EnvString};
+use crate::telemetry::LogSection;
+use crate::types::{DurationSpec, EnvString};
 
 /// `driftwatch.toml` exactly as written.
 #[derive(Debug, Deserialize, Default, JsonSchema)]
@@ -388,27 +389,4 @@ pub struct DeliverySection {
     /// The longest wait a receiver's `Retry-After` (on 429/503) can impose (default 1h).
     #[serde(default)]
     pub max_retry_after: Option<DurationSpec>,
-}
-
-/// `[log]`.
-#[derive(Debug, Deserialize, Default, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LogSection {
-    /// `text` (default) or `json`.
-    #[serde(default)]
-    pub format: Option<LogFormat>,
-    /// A tracing filter such as `info` or `driftwatch=debug` (default `info`).
-    #[serde(default)]
-    pub level: Option<String>,
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use crate::config::location::{ConfigError, SourceFile};
 use crate::config::rule::{Aggregate, RuleConfig};
-use crate::config::types::{CronSpec, LabelName};
 use crate::config::validated::{Rule, RuleQuery, Schedule, SourceKind};
 use crate::model::Labels;
 use crate::sources::catalog::CatalogMetric;
+use crate::types::{CronSpec, LabelName};
 
 /// What a rule may refer to: the names configured in `driftwatch.toml`.
 #[derive(Debug, Clone, Default)]

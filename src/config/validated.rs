@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use crate::config::allowlist::AllowedDestination;
 use crate::config::rule::{Aggregate, NoDataPolicy};
-use crate::config::service::{EmailTls, LogFormat};
-use crate::config::types::{CronSpec, LabelName, Secret};
+use crate::config::service::EmailTls;
 use crate::detect::DetectorConfig;
 use crate::model::{Labels, Severity};
 use crate::notify::body::WebhookBody;
 use crate::notify::template::Template;
 use crate::sources::catalog::CatalogMetric;
+use crate::telemetry::LogFormat;
+use crate::types::{CronSpec, LabelName, Secret};
 
 /// The whole service configuration, validated.
 #[derive(Debug, Clone)]

@@ -15,12 +15,12 @@ use rand::SeedableRng;
 
 use crate::clock::SystemClock;
 use crate::config::allowlist::AllowedDestination;
-use crate::config::types::Secret;
 use crate::config::validated::{
     DeliveryConfig, ReceiverConfig, RuleSet, Schedule, ServiceConfig, SourceConfig, WebhookConfig,
 };
 use crate::config::{load_rules, RuleContext};
 use crate::sources::dialect::Dialect;
+use crate::types::Secret;
 use crate::{Error, Result};
 use workload::{generate_run, Incident, Writer};
 

@@ -8,10 +8,10 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::config::types::DurationSpec;
 use crate::notify::silence::{Matcher, Silence};
 use crate::server::error::ApiError;
 use crate::server::ServerState;
+use crate::types::DurationSpec;
 
 /// Body of `POST /api/v1/silences`.
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use driftwatch::clock::SystemClock;
-use driftwatch::config::types::Secret;
 use driftwatch::config::validated::{
     DeliveryConfig, ReceiverConfig, RuleSet, ServiceConfig, SourceConfig, WebhookConfig,
 };
@@ -14,6 +13,7 @@ use driftwatch::demo::receiver::Receiver;
 use driftwatch::demo::schema::create_schema;
 use driftwatch::demo::workload::{Run, Step, Writer};
 use driftwatch::sources::dialect::Dialect;
+use driftwatch::types::Secret;
 use sqlx::AnyPool;
 
 /// The signing secret tests use.

@@ -22,13 +22,11 @@ use regex::Regex;
 const KNOWN_CYCLE: &[&str] = &[
     "app",
     "config",
-    "detect",
     "engine",
     "notify",
     "server",
     "sources",
     "store",
-    "telemetry",
 ];
 
 /// Every `.rs` file under `dir`, recursively.

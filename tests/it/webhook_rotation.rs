@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use driftwatch::config::types::Secret;
 use driftwatch::config::validated::WebhookConfig;
 use driftwatch::demo::receiver::Receiver;
 use driftwatch::notify::webhook::WebhookSender;
+use driftwatch::types::Secret;
 
 const NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OLD: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxw=";
