@@ -116,7 +116,7 @@ pub struct Evaluator {
     /// Receivers for alerts not tied to a rule (`source_down`).
     pub default_receivers: Vec<String>,
     /// The last evaluation of each rule, for `GET /api/v1/rules`.
-    pub statuses: crate::app::status::RuleStatuses,
+    pub statuses: Arc<crate::server::status::RuleStatuses>,
     /// Active and scheduled silences (kept in step with the store by the API), shared
     /// with the group flusher.
     pub silences: Arc<crate::notify::silence::SilenceSet>,
@@ -307,7 +307,7 @@ impl Evaluator {
             .observe(started.elapsed().as_secs_f64());
         self.statuses.record(
             &rule.name,
-            crate::app::status::RuleStatus {
+            crate::server::status::RuleStatus {
                 last_evaluation: self.clock.now(),
                 duration_seconds: started.elapsed().as_secs_f64(),
                 result: result.label(),

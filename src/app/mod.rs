@@ -5,7 +5,6 @@ pub mod evaluator;
 pub mod examples;
 pub mod reload;
 pub mod scheduler;
-pub mod status;
 pub mod supervisor;
 mod tasks;
 pub mod watchdog;
@@ -327,8 +326,11 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     let router = crate::server::router(crate::server::ServerState {
         metrics: metrics.clone(),
         store: store.clone(),
-        evaluator: Arc::clone(&evaluator),
-        reloader: Arc::clone(&reloader),
+        clock: Arc::clone(&clock),
+        statuses: Arc::clone(&evaluator.statuses),
+        silences: Arc::clone(&evaluator.silences),
+        groups_wake: Arc::clone(&evaluator.groups_wake),
+        rules: Arc::clone(&reloader) as Arc<dyn crate::server::RulesHandle>,
         started_at: clock.now(),
         sql_sources: Arc::new(sql_sources),
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),

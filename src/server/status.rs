@@ -1,7 +1,7 @@
 //! What the API reports about rules: each rule's last evaluation, and the last reload.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -24,6 +24,9 @@ pub struct RuleStatus {
 }
 
 /// The last evaluation of every rule, by name.
+///
+/// A poisoned lock is read through: each update is one map insert or removal, so a panic
+/// elsewhere cannot leave the map half-changed, and the API keeps answering.
 #[derive(Debug, Default)]
 pub struct RuleStatuses(Mutex<HashMap<String, RuleStatus>>);
 
@@ -32,13 +35,17 @@ impl RuleStatuses {
     pub fn record(&self, rule: &str, status: RuleStatus) {
         self.0
             .lock()
-            .expect("status lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(rule.to_owned(), status);
     }
 
     /// The last evaluation of `rule`, if it has run.
     pub fn get(&self, rule: &str) -> Option<RuleStatus> {
-        self.0.lock().expect("status lock").get(rule).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(rule)
+            .cloned()
     }
 
     /// Rules whose last evaluation panicked, with the panic: their tasks are restarting
@@ -46,7 +53,7 @@ impl RuleStatuses {
     pub fn panicked(&self) -> std::collections::BTreeMap<String, String> {
         self.0
             .lock()
-            .expect("status lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter(|(_, s)| s.result == "panic")
             .map(|(name, s)| (name.clone(), s.error.clone().unwrap_or_default()))
@@ -55,7 +62,10 @@ impl RuleStatuses {
 
     /// Forgets rules that are gone.
     pub fn retain(&self, keep: impl Fn(&str) -> bool) {
-        self.0.lock().expect("status lock").retain(|k, _| keep(k));
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|k, _| keep(k));
     }
 }
 
