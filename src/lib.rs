@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod model;
 pub mod notify;
+pub mod rule;
 pub mod ruletest;
 pub mod score;
 pub mod server;

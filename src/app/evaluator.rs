@@ -9,7 +9,6 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
-use crate::config::validated::Rule;
 use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SourceHealth;
 use crate::engine::{Alert, Transition};
@@ -17,6 +16,7 @@ use crate::model::AlertState;
 use crate::notify::flap::{self, FlapVerdict};
 use crate::notify::payload::alert_payload;
 use crate::notify::policy::NotifyPolicy;
+use crate::rule::Rule;
 use crate::sources::{FetchRequest, Source, SourceError};
 use crate::store::{CommitBatch, Store};
 use crate::telemetry::Metrics;

@@ -361,8 +361,8 @@ pub(crate) async fn warm_up(
 ) {
     let rule = Arc::clone(&runtime.rule);
     let period = match &rule.schedule {
-        crate::config::validated::Schedule::Every(d) => *d,
-        crate::config::validated::Schedule::Cron(_) => Duration::from_secs(3600),
+        crate::rule::Schedule::Every(d) => *d,
+        crate::rule::Schedule::Cron(_) => Duration::from_secs(3600),
     };
     let Some(span) = rule.detector.warmup_span(period) else {
         return;

@@ -2,52 +2,18 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
-use crate::config::location::{ConfigError, ConfigErrors, SourceFile};
 use crate::config::receivers::{validate_receiver, ReceiverSite};
 use crate::config::routing::{build_policy, PolicySections};
-use crate::config::rule::RuleFileConfig;
 use crate::config::service::{ServiceConfigFile, SourceSection};
-use crate::config::validate::{validate_rule, RuleContext};
-use crate::config::validated::{DeliveryConfig, RuleSet, ServiceConfig, SourceConfig};
+use crate::config::validated::{DeliveryConfig, ServiceConfig, SourceConfig};
+use crate::rule::toml_text::{read, toml_message, with_suggestion};
+use crate::rule::RuleContext;
 use crate::sources::dialect::Dialect;
+use crate::types::{ConfigError, ConfigErrors, SourceFile};
 use crate::types::{EnvString, Secret};
-
-fn read(path: &Path) -> Result<String, ConfigErrors> {
-    let error = |line, column, message| {
-        ConfigErrors(vec![ConfigError {
-            file: path.display().to_string(),
-            line,
-            column,
-            rule: None,
-            message,
-        }])
-    };
-    let bytes = std::fs::read(path).map_err(|e| error(0, 0, format!("cannot read: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let bad = e.utf8_error().valid_up_to();
-        let (line, column) = text_position(e.as_bytes(), bad);
-        let byte = e.as_bytes().get(bad).copied().unwrap_or_default();
-        error(
-            line,
-            column,
-            format!("byte 0x{byte:02x} is not UTF-8; rule and config files must be UTF-8 text"),
-        )
-    })
-}
-
-/// 1-based (line, column in characters) of byte `offset`, where everything before it is
-/// valid UTF-8.
-fn text_position(bytes: &[u8], offset: usize) -> (usize, usize) {
-    let before = std::str::from_utf8(bytes.get(..offset).unwrap_or_default()).unwrap_or_default();
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line = before.matches('\n').count() + 1;
-    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
-    (line, column)
-}
 
 /// Reads and validates `driftwatch.toml`; a missing file means all defaults.
 pub fn load_service_config(path: &Path) -> Result<ServiceConfig, ConfigErrors> {
@@ -69,7 +35,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
             with_suggestion(&toml_message(&e, text)),
         )])
     })?;
-    let mut errors = crate::config::numbers::non_finite_numbers(&file);
+    let mut errors = crate::rule::numbers::non_finite_numbers(&file);
 
     let listen = raw.server.listen.get_ref().clone();
     if listen.parse::<SocketAddr>().is_err() {
@@ -317,178 +283,6 @@ impl ServiceConfig {
             default_receivers: self.default_receivers.clone(),
         }
     }
-}
-
-/// The rule files of a directory: `*.toml` directly inside it, in name order.
-pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigErrors> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: dir.display().to_string(),
-            line: 0,
-            column: 0,
-            rule: None,
-            message: format!("cannot read the rules directory: {e}"),
-        }])
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-/// Loads and validates every rule file in `dir`, reporting all problems at once.
-pub fn load_rules(dir: &Path, ctx: &RuleContext) -> Result<RuleSet, ConfigErrors> {
-    let mut sources = Vec::new();
-    for path in rule_files(dir)? {
-        sources.push(SourceFile::new(path.display().to_string(), read(&path)?));
-    }
-    parse_rules(&sources, ctx)
-}
-
-/// Validates rule files already in memory.
-pub fn parse_rules(files: &[SourceFile], ctx: &RuleContext) -> Result<RuleSet, ConfigErrors> {
-    let mut errors = Vec::new();
-    let mut rules = Vec::new();
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    for file in files {
-        for (offset, parsed) in parse_rule_chunks(file, &mut errors) {
-            match validate_rule(parsed, file, offset, ctx) {
-                Ok(rule) => {
-                    if let Some(first) = seen.get(&rule.name) {
-                        errors.push(ConfigError {
-                            file: file.path.clone(),
-                            line: file.position(offset).0,
-                            column: 1,
-                            rule: Some(rule.name.clone()),
-                            message: format!("duplicate rule name (first defined in {first})"),
-                        });
-                    } else {
-                        seen.insert(rule.name.clone(), file.path.clone());
-                        rules.push(Arc::new(rule));
-                    }
-                }
-                Err(mut e) => errors.append(&mut e),
-            }
-        }
-    }
-    ConfigErrors(errors).into_result(RuleSet { rules })
-}
-
-/// Splits a file at its `[[rule]]` headers and deserializes each rule on its own, so one
-/// bad rule does not hide the problems of the next. Returns (offset, rule) pairs.
-fn parse_rule_chunks(
-    file: &SourceFile,
-    errors: &mut Vec<ConfigError>,
-) -> Vec<(usize, crate::config::rule::RuleConfig)> {
-    // First the whole file's syntax: a syntax error makes chunking meaningless.
-    let table = match file.text.parse::<toml::Table>() {
-        Ok(t) => t,
-        Err(e) => {
-            errors.push(file.error(e.span(), None, toml_message(&e, &file.text)));
-            return Vec::new();
-        }
-    };
-    errors.extend(crate::config::numbers::non_finite_numbers(file));
-    let expected = table
-        .get("rule")
-        .and_then(|r| r.as_array())
-        .map(|a| a.len())
-        .unwrap_or(0);
-    let mut starts = Vec::new();
-    let mut offset = 0;
-    for line in file.text.split_inclusive('\n') {
-        let t = line.trim();
-        let header = t.split('#').next().unwrap_or("").trim().replace(' ', "");
-        if header == "[[rule]]" {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    let mut out = Vec::new();
-    if starts.len() != expected
-        || starts
-            .first()
-            .is_some_and(|s| !only_comments(&file.text[..*s]))
-    {
-        // Unusual layout (inline arrays, keys before the first rule): whole-file parse.
-        match toml::from_str::<RuleFileConfig>(&file.text) {
-            Ok(f) => out.extend(f.rule.into_iter().map(|r| (0, r))),
-            Err(e) => errors.push(file.error(e.span(), None, toml_message(&e, &file.text))),
-        }
-        return out;
-    }
-    for (i, start) in starts.iter().enumerate() {
-        let end = starts.get(i + 1).copied().unwrap_or(file.text.len());
-        let chunk = &file.text[*start..end];
-        match toml::from_str::<RuleFileConfig>(chunk) {
-            Ok(mut f) if f.rule.len() == 1 => out.push((*start, f.rule.remove(0))),
-            Ok(_) => errors.push(file.error(Some(*start..*start), None, "expected one rule")),
-            Err(e) => {
-                let name = table
-                    .get("rule")
-                    .and_then(|r| r.as_array())
-                    .and_then(|a| a.get(i))
-                    .and_then(|r| r.get("name"))
-                    .and_then(|n| n.as_str())
-                    .map(str::to_owned);
-                let span = e.span().map(|s| s.start + start..s.end + start);
-                let message = with_suggestion(&toml_message(&e, chunk));
-                errors.push(file.error(span, name.as_deref(), message));
-            }
-        }
-    }
-    out
-}
-
-/// A TOML error's message. toml gives some syntax errors (a control character in a
-/// comment, say) no message at all: those name the character found instead of printing
-/// an empty error.
-fn toml_message(e: &toml::de::Error, text: &str) -> String {
-    if !e.message().trim().is_empty() {
-        return e.message().to_owned();
-    }
-    let found = e
-        .span()
-        .and_then(|s| text.get(s.start..))
-        .and_then(|rest| rest.chars().next());
-    match found {
-        Some(c) => format!("invalid TOML: unexpected {c:?}"),
-        None => "invalid TOML".to_owned(),
-    }
-}
-
-/// Adds "did you mean `x`?" to serde's unknown field/variant messages.
-fn with_suggestion(message: &str) -> String {
-    let Some(rest) = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))
-    else {
-        return message.to_owned();
-    };
-    let Some((found, expected)) = rest.split_once('`') else {
-        return message.to_owned();
-    };
-    let best = expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|candidate| (strsim::damerau_levenshtein(found, candidate), candidate))
-        .min();
-    match best {
-        Some((distance, candidate)) if distance <= 2 => {
-            format!("{message}; did you mean `{candidate}`?")
-        }
-        _ => message.to_owned(),
-    }
-}
-
-fn only_comments(text: &str) -> bool {
-    text.lines().all(|l| {
-        let t = l.trim();
-        t.is_empty() || t.starts_with('#')
-    })
 }
 
 /// An `http`/`https` URL from a config string (after `${VAR}` expansion): sources and

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use crate::config::allowlist::AllowedDestination;
 use crate::config::load::http_url;
-use crate::config::location::{ConfigError, SourceFile};
 use crate::config::service::{
     AlertmanagerSection, BodyFormat, EmailSection, EmailTls, ReceiverSection, WebhookSection,
 };
@@ -20,6 +19,7 @@ use crate::notify::signing::SigningKey;
 use crate::notify::template::{
     Template, TemplateError, DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_SUBJECT, DEFAULT_EMAIL_TEXT,
 };
+use crate::types::{ConfigError, SourceFile};
 use crate::types::{EnvString, Secret};
 
 /// Where a receiver is declared, and what it may refer to.

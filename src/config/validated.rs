@@ -2,19 +2,19 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::allowlist::AllowedDestination;
-use crate::config::rule::{Aggregate, NoDataPolicy};
 use crate::config::service::EmailTls;
-use crate::detect::DetectorConfig;
-use crate::model::{Labels, Severity};
 use crate::notify::body::WebhookBody;
 use crate::notify::template::Template;
-use crate::sources::catalog::CatalogMetric;
 use crate::telemetry::LogFormat;
-use crate::types::{CronSpec, LabelName, Secret};
+use crate::types::Secret;
+
+// The rule types live in `rule` and the query kinds in `sources`; they are re-exported
+// here because the tools above `config` (backtest, demo, ruletest) name them through it.
+pub use crate::rule::{Rule, RuleSet, Schedule};
+pub use crate::sources::{RuleQuery, SourceKind};
 
 /// The whole service configuration, validated.
 #[derive(Debug, Clone)]
@@ -64,17 +64,6 @@ pub enum SourceConfig {
     },
     /// A scraped exposition endpoint.
     Scrape(crate::sources::scrape::ScrapeSettings),
-}
-
-/// The kinds of source, for checking that a rule asks its source a question it answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceKind {
-    /// `kind = "sql"`: catalog metrics and SQL queries.
-    Sql,
-    /// `kind = "prometheus"`: PromQL.
-    Prometheus,
-    /// `kind = "scrape"`: exposition metric names.
-    Scrape,
 }
 
 impl SourceConfig {
@@ -232,137 +221,4 @@ impl Default for DeliveryConfig {
             max_retry_after: Duration::from_secs(3600),
         }
     }
-}
-
-/// When a rule is evaluated.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Schedule {
-    /// At a fixed interval.
-    Every(Duration),
-    /// On a cron schedule.
-    Cron(Box<CronSpec>),
-}
-
-/// What a rule reads.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RuleQuery {
-    /// A built-in metric with equality filters on its labels.
-    Catalog {
-        /// The metric.
-        metric: CatalogMetric,
-        /// Required label values.
-        filter: Labels,
-    },
-    /// The rule's own SQL: columns `ts`, `value`, and label columns; `$1`/`$2` bind the
-    /// window's start and end as unix seconds.
-    Sql {
-        /// The statement.
-        sql: String,
-    },
-    /// A PromQL expression for a Prometheus server, evaluated as an instant query.
-    PromQl {
-        /// The expression.
-        expr: String,
-    },
-    /// A metric read from a scrape source, by its exposition name (`x_total`, a
-    /// histogram's family name, `x_count`, …), with label equality filters.
-    Scraped {
-        /// The sample name.
-        metric: String,
-        /// Required label values.
-        filter: Labels,
-    },
-}
-
-/// A validated rule, ready for the engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rule {
-    /// Unique name.
-    pub name: String,
-    /// The file it came from (for messages).
-    pub file: String,
-    /// Free text.
-    pub description: String,
-    /// Source name.
-    pub source: String,
-    /// What to read.
-    pub query: RuleQuery,
-    /// Labels to group by (for a sliced rule, every label of its slices).
-    pub group_by: Vec<LabelName>,
-    /// The label sets a sliced rule judges (empty: one series per `group_by` set).
-    pub slices: Vec<Vec<LabelName>>,
-    /// How a group's samples become one value.
-    pub aggregate: Aggregate,
-    /// How far back to look.
-    pub window: Duration,
-    /// When to evaluate.
-    pub schedule: Schedule,
-    /// How far the window is shifted back for late rows.
-    pub delay: Duration,
-    /// How long a breach must last before firing.
-    pub for_duration: Duration,
-    /// How long to keep firing after the breach ends.
-    pub keep_firing_for: Duration,
-    /// Minimum samples for a group to be judged.
-    pub min_samples: usize,
-    /// What a group without samples means.
-    pub no_data: NoDataPolicy,
-    /// Severity of the alerts.
-    pub severity: Severity,
-    /// Summary template.
-    pub summary: String,
-    /// Extra labels on every alert.
-    pub labels: Labels,
-    /// Extra annotations on every alert.
-    pub annotations: BTreeMap<String, String>,
-    /// The detector.
-    pub detector: DetectorConfig,
-    /// Receivers to notify.
-    pub receivers: Vec<String>,
-    /// Series limit per evaluation.
-    pub max_series: usize,
-}
-
-impl Rule {
-    /// Short human name of what is measured, e.g. `p95 llm.call.duration`.
-    pub fn measure_name(&self) -> String {
-        match &self.query {
-            RuleQuery::Catalog { metric, .. } => {
-                format!("{} {}", self.aggregate.as_str(), metric.name())
-            }
-            RuleQuery::Scraped { metric, .. } => format!("{} {metric}", self.aggregate.as_str()),
-            RuleQuery::Sql { .. } | RuleQuery::PromQl { .. } => {
-                format!("{} value", self.aggregate.as_str())
-            }
-        }
-    }
-
-    /// The unit suffix for values (`s`, `USD`, …), empty when unknown.
-    pub fn unit(&self) -> &'static str {
-        match (&self.query, self.aggregate) {
-            (_, Aggregate::Count) => "",
-            (_, Aggregate::Ratio) => "",
-            (RuleQuery::Catalog { metric, .. }, Aggregate::Rate) => {
-                let _ = metric;
-                "/s"
-            }
-            (RuleQuery::Catalog { metric, .. }, _) => metric.unit(),
-            (RuleQuery::Scraped { metric, .. }, Aggregate::Rate) => {
-                if metric.ends_with("_seconds_sum") {
-                    ""
-                } else {
-                    "/s"
-                }
-            }
-            (RuleQuery::Scraped { metric, .. }, _) if metric.ends_with("_seconds") => "s",
-            (RuleQuery::Sql { .. } | RuleQuery::PromQl { .. } | RuleQuery::Scraped { .. }, _) => "",
-        }
-    }
-}
-
-/// Every loaded rule; immutable, swapped whole on reload.
-#[derive(Debug, Clone, Default)]
-pub struct RuleSet {
-    /// Rules in file order.
-    pub rules: Vec<Arc<Rule>>,
 }

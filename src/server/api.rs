@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
-use crate::config::validated::Schedule;
 use crate::engine::Alert;
 use crate::model::AlertState;
+use crate::rule::Schedule;
 use crate::server::error::ApiError;
 use crate::server::status::{ReloadStatus, RuleStatus};
 use crate::server::ServerState;

@@ -30,8 +30,8 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
-use crate::config::validated::Rule;
 use crate::notify::silence::SilenceSet;
+use crate::rule::Rule;
 use crate::server::status::{ReloadStatus, RuleStatuses};
 use crate::store::Store;
 use crate::telemetry::Metrics;

@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::ConfigError;
+use crate::types::ConfigError;
 
 /// How one rule's last evaluation went.
 #[derive(Debug, Clone, Serialize)]

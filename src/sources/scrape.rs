@@ -8,10 +8,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::validated::RuleQuery;
 use crate::sources::async_trait_free::BoxFuture;
 use crate::sources::exposition::Format;
 use crate::sources::scrape_store::{IngestStats, ScrapeStore};
+use crate::sources::RuleQuery;
 
 pub use crate::sources::scrape_store::DEFAULT_MAX_SERIES;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};

@@ -5,11 +5,12 @@ use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::location::{ConfigError, SourceFile};
-use crate::config::rule::{Aggregate, RuleConfig};
-use crate::config::validated::{Rule, RuleQuery, Schedule, SourceKind};
 use crate::model::Labels;
+use crate::rule::spec::{Aggregate, RuleConfig};
+use crate::rule::validated::{Rule, Schedule};
 use crate::sources::catalog::CatalogMetric;
+use crate::sources::{RuleQuery, SourceKind};
+use crate::types::{ConfigError, SourceFile};
 use crate::types::{CronSpec, LabelName};
 
 /// What a rule may refer to: the names configured in `driftwatch.toml`.
@@ -434,7 +435,7 @@ fn list(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{parse_rules, SourceFile};
+    use crate::rule::{parse_rules, SourceFile};
 
     fn ctx() -> RuleContext {
         RuleContext {

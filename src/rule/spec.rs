@@ -19,7 +19,7 @@ pub struct RuleFileConfig {
     pub rule: Vec<RuleConfig>,
 }
 
-/// One rule exactly as written; validated into [`crate::config::Rule`].
+/// One rule exactly as written; validated into [`crate::rule::Rule`].
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {

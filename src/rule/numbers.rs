@@ -11,7 +11,7 @@ use std::ops::Range;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
-use crate::config::location::{ConfigError, SourceFile};
+use crate::types::{ConfigError, SourceFile};
 
 /// One value of the document, with where it is.
 struct Node(Spanned<Value>);
