@@ -12,7 +12,7 @@ use axum::routing::post;
 use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use driftwatch::clock::SystemClock;
-use driftwatch::config::validated::{DeliveryConfig, WebhookConfig};
+use driftwatch::notify::settings::{DeliveryConfig, WebhookConfig};
 use driftwatch::notify::webhook::WebhookSender;
 use driftwatch::notify::{Dispatcher, StepOutcome};
 use driftwatch::store::{CommitBatch, NewMessage, Store};

@@ -142,7 +142,8 @@ fn build_all_sources(
 
 /// Builds the senders for every receiver.
 pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, Sender>> {
-    crate::notify::sender::build_senders(config).map_err(Error::Other)
+    crate::notify::sender::build_senders(&config.receivers, &config.delivery.allow_private)
+        .map_err(Error::Other)
 }
 
 /// Puts firing alerts that belong to no notification group (they fired before groups

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use driftwatch::config::service::BodyFormat;
 use driftwatch::notify::preview::{preview_payload, render_preview, PreviewTarget};
+use driftwatch::notify::settings::BodyFormat;
 
 use super::load_service_or_print;
 

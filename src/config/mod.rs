@@ -7,7 +7,6 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-pub mod allowlist;
 pub mod load;
 pub mod receivers;
 pub mod routing;

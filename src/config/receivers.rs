@@ -7,14 +7,14 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::allowlist::AllowedDestination;
 use crate::config::load::http_url;
-use crate::config::service::{
-    AlertmanagerSection, BodyFormat, EmailSection, EmailTls, ReceiverSection, WebhookSection,
-};
-use crate::config::validated::{AlertmanagerConfig, EmailConfig, ReceiverConfig, WebhookConfig};
+use crate::config::service::{AlertmanagerSection, EmailSection, ReceiverSection, WebhookSection};
 use crate::notify::address_policy::AddressPolicy;
+use crate::notify::allowlist::AllowedDestination;
 use crate::notify::body::WebhookBody;
+use crate::notify::settings::{
+    AlertmanagerConfig, BodyFormat, EmailConfig, EmailTls, ReceiverConfig, WebhookConfig,
+};
 use crate::notify::signing::SigningKey;
 use crate::notify::template::{
     Template, TemplateError, DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_SUBJECT, DEFAULT_EMAIL_TEXT,
@@ -339,8 +339,8 @@ fn literal_ip_allowed(
 #[cfg(test)]
 mod tests {
     use crate::config::parse_service_config;
-    use crate::config::validated::ReceiverConfig;
     use crate::notify::body::WebhookBody;
+    use crate::notify::settings::{EmailConfig, EmailTls, ReceiverConfig};
 
     fn load(dir: &std::path::Path, text: &str) -> Result<crate::config::ServiceConfig, String> {
         parse_service_config(&dir.join("driftwatch.toml"), text).map_err(|e| e.to_string())
@@ -423,5 +423,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("refused"), "{err}");
+    }
+
+    fn email_config(extra: &str) -> Result<EmailConfig, String> {
+        let text = format!(
+            "[receivers.mail]\nkind = \"email\"\nfrom = \"driftwatch <dw@example.com>\"\n\
+             to = [\"ops@example.com\", \"Oncall <oncall@example.com>\"]\n{extra}"
+        );
+        let config = parse_service_config(std::path::Path::new("driftwatch.toml"), &text)
+            .map_err(|e| e.to_string())?;
+        match config.receivers.get("mail") {
+            Some(ReceiverConfig::Email(e)) => Ok(e.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn plaintext_is_refused_to_a_non_local_host_and_without_the_flag() {
+        let err =
+            email_config("host = \"smtp.example.com\"\ntls = \"none\"\nallow_plaintext = true\n")
+                .unwrap_err();
+        assert!(
+            err.contains("only for localhost or a loopback address"),
+            "{err}"
+        );
+        assert!(
+            err.starts_with("driftwatch.toml:1:1: receiver \"mail\""),
+            "{err}"
+        );
+        let err = email_config("host = \"127.0.0.1\"\ntls = \"none\"\n").unwrap_err();
+        assert!(err.contains("needs allow_plaintext = true"), "{err}");
+        let ok = email_config(
+            "host = \"localhost\"\ntls = \"none\"\nallow_plaintext = true\n\
+             [delivery]\nallow_private = [\"127.0.0.1\"]\n",
+        )
+        .unwrap();
+        assert_eq!((ok.port, ok.tls), (25, EmailTls::None));
+        let ok = email_config("host = \"smtp.example.com\"\n").unwrap();
+        assert_eq!((ok.port, ok.tls), (587, EmailTls::Starttls));
     }
 }

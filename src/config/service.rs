@@ -6,8 +6,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::allowlist::AllowedDestination;
 use crate::config::routing::{InhibitSection, RouteSection, TimeIntervalSection};
+use crate::notify::allowlist::AllowedDestination;
+use crate::notify::settings::{BodyFormat, EmailTls};
 use crate::telemetry::LogSection;
 use crate::types::{DurationSpec, EnvString};
 
@@ -206,32 +207,6 @@ pub enum ReceiverSection {
     Email(EmailSection),
     /// Alerts pushed to an Alertmanager's `/api/v2/alerts`.
     Alertmanager(AlertmanagerSection),
-}
-
-/// The body a webhook receiver is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BodyFormat {
-    /// driftwatch's own signed JSON (`driftwatch.alert.v1`), as documented.
-    #[default]
-    Driftwatch,
-    /// The body Alertmanager's webhooks send (version 4), for receivers written for it.
-    Alertmanager,
-    /// A Slack incoming-webhook message (text and blocks).
-    Slack,
-}
-
-/// How an email receiver secures its SMTP connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EmailTls {
-    /// Plain connection upgraded with STARTTLS, which the server must offer (port 587).
-    #[default]
-    Starttls,
-    /// TLS from the first byte (port 465).
-    Tls,
-    /// No encryption: only to a loopback relay, and only with `allow_plaintext = true`.
-    None,
 }
 
 /// `[receivers.NAME] kind = "email"`.

@@ -14,11 +14,10 @@ use std::time::Duration;
 use rand::SeedableRng;
 
 use crate::clock::SystemClock;
-use crate::config::allowlist::AllowedDestination;
-use crate::config::validated::{
-    DeliveryConfig, ReceiverConfig, RuleSet, Schedule, ServiceConfig, SourceConfig, WebhookConfig,
-};
+use crate::config::validated::{RuleSet, Schedule, ServiceConfig, SourceConfig};
 use crate::config::{load_rules, RuleContext};
+use crate::notify::allowlist::AllowedDestination;
+use crate::notify::settings::{DeliveryConfig, ReceiverConfig, WebhookConfig};
 use crate::sources::dialect::Dialect;
 use crate::types::Secret;
 use crate::{Error, Result};

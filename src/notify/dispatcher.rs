@@ -12,10 +12,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
-use crate::config::validated::DeliveryConfig;
 use crate::notify::receiver_gate::{Health, ReceiverGate};
 use crate::notify::retry::{next_attempt_delay, wait_honouring_retry_after};
 use crate::notify::sender::Sender;
+use crate::notify::settings::DeliveryConfig;
 use crate::notify::webhook::{DeliveryError, FailureKind};
 use crate::store::{DeliveryResult, OutboxMessage, Store, StoreError};
 use crate::telemetry::Metrics;

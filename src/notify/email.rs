@@ -10,12 +10,12 @@ use std::time::SystemTime;
 use lettre::message::{Message, MultiPart, SinglePart};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 
-use crate::config::allowlist::AllowedDestination;
-use crate::config::service::EmailTls;
-use crate::config::validated::EmailConfig;
 use crate::notify::address_policy::AddressPolicy;
+use crate::notify::allowlist::AllowedDestination;
 use crate::notify::payload::WebhookPayload;
 use crate::notify::resolver::{CheckedResolver, HostLookup, SystemLookup};
+use crate::notify::settings::EmailConfig;
+use crate::notify::settings::EmailTls;
 use crate::notify::smtp_transport::{SendError, SmtpTransport};
 use crate::notify::webhook::{DeliveryError, FailureKind};
 
@@ -185,53 +185,39 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_service_config;
-    use crate::config::validated::ReceiverConfig;
     use crate::notify::sample::sample_payload;
+    use crate::notify::template::{
+        Template, DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_SUBJECT, DEFAULT_EMAIL_TEXT,
+    };
 
-    fn email_config(extra: &str) -> Result<EmailConfig, String> {
-        let text = format!(
-            "[receivers.mail]\nkind = \"email\"\nfrom = \"driftwatch <dw@example.com>\"\n\
-             to = [\"ops@example.com\", \"Oncall <oncall@example.com>\"]\n{extra}"
-        );
-        let config = parse_service_config(std::path::Path::new("driftwatch.toml"), &text)
-            .map_err(|e| e.to_string())?;
-        match config.receivers.get("mail") {
-            Some(ReceiverConfig::Email(e)) => Ok(e.clone()),
-            other => panic!("{other:?}"),
+    /// The settings `[receivers.mail]` with this `host` and the defaults validates to
+    /// (validation itself is tested in `config::receivers`, which builds them).
+    fn email_config(host: &str) -> EmailConfig {
+        let template = |name: &str, text: &str| Template::compile(name, text).unwrap();
+        EmailConfig {
+            host: host.to_owned(),
+            port: 587,
+            tls: EmailTls::Starttls,
+            ca_pem: None,
+            from: "driftwatch <dw@example.com>".parse().unwrap(),
+            to: vec![
+                "ops@example.com".parse().unwrap(),
+                "Oncall <oncall@example.com>".parse().unwrap(),
+            ],
+            credentials: None,
+            timeout: std::time::Duration::from_secs(30),
+            subject: template("default email subject", DEFAULT_EMAIL_SUBJECT),
+            text: template("default email.txt", DEFAULT_EMAIL_TEXT),
+            html: template("default email.html", DEFAULT_EMAIL_HTML),
+            disable_after: None,
+            allow_private: false,
         }
-    }
-
-    #[test]
-    fn plaintext_is_refused_to_a_non_local_host_and_without_the_flag() {
-        let err =
-            email_config("host = \"smtp.example.com\"\ntls = \"none\"\nallow_plaintext = true\n")
-                .unwrap_err();
-        assert!(
-            err.contains("only for localhost or a loopback address"),
-            "{err}"
-        );
-        assert!(
-            err.starts_with("driftwatch.toml:1:1: receiver \"mail\""),
-            "{err}"
-        );
-        let err = email_config("host = \"127.0.0.1\"\ntls = \"none\"\n").unwrap_err();
-        assert!(err.contains("needs allow_plaintext = true"), "{err}");
-        let ok = email_config(
-            "host = \"localhost\"\ntls = \"none\"\nallow_plaintext = true\n\
-             [delivery]\nallow_private = [\"127.0.0.1\"]\n",
-        )
-        .unwrap();
-        assert_eq!((ok.port, ok.tls), (25, EmailTls::None));
-        let ok = email_config("host = \"smtp.example.com\"\n").unwrap();
-        assert_eq!((ok.port, ok.tls), (587, EmailTls::Starttls));
     }
 
     // The transport's connection pool lives on the tokio runtime.
     #[tokio::test]
     async fn the_message_is_multipart_with_an_id_derived_from_the_notification() {
-        let sender =
-            EmailSender::new(email_config("host = \"smtp.example.com\"\n").unwrap(), &[]).unwrap();
+        let sender = EmailSender::new(email_config("smtp.example.com"), &[]).unwrap();
         let stored = serde_json::to_string(&sample_payload("mail")).unwrap();
         let first = sender.message("msg_1", &stored).unwrap().formatted();
         let again = sender.message("msg_1", &stored).unwrap().formatted();
@@ -252,10 +238,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_host_name_is_refused_when_it_resolves_to_metadata_even_if_allowlisted() {
-        let config = email_config(
-            "host = \"smtp.internal\"\n[delivery]\nallow_private = [\"smtp.internal\"]\n",
-        )
-        .unwrap();
+        // As `host = "smtp.internal"` with `[delivery] allow_private = ["smtp.internal"]`.
+        let config = email_config("smtp.internal");
         let allowlist = ["smtp.internal".parse().unwrap()];
         let metadata = "169.254.169.254".parse().unwrap();
         let lookup =
@@ -274,7 +258,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_broken_template_dead_letters_instead_of_retrying() {
-        let mut config = email_config("host = \"smtp.example.com\"\n").unwrap();
+        let mut config = email_config("smtp.example.com");
         config.subject =
             crate::notify::template::Template::compile("subject", "{{ alerts[0].nope }}").unwrap();
         let sender = EmailSender::new(config, &[]).unwrap();

@@ -10,6 +10,7 @@
 
 pub mod address_policy;
 pub mod alertmanager;
+pub mod allowlist;
 pub mod body;
 pub mod dispatcher;
 pub mod email;
@@ -27,6 +28,7 @@ pub mod retry;
 pub mod route;
 pub mod sample;
 pub mod sender;
+pub mod settings;
 pub mod signing;
 pub mod silence;
 pub mod slack;

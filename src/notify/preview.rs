@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use crate::config::service::BodyFormat;
-use crate::config::validated::ReceiverConfig;
 use crate::notify::body::WebhookBody;
 use crate::notify::email::render_email;
 use crate::notify::payload::WebhookPayload;
 use crate::notify::sample::sample_payload;
+use crate::notify::settings::BodyFormat;
+use crate::notify::settings::ReceiverConfig;
 use crate::notify::template::Template;
 
 /// What to render.

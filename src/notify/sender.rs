@@ -4,11 +4,11 @@
 //! [`CheckedResolver`](crate::notify::resolver::CheckedResolver) built from the same
 //! `[delivery] allow_private` and the receiver's own `allow_private`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::config::allowlist::AllowedDestination;
-use crate::config::validated::{ReceiverConfig, ServiceConfig};
+use crate::notify::allowlist::AllowedDestination;
 use crate::notify::email::EmailSender;
+use crate::notify::settings::ReceiverConfig;
 use crate::notify::webhook::{DeliveryError, FailureKind, WebhookSender};
 
 /// Delivers to one receiver.
@@ -73,13 +73,16 @@ impl Sender {
     }
 }
 
-/// Builds the senders for every configured receiver.
-pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, Sender>, String> {
-    config
-        .receivers
+/// Builds the senders for every configured receiver; `allowlist` is `[delivery]
+/// allow_private`, the non-public destinations every receiver may reach.
+pub fn build_senders(
+    receivers: &BTreeMap<String, ReceiverConfig>,
+    allowlist: &[AllowedDestination],
+) -> Result<HashMap<String, Sender>, String> {
+    receivers
         .iter()
         .map(|(name, cfg)| {
-            Sender::build(cfg, &config.delivery.allow_private)
+            Sender::build(cfg, allowlist)
                 .map(|s| (name.clone(), s))
                 .map_err(|e| format!("receiver {name}: {e}"))
         })

@@ -12,9 +12,9 @@ use lettre::transport::smtp::client::Tls;
 use lettre::transport::smtp::response::Response;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::config::validated::EmailConfig;
 use crate::notify::address_policy::AddressRefused;
 use crate::notify::resolver::CheckedResolver;
+use crate::notify::settings::EmailConfig;
 use crate::notify::webhook::{DeliveryError, FailureKind};
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;

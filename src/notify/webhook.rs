@@ -5,11 +5,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::allowlist::AllowedDestination;
-use crate::config::validated::WebhookConfig;
 use crate::notify::address_policy::{AddressPolicy, AddressRefused};
+use crate::notify::allowlist::AllowedDestination;
 use crate::notify::resolver::{CheckedResolver, HostLookup, SystemLookup};
 use crate::notify::retry::parse_retry_after;
+use crate::notify::settings::WebhookConfig;
 use crate::notify::signing::SigningKey;
 
 /// What kind of failure an attempt met, which decides what happens next.

@@ -6,8 +6,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use driftwatch::config::validated::{ReceiverConfig, WebhookConfig};
 use driftwatch::demo::receiver::Receiver;
+use driftwatch::notify::settings::{ReceiverConfig, WebhookConfig};
 use driftwatch::types::Secret;
 
 use crate::helpers::{

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 
 /// The members of the import cycle that remains; shrink it as modules leave the cycle.
-const KNOWN_CYCLE: &[&str] = &["config", "notify", "server", "store"];
+const KNOWN_CYCLE: &[&str] = &["notify", "store"];
 
 /// Every `.rs` file under `dir`, recursively.
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use driftwatch::clock::{Clock, ManualClock};
-use driftwatch::config::validated::{DeliveryConfig, WebhookConfig};
+use driftwatch::notify::settings::{DeliveryConfig, WebhookConfig};
 use driftwatch::notify::webhook::WebhookSender;
 use driftwatch::notify::{Dispatcher, StepOutcome};
 use driftwatch::store::{NewMessage, Store};

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use driftwatch::config::validated::WebhookConfig;
 use driftwatch::demo::receiver::Receiver;
+use driftwatch::notify::settings::WebhookConfig;
 use driftwatch::notify::webhook::WebhookSender;
 use driftwatch::types::Secret;
 
@@ -64,7 +64,7 @@ fn previous_secrets_are_validated_and_need_a_current_one() {
         "secret = \"{NEW}\"\nprevious_secrets = [\"{OLD}\"]\n"
     ))
     .unwrap();
-    let driftwatch::config::validated::ReceiverConfig::Webhook(w) = &ok.receivers["ops"] else {
+    let driftwatch::notify::settings::ReceiverConfig::Webhook(w) = &ok.receivers["ops"] else {
         panic!("ops is a webhook")
     };
     assert_eq!(w.previous_secrets.len(), 1);
