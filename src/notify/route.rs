@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 use crate::model::Labels;
 use crate::notify::silence::Matcher;
 
+pub use crate::model::group::GroupSettings;
+
 /// Which labels form an alert's group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupBy {
@@ -17,24 +19,6 @@ pub enum GroupBy {
     All,
     /// These labels (none: the whole route is one group).
     Labels(Vec<String>),
-}
-
-/// When a group's notifications go out; stored with each group so a flush uses the
-/// settings the group was made with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupSettings {
-    /// Wait after a group's first alert, so alerts arriving together go out together.
-    pub group_wait_ms: i64,
-    /// Wait after a notification before one about changes to the same group.
-    pub group_interval_ms: i64,
-    /// Resend a group that still fires after this long; `None`: never.
-    pub repeat_interval_ms: Option<i64>,
-    /// Whether resolved alerts are notified (the receiver's `send_resolved`).
-    pub send_resolved: bool,
-    /// Time intervals during which the route sends nothing.
-    pub mute_time_intervals: Vec<String>,
-    /// Time intervals outside which the route sends nothing (empty: always active).
-    pub active_time_intervals: Vec<String>,
 }
 
 /// One node of the routing tree, with every inherited setting filled in.
