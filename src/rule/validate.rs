@@ -56,192 +56,13 @@ pub fn validate_rule(
         );
     }
 
-    let source = match &cfg.source {
-        Some(s) if ctx.sources.iter().any(|n| n == s.get_ref()) => s.get_ref().clone(),
-        Some(s) => {
-            err(
-                s.span(),
-                format!(
-                    "unknown source {:?}; configured sources: {}",
-                    s.get_ref(),
-                    list(&ctx.sources)
-                ),
-            );
-            String::new()
-        }
-        None if ctx.sources.len() == 1 => ctx.sources.first().cloned().unwrap_or_default(),
-        None => {
-            err(
-                cfg.name.span(),
-                format!(
-                    "rule needs `source`: expected one of the configured sources ({})",
-                    list(&ctx.sources)
-                ),
-            );
-            String::new()
-        }
-    };
+    let source = rule_source(&cfg, ctx, &mut err);
 
-    let filter = Labels(cfg.filter.clone().into_iter().collect());
-    let kind = ctx.source_kinds.get(&source).copied();
-    let mismatch = match (kind, &cfg.metric, &cfg.query, &cfg.promql) {
-        (Some(SourceKind::Scrape), _, Some(q), _) => Some((
-            q.span(),
-            format!("source {source:?} is a scrape source: name an exposition metric with `metric` instead of `query`"),
-        )),
-        (Some(SourceKind::Scrape), _, _, Some(q)) => Some((
-            q.span(),
-            format!("source {source:?} is a scrape source: name an exposition metric with `metric`; `promql` needs a prometheus source"),
-        )),
-        (Some(SourceKind::Prometheus), Some(m), _, _) => Some((
-            m.span(),
-            format!("source {source:?} is a prometheus source: give `promql` instead of `metric`"),
-        )),
-        (Some(SourceKind::Prometheus), _, Some(q), _) => Some((
-            q.span(),
-            format!("source {source:?} is a prometheus source: give `promql` instead of `query`"),
-        )),
-        (Some(SourceKind::Sql), _, _, Some(q)) => Some((
-            q.span(),
-            format!("source {source:?} is a sql source: `promql` needs a prometheus source"),
-        )),
-        _ => None,
-    };
-    let query = if let Some((span, message)) = mismatch {
-        err(span, message);
-        None
-    } else if let (Some(SourceKind::Scrape), Some(m)) = (kind, &cfg.metric) {
-        let name = m.get_ref();
-        let valid = name.bytes().enumerate().all(|(i, c)| {
-            c.is_ascii_alphabetic() || c == b'_' || c == b':' || (i > 0 && c.is_ascii_digit())
-        });
-        if name.is_empty() || !valid {
-            err(
-                m.span(),
-                format!("invalid metric name {name:?}; expected letters, digits, '_' or ':', not starting with a digit"),
-            );
-        }
-        Some(RuleQuery::Scraped {
-            metric: name.clone(),
-            filter: filter.clone(),
-        })
-    } else {
-        match (&cfg.metric, &cfg.query, &cfg.promql) {
-            (None, None, Some(q)) => {
-                if q.get_ref().trim().is_empty() {
-                    err(q.span(), "`promql` must not be empty".to_owned());
-                }
-                Some(RuleQuery::PromQl {
-                    expr: q.get_ref().clone(),
-                })
-            }
-            (Some(_), _, Some(q)) | (_, Some(_), Some(q)) => {
-                err(
-                    q.span(),
-                    "give only one of `metric`, `query` and `promql`".to_owned(),
-                );
-                None
-            }
-            (Some(m), None, None) => match CatalogMetric::from_name(m.get_ref()) {
-                Some(metric) => {
-                    let known = metric.label_names();
-                    for key in cfg.filter.keys() {
-                        if !known.contains(&key.as_str()) {
-                            err(
-                                m.span(),
-                                format!(
-                                    "filter label {key:?} is not a label of {}; expected one of {}",
-                                    metric.name(),
-                                    known.join(", ")
-                                ),
-                            );
-                        }
-                    }
-                    for g in &cfg.group_by {
-                        if !known.contains(&g.get_ref().as_str()) {
-                            err(
-                                g.span(),
-                                format!(
-                                    "group_by label {:?} is not a label of {}; expected one of {}",
-                                    g.get_ref(),
-                                    metric.name(),
-                                    known.join(", ")
-                                ),
-                            );
-                        }
-                    }
-                    Some(RuleQuery::Catalog { metric, filter })
-                }
-                None => {
-                    err(
-                        m.span(),
-                        format!(
-                            "unknown metric {:?}; expected one of {}",
-                            m.get_ref(),
-                            CatalogMetric::names().join(", ")
-                        ),
-                    );
-                    None
-                }
-            },
-            (None, Some(q), None) => {
-                if let Err(e) = crate::sources::sql_guard::check_read_only_query(q.get_ref()) {
-                    err(q.span(), e);
-                }
-                let lower = q.get_ref().to_ascii_lowercase();
-                if !lower.contains("ts") || !lower.contains("value") {
-                    err(
-                        q.span(),
-                        "query must return columns named `ts` and `value`".to_owned(),
-                    );
-                }
-                Some(RuleQuery::Sql {
-                    sql: q.get_ref().clone(),
-                })
-            }
-            (Some(m), Some(_), None) => {
-                err(
-                    m.span(),
-                    "give either `metric` or `query`, not both".to_owned(),
-                );
-                None
-            }
-            (None, None, None) => {
-                err(
-                    cfg.name.span(),
-                    "rule needs `metric` (a catalog metric), `query` (SQL) or `promql`".to_owned(),
-                );
-                None
-            }
-        }
-    };
+    let query = rule_query(&cfg, &source, ctx, &mut err);
 
-    let mut group_by = Vec::new();
-    for g in &cfg.group_by {
-        match LabelName::from_str(g.get_ref()) {
-            Ok(l) => group_by.push(l),
-            Err(e) => err(g.span(), e),
-        }
-    }
-    let metric_labels = match &query {
-        Some(RuleQuery::Catalog { metric, .. }) => Some(metric.label_names()),
-        _ => None,
-    };
-    let slices = slices_of(&cfg, metric_labels.as_deref(), &mut err);
-    if !slices.is_empty() {
-        group_by = slices.iter().flatten().cloned().collect();
-        group_by.sort();
-        group_by.dedup();
-    }
+    let (group_by, slices) = rule_grouping(&cfg, query.as_ref(), &mut err);
 
-    let aggregate = cfg.aggregate.unwrap_or(match &query {
-        Some(RuleQuery::Catalog { metric, .. }) => match metric {
-            CatalogMetric::WorkflowCount => Aggregate::Count,
-            CatalogMetric::WorkflowErrorRate | CatalogMetric::StepErrorRate => Aggregate::Ratio,
-            _ => Aggregate::Max,
-        },
-        _ => Aggregate::Avg,
-    });
+    let aggregate = aggregate_of(&cfg, query.as_ref());
 
     let window = cfg.window.get_ref().get();
     if window.is_zero() {
@@ -251,70 +72,18 @@ pub fn validate_rule(
         );
     }
 
-    let schedule = match (&cfg.every, &cfg.cron) {
-        (Some(e), None) => {
-            if e.get_ref().get() < Duration::from_millis(100) {
-                err(e.span(), "`every` must be at least 100ms".to_owned());
-            }
-            Schedule::Every(e.get_ref().get())
-        }
-        (None, Some(c)) => match CronSpec::from_str(c.get_ref()) {
-            Ok(spec) => Schedule::Cron(Box::new(spec)),
-            Err(e) => {
-                err(c.span(), e);
-                Schedule::Every(Duration::from_secs(60))
-            }
-        },
-        (Some(e), Some(_)) => {
-            err(
-                e.span(),
-                "give either `every` or `cron`, not both".to_owned(),
-            );
-            Schedule::Every(Duration::from_secs(60))
-        }
-        (None, None) => Schedule::Every(Duration::from_secs(60)),
-    };
+    let schedule = rule_schedule(&cfg, &mut err);
 
-    let min_samples = match &cfg.min_samples {
-        Some(m) if *m.get_ref() == 0 => {
-            err(m.span(), "`min_samples` must be at least 1".to_owned());
-            1
-        }
-        Some(m) => *m.get_ref() as usize,
-        None => 1,
-    };
+    let min_samples = min_samples_of(&cfg, &mut err);
 
     pooled_lists_its_finest_slice(&cfg, &slices, &group_by, &mut err);
     for problem in cfg.detector.get_ref().validate() {
         err(cfg.detector.span(), problem);
     }
 
-    let mut receivers = Vec::new();
-    for r in &cfg.receivers {
-        if ctx.receivers.iter().any(|n| n == r.get_ref()) {
-            receivers.push(r.get_ref().clone());
-        } else {
-            err(
-                r.span(),
-                format!(
-                    "unknown receiver {:?}; configured receivers: {}",
-                    r.get_ref(),
-                    list(&ctx.receivers)
-                ),
-            );
-        }
-    }
-    if cfg.receivers.is_empty() {
-        receivers = ctx.default_receivers.clone();
-    }
+    let receivers = rule_receivers(&cfg, ctx, &mut err);
 
-    let mut labels = Labels::new();
-    for (k, v) in &cfg.labels {
-        match LabelName::from_str(k) {
-            Ok(_) => labels.insert(k.clone(), v.clone()),
-            Err(e) => err(cfg.name.span(), format!("in `labels`: {e}")),
-        }
-    }
+    let labels = rule_labels(&cfg, &mut err);
 
     let max_series = cfg.max_series.unwrap_or(DEFAULT_MAX_SERIES);
     if max_series == 0 {
@@ -362,6 +131,319 @@ pub fn validate_rule(
         receivers,
         max_series,
     })
+}
+
+/// The labels a rule groups by and the slices it judges; a sliced rule groups by every
+/// label of its slices.
+fn rule_grouping(
+    cfg: &RuleConfig,
+    query: Option<&RuleQuery>,
+    err: &mut impl FnMut(Range<usize>, String),
+) -> (Vec<LabelName>, Vec<Vec<LabelName>>) {
+    let mut group_by = Vec::new();
+    for g in &cfg.group_by {
+        match LabelName::from_str(g.get_ref()) {
+            Ok(l) => group_by.push(l),
+            Err(e) => err(g.span(), e),
+        }
+    }
+    let metric_labels = match query {
+        Some(RuleQuery::Catalog { metric, .. }) => Some(metric.label_names()),
+        _ => None,
+    };
+    let slices = slices_of(cfg, metric_labels.as_deref(), err);
+    if !slices.is_empty() {
+        group_by = slices.iter().flatten().cloned().collect();
+        group_by.sort();
+        group_by.dedup();
+    }
+    (group_by, slices)
+}
+
+/// The aggregate the rule names, or its metric's natural one (a count, a ratio, the max;
+/// the mean for queries).
+fn aggregate_of(cfg: &RuleConfig, query: Option<&RuleQuery>) -> Aggregate {
+    cfg.aggregate.unwrap_or(match query {
+        Some(RuleQuery::Catalog { metric, .. }) => match metric {
+            CatalogMetric::WorkflowCount => Aggregate::Count,
+            CatalogMetric::WorkflowErrorRate | CatalogMetric::StepErrorRate => Aggregate::Ratio,
+            _ => Aggregate::Max,
+        },
+        _ => Aggregate::Avg,
+    })
+}
+
+/// `min_samples`, at least 1 (the default).
+fn min_samples_of(cfg: &RuleConfig, err: &mut impl FnMut(Range<usize>, String)) -> usize {
+    match &cfg.min_samples {
+        Some(m) if *m.get_ref() == 0 => {
+            err(m.span(), "`min_samples` must be at least 1".to_owned());
+            1
+        }
+        Some(m) => *m.get_ref() as usize,
+        None => 1,
+    }
+}
+
+/// The rule's extra alert labels, each name a valid label name.
+fn rule_labels(cfg: &RuleConfig, err: &mut impl FnMut(Range<usize>, String)) -> Labels {
+    let mut labels = Labels::new();
+    for (k, v) in &cfg.labels {
+        match LabelName::from_str(k) {
+            Ok(_) => labels.insert(k.clone(), v.clone()),
+            Err(e) => err(cfg.name.span(), format!("in `labels`: {e}")),
+        }
+    }
+    labels
+}
+
+/// The source a rule reads: the one it names, or the only one configured.
+fn rule_source(
+    cfg: &RuleConfig,
+    ctx: &RuleContext,
+    err: &mut impl FnMut(Range<usize>, String),
+) -> String {
+    match &cfg.source {
+        Some(s) if ctx.sources.iter().any(|n| n == s.get_ref()) => s.get_ref().clone(),
+        Some(s) => {
+            err(
+                s.span(),
+                format!(
+                    "unknown source {:?}; configured sources: {}",
+                    s.get_ref(),
+                    list(&ctx.sources)
+                ),
+            );
+            String::new()
+        }
+        None if ctx.sources.len() == 1 => ctx.sources.first().cloned().unwrap_or_default(),
+        None => {
+            err(
+                cfg.name.span(),
+                format!(
+                    "rule needs `source`: expected one of the configured sources ({})",
+                    list(&ctx.sources)
+                ),
+            );
+            String::new()
+        }
+    }
+}
+
+/// What the rule asks its source, checked against what that kind of source answers;
+/// `None` when an error was reported.
+fn rule_query(
+    cfg: &RuleConfig,
+    source: &str,
+    ctx: &RuleContext,
+    err: &mut impl FnMut(Range<usize>, String),
+) -> Option<RuleQuery> {
+    let filter = Labels(cfg.filter.clone().into_iter().collect());
+    let kind = ctx.source_kinds.get(source).copied();
+    if let Some((span, message)) = source_mismatch(cfg, source, kind) {
+        err(span, message);
+        None
+    } else if let (Some(SourceKind::Scrape), Some(m)) = (kind, &cfg.metric) {
+        let name = m.get_ref();
+        let valid = name.bytes().enumerate().all(|(i, c)| {
+            c.is_ascii_alphabetic() || c == b'_' || c == b':' || (i > 0 && c.is_ascii_digit())
+        });
+        if name.is_empty() || !valid {
+            err(
+                m.span(),
+                format!("invalid metric name {name:?}; expected letters, digits, '_' or ':', not starting with a digit"),
+            );
+        }
+        Some(RuleQuery::Scraped {
+            metric: name.clone(),
+            filter,
+        })
+    } else {
+        match (&cfg.metric, &cfg.query, &cfg.promql) {
+            (None, None, Some(q)) => {
+                if q.get_ref().trim().is_empty() {
+                    err(q.span(), "`promql` must not be empty".to_owned());
+                }
+                Some(RuleQuery::PromQl {
+                    expr: q.get_ref().clone(),
+                })
+            }
+            (Some(_), _, Some(q)) | (_, Some(_), Some(q)) => {
+                err(
+                    q.span(),
+                    "give only one of `metric`, `query` and `promql`".to_owned(),
+                );
+                None
+            }
+            (Some(m), None, None) => catalog_query(cfg, m, filter, err),
+            (None, Some(q), None) => {
+                if let Err(e) = crate::sources::sql_guard::check_read_only_query(q.get_ref()) {
+                    err(q.span(), e);
+                }
+                let lower = q.get_ref().to_ascii_lowercase();
+                if !lower.contains("ts") || !lower.contains("value") {
+                    err(
+                        q.span(),
+                        "query must return columns named `ts` and `value`".to_owned(),
+                    );
+                }
+                Some(RuleQuery::Sql {
+                    sql: q.get_ref().clone(),
+                })
+            }
+            (Some(m), Some(_), None) => {
+                err(
+                    m.span(),
+                    "give either `metric` or `query`, not both".to_owned(),
+                );
+                None
+            }
+            (None, None, None) => {
+                err(
+                    cfg.name.span(),
+                    "rule needs `metric` (a catalog metric), `query` (SQL) or `promql`".to_owned(),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A question the rule's source cannot answer (PromQL of a SQL database, a catalog metric
+/// of Prometheus): where it is written and why.
+fn source_mismatch(
+    cfg: &RuleConfig,
+    source: &str,
+    kind: Option<SourceKind>,
+) -> Option<(Range<usize>, String)> {
+    match (kind, &cfg.metric, &cfg.query, &cfg.promql) {
+        (Some(SourceKind::Scrape), _, Some(q), _) => Some((
+            q.span(),
+            format!("source {source:?} is a scrape source: name an exposition metric with `metric` instead of `query`"),
+        )),
+        (Some(SourceKind::Scrape), _, _, Some(q)) => Some((
+            q.span(),
+            format!("source {source:?} is a scrape source: name an exposition metric with `metric`; `promql` needs a prometheus source"),
+        )),
+        (Some(SourceKind::Prometheus), Some(m), _, _) => Some((
+            m.span(),
+            format!("source {source:?} is a prometheus source: give `promql` instead of `metric`"),
+        )),
+        (Some(SourceKind::Prometheus), _, Some(q), _) => Some((
+            q.span(),
+            format!("source {source:?} is a prometheus source: give `promql` instead of `query`"),
+        )),
+        (Some(SourceKind::Sql), _, _, Some(q)) => Some((
+            q.span(),
+            format!("source {source:?} is a sql source: `promql` needs a prometheus source"),
+        )),
+        _ => None,
+    }
+}
+
+/// A catalog metric, its filter and `group_by` labels checked against the labels it has.
+fn catalog_query(
+    cfg: &RuleConfig,
+    m: &toml::Spanned<String>,
+    filter: Labels,
+    err: &mut impl FnMut(Range<usize>, String),
+) -> Option<RuleQuery> {
+    match CatalogMetric::from_name(m.get_ref()) {
+        Some(metric) => {
+            let known = metric.label_names();
+            for key in cfg.filter.keys() {
+                if !known.contains(&key.as_str()) {
+                    err(
+                        m.span(),
+                        format!(
+                            "filter label {key:?} is not a label of {}; expected one of {}",
+                            metric.name(),
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+            for g in &cfg.group_by {
+                if !known.contains(&g.get_ref().as_str()) {
+                    err(
+                        g.span(),
+                        format!(
+                            "group_by label {:?} is not a label of {}; expected one of {}",
+                            g.get_ref(),
+                            metric.name(),
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+            Some(RuleQuery::Catalog { metric, filter })
+        }
+        None => {
+            err(
+                m.span(),
+                format!(
+                    "unknown metric {:?}; expected one of {}",
+                    m.get_ref(),
+                    CatalogMetric::names().join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// When the rule is evaluated: `every` (default 1m) or `cron`.
+fn rule_schedule(cfg: &RuleConfig, err: &mut impl FnMut(Range<usize>, String)) -> Schedule {
+    match (&cfg.every, &cfg.cron) {
+        (Some(e), None) => {
+            if e.get_ref().get() < Duration::from_millis(100) {
+                err(e.span(), "`every` must be at least 100ms".to_owned());
+            }
+            Schedule::Every(e.get_ref().get())
+        }
+        (None, Some(c)) => match CronSpec::from_str(c.get_ref()) {
+            Ok(spec) => Schedule::Cron(Box::new(spec)),
+            Err(e) => {
+                err(c.span(), e);
+                Schedule::Every(Duration::from_secs(60))
+            }
+        },
+        (Some(e), Some(_)) => {
+            err(
+                e.span(),
+                "give either `every` or `cron`, not both".to_owned(),
+            );
+            Schedule::Every(Duration::from_secs(60))
+        }
+        (None, None) => Schedule::Every(Duration::from_secs(60)),
+    }
+}
+
+/// The receivers the rule names, each configured; the default ones when it names none.
+fn rule_receivers(
+    cfg: &RuleConfig,
+    ctx: &RuleContext,
+    err: &mut impl FnMut(Range<usize>, String),
+) -> Vec<String> {
+    let mut receivers = Vec::new();
+    for r in &cfg.receivers {
+        if ctx.receivers.iter().any(|n| n == r.get_ref()) {
+            receivers.push(r.get_ref().clone());
+        } else {
+            err(
+                r.span(),
+                format!(
+                    "unknown receiver {:?}; configured receivers: {}",
+                    r.get_ref(),
+                    list(&ctx.receivers)
+                ),
+            );
+        }
+    }
+    if cfg.receivers.is_empty() {
+        receivers = ctx.default_receivers.clone();
+    }
+    receivers
 }
 
 /// A pooled exceedance judges coarser slices against the finest one, so that one (every
