@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use crate::config::receivers::{validate_receiver, ReceiverSite};
 use crate::config::routing::{build_policy, PolicySections};
-use crate::config::service::{ServiceConfigFile, SourceSection};
-use crate::config::validated::{ServiceConfig, SourceConfig};
-use crate::notify::settings::DeliveryConfig;
+use crate::config::service::ServiceConfigFile;
+use crate::config::sources::source_configs;
+use crate::config::validated::ServiceConfig;
+use crate::notify::settings::{DeliveryConfig, ReceiverConfig};
 use crate::rule::toml_text::{read, toml_message, with_suggestion};
 use crate::rule::RuleContext;
 use crate::sources::dialect::Dialect;
@@ -63,103 +64,48 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         }
     };
 
-    let mut sources = BTreeMap::new();
-    for (name, section) in &raw.sources {
-        let span = Some(section.span());
-        match section.get_ref() {
-            SourceSection::Prometheus(p) => match http_url(&p.url) {
-                Ok(url) => {
-                    sources.insert(
-                        name.clone(),
-                        SourceConfig::Prometheus {
-                            url,
-                            timeout: p
-                                .timeout
-                                .map(|d| d.get())
-                                .unwrap_or(Duration::from_secs(10)),
-                        },
-                    );
-                }
-                Err(e) => errors.push(file.error(span, None, format!("source {name:?}: {e}"))),
-            },
-            SourceSection::Scrape(sc) => match http_url(&sc.url) {
-                Ok(url) => {
-                    let interval = sc
-                        .interval
-                        .map(|d| d.get())
-                        .unwrap_or(Duration::from_secs(15));
-                    let timeout = sc
-                        .timeout
-                        .map(|d| d.get())
-                        .unwrap_or(Duration::from_secs(10))
-                        .min(interval);
-                    if interval < Duration::from_millis(100) {
-                        errors.push(file.error(
-                            span.clone(),
-                            None,
-                            format!("source {name:?}: `interval` must be at least 100ms"),
-                        ));
-                    }
-                    let max_series = sc
-                        .max_series
-                        .map_or(crate::sources::scrape::DEFAULT_MAX_SERIES, |n| {
-                            usize::try_from(n).unwrap_or(usize::MAX)
-                        });
-                    if max_series == 0 {
-                        errors.push(file.error(
-                            span.clone(),
-                            None,
-                            format!("source {name:?}: `max_series` must be at least 1"),
-                        ));
-                    }
-                    sources.insert(
-                        name.clone(),
-                        SourceConfig::Scrape(crate::sources::scrape::ScrapeSettings {
-                            url,
-                            interval,
-                            timeout,
-                            max_bytes: sc.max_bytes.unwrap_or(64 << 20) as usize,
-                            retention: sc
-                                .retention
-                                .map(|d| d.get())
-                                .unwrap_or(Duration::from_secs(15 * 60))
-                                .max(interval * 2),
-                            max_series,
-                        }),
-                    );
-                }
-                Err(e) => errors.push(file.error(span, None, format!("source {name:?}: {e}"))),
-            },
-            SourceSection::Sql(sql) => match sql.url.expand() {
-                Ok(url) if Dialect::from_url(&url).is_some() => {
-                    sources.insert(
-                        name.clone(),
-                        SourceConfig::Sql {
-                            url: Secret::new(url),
-                            timeout: sql
-                                .timeout
-                                .map(|d| d.get())
-                                .unwrap_or(Duration::from_secs(10)),
-                        },
-                    );
-                }
-                Ok(_) => errors.push(file.error(
-                    span,
-                    None,
-                    format!("source {name:?}: url must start with sqlite: or postgres:"),
-                )),
-                Err(e) => errors.push(file.error(span, None, format!("source {name:?}: {e}"))),
-            },
-        }
-    }
+    let sources = source_configs(&raw, &file, &mut errors);
 
     let base = path.parent().unwrap_or(Path::new("."));
+    let receivers = receiver_configs(&raw, &file, base, &mut errors);
+    let default_receivers = default_receivers(&raw, &file, &mut errors);
+
+    let delivery = delivery_config(&raw, &file, &mut errors);
+    let http = http_limits(&raw.server, &file, &mut errors);
+    let rules_dir = base.join(&raw.rules.dir);
+    let api_token = api_token(&raw, &file, &mut errors);
+
+    let notify_policy = notify_policy(&raw, &file, &mut errors);
+
+    ConfigErrors(errors).into_result(ServiceConfig {
+        listen,
+        api_token,
+        http,
+        store_url,
+        rules_dir,
+        sources,
+        receivers,
+        default_receivers,
+        notify_policy,
+        delivery,
+        log_format: raw.log.format.unwrap_or_default(),
+        log_level: raw.log.level.clone().unwrap_or_else(|| "info".to_owned()),
+    })
+}
+
+/// `[receivers.NAME]`, each validated into its settings (files relative to `base`).
+fn receiver_configs(
+    raw: &ServiceConfigFile,
+    file: &SourceFile,
+    base: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> BTreeMap<String, ReceiverConfig> {
     let mut receivers = BTreeMap::new();
     for (name, section) in &raw.receivers {
         let site = ReceiverSite {
             name,
             span: section.span(),
-            file: &file,
+            file,
             base,
             allowlist: &raw.delivery.allow_private,
         };
@@ -170,8 +116,16 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
             Err(mut e) => errors.append(&mut e),
         }
     }
+    receivers
+}
 
-    let default_receivers = match &raw.notify.default_receivers {
+/// `[notify] default_receivers`, each configured; every receiver when it is not given.
+fn default_receivers(
+    raw: &ServiceConfigFile,
+    file: &SourceFile,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<String> {
+    match &raw.notify.default_receivers {
         Some(list) => {
             let mut out = Vec::new();
             for r in list {
@@ -188,8 +142,15 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
             out
         }
         None => raw.receivers.keys().cloned().collect(),
-    };
+    }
+}
 
+/// `[delivery]`: retries, jitter, concurrency, the private-address allowlist.
+fn delivery_config(
+    raw: &ServiceConfigFile,
+    file: &SourceFile,
+    errors: &mut Vec<ConfigError>,
+) -> DeliveryConfig {
     let mut delivery = DeliveryConfig::default();
     if let Some(schedule) = &raw.delivery.retry_schedule {
         delivery.retry_schedule = schedule.iter().map(|d| d.get()).collect();
@@ -207,10 +168,16 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
     if let Some(cap) = raw.delivery.max_retry_after {
         delivery.max_retry_after = cap.get();
     }
+    delivery
+}
 
-    let http = http_limits(&raw.server, &file, &mut errors);
-    let rules_dir = base.join(&raw.rules.dir);
-    let api_token = match &raw.server.api_token {
+/// `[server] api_token`, expanded from the environment and long enough to be a secret.
+fn api_token(
+    raw: &ServiceConfigFile,
+    file: &SourceFile,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Secret> {
+    match &raw.server.api_token {
         None => None,
         Some(t) => match t.get_ref().expand() {
             Ok(v) if v.trim().len() >= 16 => Some(Secret::new(v)),
@@ -227,8 +194,15 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
                 None
             }
         },
-    };
+    }
+}
 
+/// Routes, inhibition, time intervals and flap control.
+fn notify_policy(
+    raw: &ServiceConfigFile,
+    file: &SourceFile,
+    errors: &mut Vec<ConfigError>,
+) -> crate::notify::policy::NotifyPolicy {
     let no_resolved = raw
         .receivers
         .iter()
@@ -240,9 +214,9 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         })
         .map(|(name, _)| name.clone())
         .collect();
-    let notify_policy = build_policy(
-        &file,
-        &mut errors,
+    build_policy(
+        file,
+        errors,
         &raw.receivers.keys().cloned().collect(),
         PolicySections {
             route: raw.route.as_ref(),
@@ -252,22 +226,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
             flap_threshold: raw.notify.flap_threshold,
             no_resolved,
         },
-    );
-
-    ConfigErrors(errors).into_result(ServiceConfig {
-        listen,
-        api_token,
-        http,
-        store_url,
-        rules_dir,
-        sources,
-        receivers,
-        default_receivers,
-        notify_policy,
-        delivery,
-        log_format: raw.log.format.unwrap_or_default(),
-        log_level: raw.log.level.clone().unwrap_or_else(|| "info".to_owned()),
-    })
+    )
 }
 
 impl ServiceConfig {

@@ -12,6 +12,7 @@ pub mod receivers;
 pub mod routing;
 pub mod schema;
 pub mod service;
+pub mod sources;
 pub mod validated;
 
 pub use crate::rule::{load_rules, parse_rules, Rule, RuleContext, RuleSet, Schedule};
