@@ -158,56 +158,13 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
         String::new()
     });
     let tls = e.tls.unwrap_or_default();
-    match tls {
-        EmailTls::None if !e.allow_plaintext => errors.push(site.error(
-            "tls = \"none\" sends mail and passwords in clear text: it needs allow_plaintext = true, and is accepted only for a relay on localhost",
-        )),
-        EmailTls::None if !is_loopback_host(&host) => errors.push(site.error(format!(
-            "tls = \"none\" is accepted only for localhost or a loopback address, not {host:?}; use \"starttls\" or \"tls\""
-        ))),
-        EmailTls::Starttls | EmailTls::Tls if e.allow_plaintext => errors.push(site.error(
-            "allow_plaintext = true only applies with tls = \"none\"",
-        )),
-        _ => {}
-    }
-    // `localhost` is judged as the loopback address it always is, so a relay there
-    // needs allowlisting like 127.0.0.1; other names are checked when resolved.
-    let judged = if host.eq_ignore_ascii_case("localhost") {
-        "127.0.0.1"
-    } else {
-        host.as_str()
-    };
-    if let Err(why) = literal_ip_allowed(judged, site.allowlist, e.allow_private) {
-        errors.push(site.error(why));
-    }
+    check_email_address(site, e, &host, tls, &mut errors);
     let port = e.port.unwrap_or(match tls {
         EmailTls::Starttls => 587,
         EmailTls::Tls => 465,
         EmailTls::None => 25,
     });
-    let ca_pem = match &e.ca_file {
-        None => None,
-        Some(path) => {
-            let full = site.base.join(path);
-            match std::fs::read(&full) {
-                Ok(pem) => match lettre::transport::smtp::client::Certificate::from_pem(&pem) {
-                    Ok(_) => Some(pem),
-                    Err(why) => {
-                        errors.push(site.error(format!(
-                            "ca_file {}: not a PEM certificate ({why})",
-                            full.display()
-                        )));
-                        None
-                    }
-                },
-                Err(why) => {
-                    errors
-                        .push(site.error(format!("cannot read ca_file {}: {why}", full.display())));
-                    None
-                }
-            }
-        }
-    };
+    let ca_pem = ca_pem_of(site, e, &mut errors);
     let mailbox = |text: &str, what: &str, errors: &mut Vec<ConfigError>| {
         lettre::message::Mailbox::from_str(text)
             .map_err(|why| {
@@ -223,41 +180,8 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
         e.to.iter()
             .filter_map(|t| mailbox(t, "to", &mut errors))
             .collect();
-    let credentials = match (&e.username, &e.password) {
-        (None, None) => None,
-        (Some(u), Some(p)) => match (u.expand(), p.expand()) {
-            (Ok(u), Ok(p)) => Some((Secret::new(u), Secret::new(p))),
-            (u, p) => {
-                for why in [u.err(), p.err()].into_iter().flatten() {
-                    errors.push(site.error(why));
-                }
-                None
-            }
-        },
-        _ => {
-            errors.push(site.error("give both `username` and `password`, or neither"));
-            None
-        }
-    };
-    let mut template =
-        |result: Result<Template, ConfigError>| result.map_err(|e| errors.push(e)).ok();
-    let subject = template(match &e.subject {
-        Some(s) => site.inline_template("subject", s),
-        None => Template::compile("default email subject", DEFAULT_EMAIL_SUBJECT)
-            .map_err(|e| site.error(e)),
-    });
-    let text = template(match &e.text_template {
-        Some(path) => site.template_file(path),
-        None => {
-            Template::compile("default email.txt", DEFAULT_EMAIL_TEXT).map_err(|e| site.error(e))
-        }
-    });
-    let html = template(match &e.html_template {
-        Some(path) => site.template_file(path),
-        None => {
-            Template::compile("default email.html", DEFAULT_EMAIL_HTML).map_err(|e| site.error(e))
-        }
-    });
+    let credentials = credentials_of(site, e, &mut errors);
+    let (subject, text, html) = email_templates(site, e, &mut errors);
     // Each of these is None only when its error was pushed.
     let (Some(from), Some(subject), Some(text), Some(html)) = (from, subject, text, html) else {
         return Err(errors);
@@ -283,6 +207,123 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
         disable_after: e.disable_after.map(|d| d.get()),
         allow_private: e.allow_private,
     })
+}
+
+/// Plaintext only with the flag and only to a loopback relay; the host, when an address,
+/// must be one the address policy allows (`localhost` judged as 127.0.0.1).
+fn check_email_address(
+    site: &ReceiverSite<'_>,
+    e: &EmailSection,
+    host: &str,
+    tls: EmailTls,
+    errors: &mut Vec<ConfigError>,
+) {
+    match tls {
+        EmailTls::None if !e.allow_plaintext => errors.push(site.error(
+            "tls = \"none\" sends mail and passwords in clear text: it needs allow_plaintext = true, and is accepted only for a relay on localhost",
+        )),
+        EmailTls::None if !is_loopback_host(host) => errors.push(site.error(format!(
+            "tls = \"none\" is accepted only for localhost or a loopback address, not {host:?}; use \"starttls\" or \"tls\""
+        ))),
+        EmailTls::Starttls | EmailTls::Tls if e.allow_plaintext => errors.push(site.error(
+            "allow_plaintext = true only applies with tls = \"none\"",
+        )),
+        _ => {}
+    }
+    // `localhost` is judged as the loopback address it always is, so a relay there
+    // needs allowlisting like 127.0.0.1; other names are checked when resolved.
+    let judged = if host.eq_ignore_ascii_case("localhost") {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    if let Err(why) = literal_ip_allowed(judged, site.allowlist, e.allow_private) {
+        errors.push(site.error(why));
+    }
+}
+
+/// The extra CA certificates of `ca_file` (relative to the configuration), checked to be PEM.
+fn ca_pem_of(
+    site: &ReceiverSite<'_>,
+    e: &EmailSection,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Vec<u8>> {
+    match &e.ca_file {
+        None => None,
+        Some(path) => {
+            let full = site.base.join(path);
+            match std::fs::read(&full) {
+                Ok(pem) => match lettre::transport::smtp::client::Certificate::from_pem(&pem) {
+                    Ok(_) => Some(pem),
+                    Err(why) => {
+                        errors.push(site.error(format!(
+                            "ca_file {}: not a PEM certificate ({why})",
+                            full.display()
+                        )));
+                        None
+                    }
+                },
+                Err(why) => {
+                    errors
+                        .push(site.error(format!("cannot read ca_file {}: {why}", full.display())));
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// SMTP user name and password, both or neither, expanded from the environment.
+fn credentials_of(
+    site: &ReceiverSite<'_>,
+    e: &EmailSection,
+    errors: &mut Vec<ConfigError>,
+) -> Option<(Secret, Secret)> {
+    match (&e.username, &e.password) {
+        (None, None) => None,
+        (Some(u), Some(p)) => match (u.expand(), p.expand()) {
+            (Ok(u), Ok(p)) => Some((Secret::new(u), Secret::new(p))),
+            (u, p) => {
+                for why in [u.err(), p.err()].into_iter().flatten() {
+                    errors.push(site.error(why));
+                }
+                None
+            }
+        },
+        _ => {
+            errors.push(site.error("give both `username` and `password`, or neither"));
+            None
+        }
+    }
+}
+
+/// The subject, text and HTML templates: the receiver's own or the defaults; `None` for
+/// each that did not compile (its error is pushed).
+fn email_templates(
+    site: &ReceiverSite<'_>,
+    e: &EmailSection,
+    errors: &mut Vec<ConfigError>,
+) -> (Option<Template>, Option<Template>, Option<Template>) {
+    let mut template =
+        |result: Result<Template, ConfigError>| result.map_err(|e| errors.push(e)).ok();
+    let subject = template(match &e.subject {
+        Some(s) => site.inline_template("subject", s),
+        None => Template::compile("default email subject", DEFAULT_EMAIL_SUBJECT)
+            .map_err(|e| site.error(e)),
+    });
+    let text = template(match &e.text_template {
+        Some(path) => site.template_file(path),
+        None => {
+            Template::compile("default email.txt", DEFAULT_EMAIL_TEXT).map_err(|e| site.error(e))
+        }
+    });
+    let html = template(match &e.html_template {
+        Some(path) => site.template_file(path),
+        None => {
+            Template::compile("default email.html", DEFAULT_EMAIL_HTML).map_err(|e| site.error(e))
+        }
+    });
+    (subject, text, html)
 }
 
 fn alertmanager(
