@@ -174,31 +174,8 @@ impl Dispatcher {
     }
 
     async fn attempt_in_span(&self, m: OutboxMessage) -> (DeliveryResult, Health) {
-        if let Some(reason) = self.gate.disabled_reason(&m.receiver) {
-            self.metrics
-                .notifications
-                .with_label_values(&[&m.receiver, "disabled"])
-                .inc();
-            let error = format!("not sent: receiver {} was disabled: {reason}", m.receiver);
-            tracing::warn!(%error, "kept as a dead letter");
-            return (
-                DeliveryResult::NotSent { id: m.id, error },
-                Health::NotTried,
-            );
-        }
-        let now_ms = self.clock.now().timestamp_millis();
-        if let Some(until_ms) = self.gate.paused_until(&m.receiver, now_ms) {
-            self.metrics
-                .notifications
-                .with_label_values(&[&m.receiver, "postponed"])
-                .inc();
-            return (
-                DeliveryResult::Postponed {
-                    id: m.id,
-                    due_at_ms: until_ms,
-                },
-                Health::NotTried,
-            );
+        if let Some(held) = self.held_back(&m) {
+            return held;
         }
         let result = match self.senders.get(&m.receiver) {
             Some(sender) => sender.send(&m.id, &m.payload).await,
@@ -210,25 +187,82 @@ impl Dispatcher {
         };
         let attempts = m.attempts as usize + 1;
         match result {
-            Ok(status) => {
-                let latency =
-                    (self.clock.now().timestamp_millis() - m.created_at_ms).max(0) as f64 / 1000.0;
-                self.metrics
-                    .notifications
-                    .with_label_values(&[&m.receiver, "delivered"])
-                    .inc();
-                self.metrics
-                    .delivery_latency_seconds
-                    .with_label_values(&[&m.receiver])
-                    .observe(latency);
-                tracing::info!(status, attempts, latency_s = latency, event = %m.event, "notification delivered");
-                (DeliveryResult::Delivered { id: m.id }, Health::Answered)
-            }
-            Err(DeliveryError {
+            Ok(status) => self.delivered(m, status, attempts),
+            Err(e) => self.failed(m, e, attempts),
+        }
+    }
+
+    /// The verdict without an attempt: a disabled receiver's message is a dead letter at
+    /// once, one for a receiver paused by its `Retry-After` waits; `None`: send it.
+    fn held_back(&self, m: &OutboxMessage) -> Option<(DeliveryResult, Health)> {
+        if let Some(reason) = self.gate.disabled_reason(&m.receiver) {
+            self.metrics
+                .notifications
+                .with_label_values(&[&m.receiver, "disabled"])
+                .inc();
+            let error = format!("not sent: receiver {} was disabled: {reason}", m.receiver);
+            tracing::warn!(%error, "kept as a dead letter");
+            return Some((
+                DeliveryResult::NotSent {
+                    id: m.id.clone(),
+                    error,
+                },
+                Health::NotTried,
+            ));
+        }
+        let now_ms = self.clock.now().timestamp_millis();
+        if let Some(until_ms) = self.gate.paused_until(&m.receiver, now_ms) {
+            self.metrics
+                .notifications
+                .with_label_values(&[&m.receiver, "postponed"])
+                .inc();
+            return Some((
+                DeliveryResult::Postponed {
+                    id: m.id.clone(),
+                    due_at_ms: until_ms,
+                },
+                Health::NotTried,
+            ));
+        }
+        None
+    }
+
+    /// A delivered message: counted, and its latency since creation observed.
+    fn delivered(
+        &self,
+        m: OutboxMessage,
+        status: u16,
+        attempts: usize,
+    ) -> (DeliveryResult, Health) {
+        let latency =
+            (self.clock.now().timestamp_millis() - m.created_at_ms).max(0) as f64 / 1000.0;
+        self.metrics
+            .notifications
+            .with_label_values(&[&m.receiver, "delivered"])
+            .inc();
+        self.metrics
+            .delivery_latency_seconds
+            .with_label_values(&[&m.receiver])
+            .observe(latency);
+        tracing::info!(status, attempts, latency_s = latency, event = %m.event, "notification delivered");
+        (DeliveryResult::Delivered { id: m.id }, Health::Answered)
+    }
+
+    /// The verdict on a failed attempt: a failure that sending again would repeat
+    /// (address refused, endpoint gone, rejected, unrenderable) is a dead letter now; a
+    /// transient one is retried.
+    fn failed(
+        &self,
+        m: OutboxMessage,
+        e: DeliveryError,
+        attempts: usize,
+    ) -> (DeliveryResult, Health) {
+        match e {
+            DeliveryError {
                 message: error,
                 kind: FailureKind::Refused,
                 ..
-            }) => {
+            } => {
                 self.metrics
                     .notifications
                     .with_label_values(&[&m.receiver, "refused"])
@@ -237,11 +271,11 @@ impl Dispatcher {
                 let health = Health::Failed(error.clone());
                 (DeliveryResult::Dead { id: m.id, error }, health)
             }
-            Err(DeliveryError {
+            DeliveryError {
                 message: error,
                 kind: FailureKind::Gone,
                 ..
-            }) => {
+            } => {
                 self.metrics
                     .notifications
                     .with_label_values(&[&m.receiver, "gone"])
@@ -250,11 +284,11 @@ impl Dispatcher {
                 let health = Health::Gone(error.clone());
                 (DeliveryResult::Dead { id: m.id, error }, health)
             }
-            Err(DeliveryError {
+            DeliveryError {
                 message: error,
                 kind: kind @ (FailureKind::Rejected | FailureKind::Unrenderable),
                 ..
-            }) => {
+            } => {
                 // Sending again would fail the same way. A rejection is the receiver's
                 // answer; a message that cannot be rendered never reached it.
                 let (label, health) = match kind {
@@ -268,56 +302,62 @@ impl Dispatcher {
                 tracing::error!(attempts, %error, "permanent failure; kept as a dead letter");
                 (DeliveryResult::Dead { id: m.id, error }, health)
             }
-            Err(DeliveryError {
+            DeliveryError {
                 message: error,
                 kind: FailureKind::Transient,
                 retry_after,
-            }) => {
-                // A receiver that is not configured says nothing about any receiver's health.
-                let health = if self.senders.contains_key(&m.receiver) {
-                    Health::Failed(error.clone())
-                } else {
-                    Health::NotTried
-                };
-                let delay =
-                    next_attempt_delay(&self.config.retry_schedule, attempts, self.config.jitter)
-                        .map(|d| {
-                            wait_honouring_retry_after(d, retry_after, self.config.max_retry_after)
-                        });
-                if let Some(asked) = retry_after {
-                    // The receiver asked for a pause: the rest of the batch for it waits too.
-                    let pause = asked.min(self.config.max_retry_after);
-                    self.gate.pause(
-                        &m.receiver,
-                        self.clock.now().timestamp_millis() + pause.as_millis() as i64,
-                    );
-                }
-                let result = match delay {
-                    Some(delay) => {
-                        self.metrics
-                            .notifications
-                            .with_label_values(&[&m.receiver, "retry"])
-                            .inc();
-                        tracing::warn!(attempts, retry_in_ms = delay.as_millis() as u64, %error, "delivery failed; will retry");
-                        DeliveryResult::Retry {
-                            id: m.id,
-                            due_at_ms: self.clock.now().timestamp_millis()
-                                + delay.as_millis() as i64,
-                            error,
-                        }
-                    }
-                    None => {
-                        self.metrics
-                            .notifications
-                            .with_label_values(&[&m.receiver, "dead"])
-                            .inc();
-                        tracing::error!(attempts, %error, "delivery failed for the last time; kept as a dead letter");
-                        DeliveryResult::Dead { id: m.id, error }
-                    }
-                };
-                (result, health)
-            }
+            } => self.retry_or_dead(m, error, retry_after, attempts),
         }
+    }
+
+    /// A transient failure: retried on the schedule (never sooner than the receiver's
+    /// `Retry-After`, which pauses the receiver too), or dead once the schedule is used up.
+    fn retry_or_dead(
+        &self,
+        m: OutboxMessage,
+        error: String,
+        retry_after: Option<Duration>,
+        attempts: usize,
+    ) -> (DeliveryResult, Health) {
+        // A receiver that is not configured says nothing about any receiver's health.
+        let health = if self.senders.contains_key(&m.receiver) {
+            Health::Failed(error.clone())
+        } else {
+            Health::NotTried
+        };
+        let delay = next_attempt_delay(&self.config.retry_schedule, attempts, self.config.jitter)
+            .map(|d| wait_honouring_retry_after(d, retry_after, self.config.max_retry_after));
+        if let Some(asked) = retry_after {
+            // The receiver asked for a pause: the rest of the batch for it waits too.
+            let pause = asked.min(self.config.max_retry_after);
+            self.gate.pause(
+                &m.receiver,
+                self.clock.now().timestamp_millis() + pause.as_millis() as i64,
+            );
+        }
+        let result = match delay {
+            Some(delay) => {
+                self.metrics
+                    .notifications
+                    .with_label_values(&[&m.receiver, "retry"])
+                    .inc();
+                tracing::warn!(attempts, retry_in_ms = delay.as_millis() as u64, %error, "delivery failed; will retry");
+                DeliveryResult::Retry {
+                    id: m.id,
+                    due_at_ms: self.clock.now().timestamp_millis() + delay.as_millis() as i64,
+                    error,
+                }
+            }
+            None => {
+                self.metrics
+                    .notifications
+                    .with_label_values(&[&m.receiver, "dead"])
+                    .inc();
+                tracing::error!(attempts, %error, "delivery failed for the last time; kept as a dead letter");
+                DeliveryResult::Dead { id: m.id, error }
+            }
+        };
+        (result, health)
     }
 
     /// Runs steps until `shutdown`: right away when `wake` is notified (an evaluation
