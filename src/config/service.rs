@@ -9,6 +9,7 @@ use toml::Spanned;
 use crate::config::routing::{InhibitSection, RouteSection, TimeIntervalSection};
 use crate::notify::allowlist::AllowedDestination;
 use crate::notify::settings::{BodyFormat, EmailTls};
+use crate::sources::scrape_settings::ScrapeSourceSection;
 use crate::telemetry::LogSection;
 use crate::types::{DurationSpec, EnvString};
 
@@ -148,31 +149,6 @@ pub enum SourceSection {
     Prometheus(PrometheusSourceSection),
     /// An endpoint serving Prometheus text format or OpenMetrics, scraped on an interval.
     Scrape(ScrapeSourceSection),
-}
-
-/// `[sources.NAME] kind = "scrape"`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScrapeSourceSection {
-    /// The endpoint, e.g. `http://127.0.0.1:9464/metrics`; may use `${VAR}`.
-    pub url: EnvString,
-    /// Time between scrapes (default 15s).
-    #[serde(default)]
-    pub interval: Option<DurationSpec>,
-    /// Deadline of one scrape, body included (default 10s, at most the interval).
-    #[serde(default)]
-    pub timeout: Option<DurationSpec>,
-    /// Largest body read in bytes (default 64 MiB); a larger one fails the scrape.
-    #[serde(default)]
-    pub max_bytes: Option<u64>,
-    /// How long scraped points stay readable (default 15m). Rules keep their own window
-    /// once running, so this only needs to cover a new rule's first window.
-    #[serde(default)]
-    pub retention: Option<DurationSpec>,
-    /// Most series held at once (default 1,000,000); beyond it new series are dropped,
-    /// counted in `driftwatch_scrape_series_dropped_total`, until old ones expire.
-    #[serde(default)]
-    pub max_series: Option<u64>,
 }
 
 /// `[sources.NAME] kind = "prometheus"`.

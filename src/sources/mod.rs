@@ -12,6 +12,7 @@ pub mod prometheus_query;
 pub mod query;
 pub mod running;
 pub mod scrape;
+pub mod scrape_settings;
 pub mod scrape_store;
 pub mod sql;
 pub mod sql_guard;
