@@ -33,7 +33,7 @@ enum TemplateAction {
         config: PathBuf,
         /// A webhook body preset.
         #[arg(long, value_enum, conflicts_with = "template")]
-        format: Option<BodyFormatArg>,
+        format: Option<BodyFormat>,
         /// A minijinja template file (a name ending in .html escapes HTML, .json quotes JSON).
         #[arg(long)]
         template: Option<PathBuf>,
@@ -41,17 +41,6 @@ enum TemplateAction {
         #[arg(long)]
         alerts: Option<PathBuf>,
     },
-}
-
-/// Webhook body presets, as `--format` names them.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum BodyFormatArg {
-    /// driftwatch's own JSON.
-    Driftwatch,
-    /// Alertmanager's webhook body (version 4).
-    Alertmanager,
-    /// A Slack incoming-webhook message.
-    Slack,
 }
 
 /// Prints the rendered body; exit 1 when the target or the payload is unusable.
@@ -69,11 +58,7 @@ pub fn run(args: TemplateArgs) -> ExitCode {
             None => return ExitCode::FAILURE,
         },
         (None, _, Some(path)) => PreviewTarget::Template(path),
-        (None, Some(f), None) => PreviewTarget::Format(match f {
-            BodyFormatArg::Driftwatch => BodyFormat::Driftwatch,
-            BodyFormatArg::Alertmanager => BodyFormat::Alertmanager,
-            BodyFormatArg::Slack => BodyFormat::Slack,
-        }),
+        (None, Some(f), None) => PreviewTarget::Format(f),
         (None, None, None) => {
             eprintln!("error: give --receiver NAME, --format or --template");
             return ExitCode::FAILURE;

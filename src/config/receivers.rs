@@ -13,7 +13,7 @@ use crate::notify::address_policy::AddressPolicy;
 use crate::notify::allowlist::AllowedDestination;
 use crate::notify::body::WebhookBody;
 use crate::notify::settings::{
-    AlertmanagerConfig, BodyFormat, EmailConfig, EmailTls, ReceiverConfig, WebhookConfig,
+    AlertmanagerConfig, EmailConfig, EmailTls, ReceiverConfig, WebhookConfig,
 };
 use crate::notify::signing::SigningKey;
 use crate::notify::template::{
@@ -106,11 +106,7 @@ fn webhook(site: &ReceiverSite<'_>, w: &WebhookSection) -> Result<WebhookConfig,
     let previous: Result<Vec<Secret>, String> = w.previous_secrets.iter().map(secret_of).collect();
     let body = match (&w.format, &w.template, &w.body_template) {
         (None, None, None) => Ok(WebhookBody::Driftwatch),
-        (Some(f), None, None) => Ok(match f {
-            BodyFormat::Driftwatch => WebhookBody::Driftwatch,
-            BodyFormat::Alertmanager => WebhookBody::AlertmanagerWebhook,
-            BodyFormat::Slack => WebhookBody::Slack,
-        }),
+        (Some(f), None, None) => Ok(WebhookBody::from(*f)),
         (None, Some(path), None) => site.template_file(path).map(WebhookBody::Template),
         (None, None, Some(source)) => site
             .inline_template("body_template", source)

@@ -160,8 +160,10 @@ impl Default for DeliveryConfig {
     }
 }
 
+// Also the `--format` of `driftwatch template render` (clap::ValueEnum), so the file and
+// the command name the presets alike. (A `//` comment: doc comments reach the JSON Schema.)
 /// The body a webhook receiver is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum BodyFormat {
     /// driftwatch's own signed JSON (`driftwatch.alert.v1`), as documented.

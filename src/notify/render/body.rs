@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::notify::payload::WebhookPayload;
+use crate::notify::settings::BodyFormat;
 use crate::notify::template::Template;
 use crate::notify::{alertmanager, slack};
 
@@ -26,6 +27,17 @@ pub enum WebhookBody {
         /// How long a firing alert stays firing in Alertmanager without news.
         firing_ttl: Duration,
     },
+}
+
+/// A preset's body.
+impl From<BodyFormat> for WebhookBody {
+    fn from(format: BodyFormat) -> Self {
+        match format {
+            BodyFormat::Driftwatch => WebhookBody::Driftwatch,
+            BodyFormat::Alertmanager => WebhookBody::AlertmanagerWebhook,
+            BodyFormat::Slack => WebhookBody::Slack,
+        }
+    }
 }
 
 impl WebhookBody {

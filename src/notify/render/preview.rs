@@ -59,9 +59,7 @@ pub fn render_preview(target: &PreviewTarget, payload: &WebhookPayload) -> Resul
                 ));
             }
         },
-        PreviewTarget::Format(BodyFormat::Driftwatch) => WebhookBody::Driftwatch,
-        PreviewTarget::Format(BodyFormat::Alertmanager) => WebhookBody::AlertmanagerWebhook,
-        PreviewTarget::Format(BodyFormat::Slack) => WebhookBody::Slack,
+        PreviewTarget::Format(format) => WebhookBody::from(*format),
         PreviewTarget::Template(path) => {
             let source = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
