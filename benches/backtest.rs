@@ -10,10 +10,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use driftwatch::backtest::backtest;
-use driftwatch::config::validated::RuleQuery;
 use driftwatch::config::{parse_rules, RuleContext, SourceFile};
 use driftwatch::model::{Labels, Sample};
 use driftwatch::sources::async_trait_free::BoxFuture;
+use driftwatch::sources::RuleQuery;
 use driftwatch::sources::{FetchRequest, Observation, Source, SourceError};
 
 const SERIES: usize = 1_000;

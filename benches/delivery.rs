@@ -12,12 +12,12 @@ use axum::routing::post;
 use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use driftwatch::clock::SystemClock;
-use driftwatch::config::types::Secret;
-use driftwatch::config::validated::{DeliveryConfig, WebhookConfig};
+use driftwatch::notify::settings::{DeliveryConfig, WebhookConfig};
 use driftwatch::notify::webhook::WebhookSender;
 use driftwatch::notify::{Dispatcher, StepOutcome};
 use driftwatch::store::{CommitBatch, NewMessage, Store};
 use driftwatch::telemetry::Metrics;
+use driftwatch::types::Secret;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 

@@ -15,12 +15,12 @@ use std::time::Duration;
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use driftwatch::clock::SystemClock;
-use driftwatch::config::validated::SourceKind;
 use driftwatch::config::{parse_rules, RuleContext, SourceFile};
 use driftwatch::engine::evaluate::RuleRuntime;
 use driftwatch::sources::exposition::{Format, Reader};
 use driftwatch::sources::scrape::{ScrapeSettings, ScrapeSource};
 use driftwatch::sources::scrape_store::ScrapeStore;
+use driftwatch::sources::SourceKind;
 use driftwatch::sources::{FetchRequest, Source};
 
 const SERIES: usize = 100_000;

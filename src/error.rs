@@ -1,6 +1,6 @@
 //! The crate-wide error type: one enum that wraps each module's own error.
 
-use crate::config::ConfigErrors;
+use crate::types::ConfigErrors;
 
 /// Any error driftwatch's library code returns.
 #[derive(Debug, thiserror::Error)]

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod model;
 pub mod notify;
+pub mod rule;
 pub mod ruletest;
 pub mod score;
 pub mod server;
@@ -25,5 +26,6 @@ pub mod sources;
 pub mod store;
 pub mod telemetry;
 pub mod time_math;
+pub mod types;
 
 pub use error::{Error, Result};

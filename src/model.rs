@@ -1,4 +1,9 @@
-//! The plain values that cross module boundaries: labels, samples, series, severities.
+//! The plain values that cross module boundaries: labels, samples, series, severities;
+//! notification groups, payloads and silences in the submodules.
+
+pub mod group;
+pub mod payload;
+pub mod silence;
 
 use std::collections::BTreeMap;
 use std::fmt;

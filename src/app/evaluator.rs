@@ -9,14 +9,14 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
-use crate::config::validated::Rule;
-use crate::engine::evaluate::RuleRuntime;
+use crate::engine::evaluate::{EvaluationOutcome, RuleRuntime};
 use crate::engine::source_health::SourceHealth;
 use crate::engine::{Alert, Transition};
 use crate::model::AlertState;
 use crate::notify::flap::{self, FlapVerdict};
 use crate::notify::payload::alert_payload;
 use crate::notify::policy::NotifyPolicy;
+use crate::rule::Rule;
 use crate::sources::{FetchRequest, Source, SourceError};
 use crate::store::{CommitBatch, Store};
 use crate::telemetry::Metrics;
@@ -116,7 +116,7 @@ pub struct Evaluator {
     /// Receivers for alerts not tied to a rule (`source_down`).
     pub default_receivers: Vec<String>,
     /// The last evaluation of each rule, for `GET /api/v1/rules`.
-    pub statuses: crate::app::status::RuleStatuses,
+    pub statuses: Arc<crate::server::status::RuleStatuses>,
     /// Active and scheduled silences (kept in step with the store by the API), shared
     /// with the group flusher.
     pub silences: Arc<crate::notify::silence::SilenceSet>,
@@ -307,7 +307,7 @@ impl Evaluator {
             .observe(started.elapsed().as_secs_f64());
         self.statuses.record(
             &rule.name,
-            crate::app::status::RuleStatus {
+            crate::server::status::RuleStatus {
                 last_evaluation: self.clock.now(),
                 duration_seconds: started.elapsed().as_secs_f64(),
                 result: result.label(),
@@ -328,15 +328,8 @@ impl Evaluator {
         now: chrono::DateTime<chrono::Utc>,
         evaluation_id: String,
     ) -> EvalResult {
-        if let Some(batch) = task.pending.take() {
-            if let Err(e) = self.store.commit(&batch).await {
-                tracing::error!(error = %e, "store still refuses the held commit");
-                task.pending = Some(batch);
-                return EvalResult::StoreError(e.to_string());
-            }
-            if !batch.group_entries.is_empty() {
-                self.groups_wake.notify_one();
-            }
+        if let Err(held) = self.commit_held(task).await {
+            return held;
         }
         let rule = Arc::clone(&task.runtime.rule);
         let Some(source) = self.sources.get(&rule.source) else {
@@ -382,62 +375,9 @@ impl Evaluator {
                     until = %until,
                     "evaluated"
                 );
-                self.metrics
-                    .series
-                    .with_label_values(&[&rule.name])
-                    .set(outcome.series as i64);
-                if outcome.dropped_series > 0 {
-                    self.metrics
-                        .series_dropped
-                        .with_label_values(&[&rule.name])
-                        .inc_by(outcome.dropped_series as u64);
-                    tracing::warn!(
-                        series = outcome.series + outcome.dropped_series,
-                        limit = rule.max_series,
-                        dropped = outcome.dropped_series,
-                        "series limit reached; extra series dropped"
-                    );
-                }
+                self.count_series(&rule, &outcome);
                 self.count_alerts(&rule.name, &task.runtime);
-                let changed: std::collections::HashSet<&str> = outcome
-                    .transitions
-                    .iter()
-                    .map(|t| t.alert.fingerprint.as_str())
-                    .collect();
-                batch.alerts = outcome
-                    .alerts
-                    .iter()
-                    .filter(|a| {
-                        changed.contains(a.fingerprint.as_str())
-                            || matches!(a.state, AlertState::Pending | AlertState::Firing)
-                    })
-                    .cloned()
-                    .collect();
-                let touched =
-                    self.route_changes(&mut batch, &mut task.runtime, &outcome.transitions, now);
-                if !touched.is_empty() {
-                    for a in batch.alerts.iter_mut() {
-                        if touched.contains(&a.fingerprint) {
-                            if let Some(g) = task.runtime.groups.get(&a.fingerprint) {
-                                *a = g.alert.clone();
-                            }
-                        }
-                    }
-                    let written: std::collections::HashSet<String> =
-                        batch.alerts.iter().map(|a| a.fingerprint.clone()).collect();
-                    for fp in touched.iter().filter(|fp| !written.contains(*fp)) {
-                        if let Some(g) = task.runtime.groups.get(fp) {
-                            batch.alerts.push(g.alert.clone());
-                        }
-                    }
-                }
-                batch.transitions = outcome.transitions;
-                batch.baselines = outcome
-                    .baselines
-                    .into_iter()
-                    .map(|b| (rule.name.clone(), b.fingerprint, b.state))
-                    .collect();
-                batch.forgotten = outcome.forgotten;
+                self.fill_batch(&mut batch, &mut task.runtime, outcome, now);
                 self.record_health(&mut batch, source.name(), None);
                 EvalResult::Ok {
                     notifications: batch.group_entries.len(),
@@ -471,6 +411,92 @@ impl Evaluator {
             self.groups_wake.notify_one();
         }
         result
+    }
+
+    /// Commits the batch a failed store commit left held, before anything new; while the
+    /// store still refuses it, the evaluation waits.
+    async fn commit_held(&self, task: &mut RuleTask) -> Result<(), EvalResult> {
+        if let Some(batch) = task.pending.take() {
+            if let Err(e) = self.store.commit(&batch).await {
+                tracing::error!(error = %e, "store still refuses the held commit");
+                task.pending = Some(batch);
+                return Err(EvalResult::StoreError(e.to_string()));
+            }
+            if !batch.group_entries.is_empty() {
+                self.groups_wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+
+    /// The rule's series count, and the series its limit dropped.
+    fn count_series(&self, rule: &Rule, outcome: &EvaluationOutcome) {
+        self.metrics
+            .series
+            .with_label_values(&[&rule.name])
+            .set(outcome.series as i64);
+        if outcome.dropped_series > 0 {
+            self.metrics
+                .series_dropped
+                .with_label_values(&[&rule.name])
+                .inc_by(outcome.dropped_series as u64);
+            tracing::warn!(
+                series = outcome.series + outcome.dropped_series,
+                limit = rule.max_series,
+                dropped = outcome.dropped_series,
+                "series limit reached; extra series dropped"
+            );
+        }
+    }
+
+    /// What the evaluation writes: the alerts that changed or are live (with the group
+    /// state route_changes gave them), their transitions, baselines and forgotten series.
+    fn fill_batch(
+        &self,
+        batch: &mut CommitBatch,
+        runtime: &mut RuleRuntime,
+        outcome: EvaluationOutcome,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let rule = Arc::clone(&runtime.rule);
+        let changed: std::collections::HashSet<&str> = outcome
+            .transitions
+            .iter()
+            .map(|t| t.alert.fingerprint.as_str())
+            .collect();
+        batch.alerts = outcome
+            .alerts
+            .iter()
+            .filter(|a| {
+                changed.contains(a.fingerprint.as_str())
+                    || matches!(a.state, AlertState::Pending | AlertState::Firing)
+            })
+            .cloned()
+            .collect();
+        let touched = self.route_changes(batch, runtime, &outcome.transitions, now);
+        if !touched.is_empty() {
+            for a in batch.alerts.iter_mut() {
+                if touched.contains(&a.fingerprint) {
+                    if let Some(g) = runtime.groups.get(&a.fingerprint) {
+                        *a = g.alert.clone();
+                    }
+                }
+            }
+            let written: std::collections::HashSet<String> =
+                batch.alerts.iter().map(|a| a.fingerprint.clone()).collect();
+            for fp in touched.iter().filter(|fp| !written.contains(*fp)) {
+                if let Some(g) = runtime.groups.get(fp) {
+                    batch.alerts.push(g.alert.clone());
+                }
+            }
+        }
+        batch.transitions = outcome.transitions;
+        batch.baselines = outcome
+            .baselines
+            .into_iter()
+            .map(|b| (rule.name.clone(), b.fingerprint, b.state))
+            .collect();
+        batch.forgotten = outcome.forgotten;
     }
 
     fn record_health(&self, batch: &mut CommitBatch, source: &str, failure: Option<&str>) {

@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::validated::Rule;
 use crate::engine::alert::Example;
 use crate::engine::evaluate::EvaluationOutcome;
 use crate::engine::evaluate::RuleRuntime;
 use crate::model::AlertState;
+use crate::rule::Rule;
 use crate::sources::{FetchRequest, Observation, Source};
 
 /// How many rows an alert carries.

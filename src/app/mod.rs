@@ -5,7 +5,6 @@ pub mod evaluator;
 pub mod examples;
 pub mod reload;
 pub mod scheduler;
-pub mod status;
 pub mod supervisor;
 mod tasks;
 pub mod watchdog;
@@ -37,6 +36,9 @@ pub use evaluator::{EvalResult, Evaluator, RuleTask};
 pub use reload::Reloader;
 pub use supervisor::Supervisor;
 use tasks::NamedTasks;
+
+/// Stored baselines: by rule, then by fingerprint (the store's layout).
+type StoredBaselines = HashMap<String, HashMap<String, serde_json::Value>>;
 
 /// How often the rules directory is checked for changes.
 const RULES_WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -143,7 +145,8 @@ fn build_all_sources(
 
 /// Builds the senders for every receiver.
 pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, Sender>> {
-    crate::notify::sender::build_senders(config).map_err(Error::Other)
+    crate::notify::sender::build_senders(&config.receivers, &config.delivery.allow_private)
+        .map_err(Error::Other)
 }
 
 /// Puts firing alerts that belong to no notification group (they fired before groups
@@ -218,6 +221,64 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     let evaluator = Arc::new(evaluator);
 
     // Restore alert state and baselines so a restart neither re-notifies nor forgets.
+    let (alerts_by_rule, baselines) = restore_state(&store, &evaluator, &config, &rules).await?;
+
+    metrics.rules_loaded.set(rules.rules.len() as i64);
+    let supervisor = start_rules(
+        &evaluator,
+        &rules,
+        alerts_by_rule,
+        baselines,
+        &config,
+        shutdown.clone(),
+    )
+    .await;
+    let reloader = Arc::new(Reloader::new(
+        config.rules_dir.clone(),
+        config.rule_context(),
+        supervisor,
+        metrics.clone(),
+        Arc::clone(&clock),
+    ));
+    tasks.spawn(
+        "rules directory watch",
+        reload::watch_rules_dir(Arc::clone(&reloader), RULES_WATCH_EVERY, shutdown.clone()),
+    );
+
+    spawn_delivery(
+        &mut tasks, &store, &evaluator, &config, &metrics, &wake, &shutdown,
+    )?;
+
+    let addr = serve_http(
+        &mut tasks,
+        &config,
+        &evaluator,
+        &reloader,
+        sql_sources,
+        &shutdown,
+    )
+    .await?;
+    tracing::info!(%addr, rules = rules.rules.len(), "driftwatch started");
+    Ok(Running {
+        addr,
+        metrics,
+        store,
+        evaluator,
+        reloader,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Stored state a start resumes from: each rule's alerts (the source-down alerts are
+/// handed to the evaluator's source health) and learnt baselines; released claims of a
+/// stopped process, the silences, and firing alerts adopted into their groups.
+async fn restore_state(
+    store: &Store,
+    evaluator: &Evaluator,
+    config: &ServiceConfig,
+    rules: &RuleSet,
+) -> Result<(HashMap<String, Vec<crate::engine::Alert>>, StoredBaselines)> {
     let mut alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>> = HashMap::new();
     for alert in store.load_alerts().await? {
         alerts_by_rule
@@ -225,7 +286,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
             .or_default()
             .push(alert);
     }
-    let mut baselines = store.load_baselines().await?;
+    let baselines = store.load_baselines().await?;
     let released = store.release_orphaned_claims().await?;
     if released > 0 {
         tracing::warn!(
@@ -234,13 +295,24 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         );
     }
     evaluator.silences.replace(store.silences().await?);
-    adopt_ungrouped_alerts(&store, &evaluator, &config, &rules, &alerts_by_rule).await?;
+    adopt_ungrouped_alerts(store, evaluator, config, rules, &alerts_by_rule).await?;
     if let Some(down) = alerts_by_rule.remove(SOURCE_DOWN_RULE) {
         evaluator.health.lock().expect("health lock").restore(down);
     }
+    Ok((alerts_by_rule, baselines))
+}
 
-    metrics.rules_loaded.set(rules.rules.len() as i64);
-    let mut supervisor = Supervisor::new(Arc::clone(&evaluator), shutdown.clone());
+/// Starts one task per rule with its restored alerts and baselines (warming up a rule
+/// that has none), and resolves the alerts of rules no longer configured.
+async fn start_rules(
+    evaluator: &Arc<Evaluator>,
+    rules: &RuleSet,
+    mut alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>>,
+    mut baselines: StoredBaselines,
+    config: &ServiceConfig,
+    shutdown: CancellationToken,
+) -> Supervisor {
+    let mut supervisor = Supervisor::new(Arc::clone(evaluator), shutdown);
     for rule in &rules.rules {
         let mut runtime = RuleRuntime::new(Arc::clone(rule));
         let learnt = baselines.remove(&rule.name).unwrap_or_default();
@@ -251,7 +323,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         );
         if fresh {
             if let Some(source) = evaluator.sources.get(&rule.source) {
-                warm_up(&mut runtime, source.as_ref(), clock.now()).await;
+                warm_up(&mut runtime, source.as_ref(), evaluator.clock.now()).await;
             }
         }
         supervisor.spawn(RuleTask::new(runtime));
@@ -269,25 +341,28 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
             )
             .await;
     }
-    let reloader = Arc::new(Reloader::new(
-        config.rules_dir.clone(),
-        config.rule_context(),
-        supervisor,
-        metrics.clone(),
-        Arc::clone(&clock),
-    ));
-    tasks.spawn(
-        "rules directory watch",
-        reload::watch_rules_dir(Arc::clone(&reloader), RULES_WATCH_EVERY, shutdown.clone()),
-    );
+    supervisor
+}
 
+/// Spawns the notification path's tasks: the group flusher, the dispatcher (woken by
+/// `wake` when the flusher writes), and outbox housekeeping.
+fn spawn_delivery(
+    tasks: &mut NamedTasks,
+    store: &Store,
+    evaluator: &Evaluator,
+    config: &ServiceConfig,
+    metrics: &Metrics,
+    wake: &Arc<Notify>,
+    shutdown: &CancellationToken,
+) -> Result<()> {
+    let clock = &evaluator.clock;
     let flusher = Arc::new(GroupFlusher::new(
         store.clone(),
         Arc::clone(&evaluator.policy),
         Arc::clone(&evaluator.silences),
-        Arc::clone(&clock),
+        Arc::clone(clock),
         metrics.clone(),
-        Arc::clone(&wake),
+        Arc::clone(wake),
     ));
     tasks.spawn(
         "group flusher",
@@ -295,25 +370,37 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     );
     let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
-        build_senders(&config)?,
+        build_senders(config)?,
         config.delivery.clone(),
-        Arc::clone(&clock),
+        Arc::clone(clock),
         metrics.clone(),
     ));
     tasks.spawn(
         "dispatcher",
-        Arc::clone(&dispatcher).run(Arc::clone(&wake), shutdown.clone()),
+        Arc::clone(&dispatcher).run(Arc::clone(wake), shutdown.clone()),
     );
     tasks.spawn(
         "outbox housekeeping",
         outbox_housekeeping(
             store.clone(),
             metrics.clone(),
-            Arc::clone(&clock),
+            Arc::clone(clock),
             shutdown.clone(),
         ),
     );
+    Ok(())
+}
 
+/// Binds the HTTP listener and serves the API on it; returns the bound address.
+async fn serve_http(
+    tasks: &mut NamedTasks,
+    config: &ServiceConfig,
+    evaluator: &Evaluator,
+    reloader: &Arc<Reloader>,
+    sql_sources: HashMap<String, Arc<SqlSource>>,
+    shutdown: &CancellationToken,
+) -> Result<SocketAddr> {
+    let clock = &evaluator.clock;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| Error::Io {
@@ -325,10 +412,13 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         source: e,
     })?;
     let router = crate::server::router(crate::server::ServerState {
-        metrics: metrics.clone(),
-        store: store.clone(),
-        evaluator: Arc::clone(&evaluator),
-        reloader: Arc::clone(&reloader),
+        metrics: evaluator.metrics.clone(),
+        store: evaluator.store.clone(),
+        clock: Arc::clone(clock),
+        statuses: Arc::clone(&evaluator.statuses),
+        silences: Arc::clone(&evaluator.silences),
+        groups_wake: Arc::clone(&evaluator.groups_wake),
+        rules: Arc::clone(reloader) as Arc<dyn crate::server::RulesHandle>,
         started_at: clock.now(),
         sql_sources: Arc::new(sql_sources),
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
@@ -338,16 +428,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         "HTTP server",
         crate::server::serve::serve(listener, router, config.http, shutdown.clone()),
     );
-    tracing::info!(%addr, rules = rules.rules.len(), "driftwatch started");
-    Ok(Running {
-        addr,
-        metrics,
-        store,
-        evaluator,
-        reloader,
-        shutdown,
-        tasks,
-    })
+    Ok(addr)
 }
 
 /// Teaches a new rule's baselines from the source's recent history, so a first start
@@ -359,8 +440,8 @@ pub(crate) async fn warm_up(
 ) {
     let rule = Arc::clone(&runtime.rule);
     let period = match &rule.schedule {
-        crate::config::validated::Schedule::Every(d) => *d,
-        crate::config::validated::Schedule::Cron(_) => Duration::from_secs(3600),
+        crate::rule::Schedule::Every(d) => *d,
+        crate::rule::Schedule::Cron(_) => Duration::from_secs(3600),
     };
     let Some(span) = rule.detector.warmup_span(period) else {
         return;

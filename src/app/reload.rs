@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::status::{ReloadError, ReloadStatus, ReloadSummary};
 use crate::app::supervisor::Supervisor;
 use crate::clock::SharedClock;
-use crate::config::validated::Rule;
 use crate::config::{load_rules, RuleContext};
+use crate::rule::Rule;
+use crate::server::status::{ReloadError, ReloadStatus, ReloadSummary};
 use crate::telemetry::Metrics;
 
 /// Reloads rules and reports how the last reload went.
@@ -169,5 +169,24 @@ pub async fn watch_rules_dir(
             tracing::info!(dir = %dir.display(), "rules directory changed; reloading");
             reloader.reload("watch").await;
         }
+    }
+}
+
+/// The API's handle on the rules: the reloader's own methods.
+impl crate::server::RulesHandle for Reloader {
+    fn rules(&self) -> Vec<Arc<Rule>> {
+        Reloader::rules(self)
+    }
+
+    fn rules_dir(&self) -> &Path {
+        Reloader::rules_dir(self)
+    }
+
+    fn status(&self) -> ReloadStatus {
+        Reloader::status(self)
+    }
+
+    fn reload<'a>(&'a self, trigger: &'a str) -> futures::future::BoxFuture<'a, ReloadStatus> {
+        Box::pin(Reloader::reload(self, trigger))
     }
 }

@@ -58,8 +58,8 @@ pub fn restart_backoff(panics: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::types::CronSpec;
-    use crate::config::validated::Schedule;
+    use crate::rule::Schedule;
+    use crate::types::CronSpec;
 
     /// A source whose fetch panics, as a bug in a source or the engine would.
     struct PanickingSource;
@@ -77,7 +77,7 @@ mod tests {
         > {
             Box::pin(async { panic!("a bug in the source") })
         }
-        fn is_snapshot(&self, _: &crate::config::validated::RuleQuery) -> bool {
+        fn is_snapshot(&self, _: &crate::sources::RuleQuery) -> bool {
             false
         }
     }

@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::evaluator::{Evaluator, RuleTask};
 use crate::app::scheduler;
-use crate::app::status::ReloadSummary;
 use crate::config::validated::{Rule, RuleSet};
 use crate::engine::evaluate::RuleRuntime;
+use crate::server::status::ReloadSummary;
 
 /// One running rule.
 struct RuleHandle {

@@ -1,25 +1,22 @@
-//! Configuration: `driftwatch.toml` and `rules/*.toml`, their serde models, and
-//! validation into the typed values the service runs on.
+//! Configuration: `driftwatch.toml`, its serde model, and validation into the typed
+//! [`ServiceConfig`] the service runs on. Rule files are the [`crate::rule`] module's;
+//! their loaders are re-exported here for the tools that load both.
 
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-pub mod allowlist;
 pub mod load;
-pub mod location;
-pub mod numbers;
 pub mod receivers;
 pub mod routing;
-pub mod rule;
 pub mod schema;
 pub mod service;
-pub mod types;
-pub mod validate;
+pub mod sources;
 pub mod validated;
 
-pub use load::{load_rules, load_service_config, parse_rules, parse_service_config};
-pub use location::{ConfigError, ConfigErrors, SourceFile};
-pub use validate::RuleContext;
-pub use validated::{Rule, RuleQuery, RuleSet, Schedule, ServiceConfig};
+pub use crate::rule::{load_rules, parse_rules, Rule, RuleContext, RuleSet, Schedule};
+pub use crate::sources::RuleQuery;
+pub use crate::types::{ConfigError, ConfigErrors, SourceFile};
+pub use load::{load_service_config, parse_service_config};
+pub use validated::ServiceConfig;

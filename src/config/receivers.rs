@@ -7,20 +7,20 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::allowlist::AllowedDestination;
 use crate::config::load::http_url;
-use crate::config::location::{ConfigError, SourceFile};
-use crate::config::service::{
-    AlertmanagerSection, BodyFormat, EmailSection, EmailTls, ReceiverSection, WebhookSection,
-};
-use crate::config::types::{EnvString, Secret};
-use crate::config::validated::{AlertmanagerConfig, EmailConfig, ReceiverConfig, WebhookConfig};
+use crate::config::service::{AlertmanagerSection, EmailSection, ReceiverSection, WebhookSection};
 use crate::notify::address_policy::AddressPolicy;
+use crate::notify::allowlist::AllowedDestination;
 use crate::notify::body::WebhookBody;
+use crate::notify::settings::{
+    AlertmanagerConfig, EmailConfig, EmailTls, ReceiverConfig, WebhookConfig,
+};
 use crate::notify::signing::SigningKey;
 use crate::notify::template::{
     Template, TemplateError, DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_SUBJECT, DEFAULT_EMAIL_TEXT,
 };
+use crate::types::{ConfigError, SourceFile};
+use crate::types::{EnvString, Secret};
 
 /// Where a receiver is declared, and what it may refer to.
 pub(crate) struct ReceiverSite<'a> {
@@ -106,11 +106,7 @@ fn webhook(site: &ReceiverSite<'_>, w: &WebhookSection) -> Result<WebhookConfig,
     let previous: Result<Vec<Secret>, String> = w.previous_secrets.iter().map(secret_of).collect();
     let body = match (&w.format, &w.template, &w.body_template) {
         (None, None, None) => Ok(WebhookBody::Driftwatch),
-        (Some(f), None, None) => Ok(match f {
-            BodyFormat::Driftwatch => WebhookBody::Driftwatch,
-            BodyFormat::Alertmanager => WebhookBody::AlertmanagerWebhook,
-            BodyFormat::Slack => WebhookBody::Slack,
-        }),
+        (Some(f), None, None) => Ok(WebhookBody::from(*f)),
         (None, Some(path), None) => site.template_file(path).map(WebhookBody::Template),
         (None, None, Some(source)) => site
             .inline_template("body_template", source)
@@ -158,56 +154,13 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
         String::new()
     });
     let tls = e.tls.unwrap_or_default();
-    match tls {
-        EmailTls::None if !e.allow_plaintext => errors.push(site.error(
-            "tls = \"none\" sends mail and passwords in clear text: it needs allow_plaintext = true, and is accepted only for a relay on localhost",
-        )),
-        EmailTls::None if !is_loopback_host(&host) => errors.push(site.error(format!(
-            "tls = \"none\" is accepted only for localhost or a loopback address, not {host:?}; use \"starttls\" or \"tls\""
-        ))),
-        EmailTls::Starttls | EmailTls::Tls if e.allow_plaintext => errors.push(site.error(
-            "allow_plaintext = true only applies with tls = \"none\"",
-        )),
-        _ => {}
-    }
-    // `localhost` is judged as the loopback address it always is, so a relay there
-    // needs allowlisting like 127.0.0.1; other names are checked when resolved.
-    let judged = if host.eq_ignore_ascii_case("localhost") {
-        "127.0.0.1"
-    } else {
-        host.as_str()
-    };
-    if let Err(why) = literal_ip_allowed(judged, site.allowlist, e.allow_private) {
-        errors.push(site.error(why));
-    }
+    check_email_address(site, e, &host, tls, &mut errors);
     let port = e.port.unwrap_or(match tls {
         EmailTls::Starttls => 587,
         EmailTls::Tls => 465,
         EmailTls::None => 25,
     });
-    let ca_pem = match &e.ca_file {
-        None => None,
-        Some(path) => {
-            let full = site.base.join(path);
-            match std::fs::read(&full) {
-                Ok(pem) => match lettre::transport::smtp::client::Certificate::from_pem(&pem) {
-                    Ok(_) => Some(pem),
-                    Err(why) => {
-                        errors.push(site.error(format!(
-                            "ca_file {}: not a PEM certificate ({why})",
-                            full.display()
-                        )));
-                        None
-                    }
-                },
-                Err(why) => {
-                    errors
-                        .push(site.error(format!("cannot read ca_file {}: {why}", full.display())));
-                    None
-                }
-            }
-        }
-    };
+    let ca_pem = ca_pem_of(site, e, &mut errors);
     let mailbox = |text: &str, what: &str, errors: &mut Vec<ConfigError>| {
         lettre::message::Mailbox::from_str(text)
             .map_err(|why| {
@@ -223,41 +176,8 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
         e.to.iter()
             .filter_map(|t| mailbox(t, "to", &mut errors))
             .collect();
-    let credentials = match (&e.username, &e.password) {
-        (None, None) => None,
-        (Some(u), Some(p)) => match (u.expand(), p.expand()) {
-            (Ok(u), Ok(p)) => Some((Secret::new(u), Secret::new(p))),
-            (u, p) => {
-                for why in [u.err(), p.err()].into_iter().flatten() {
-                    errors.push(site.error(why));
-                }
-                None
-            }
-        },
-        _ => {
-            errors.push(site.error("give both `username` and `password`, or neither"));
-            None
-        }
-    };
-    let mut template =
-        |result: Result<Template, ConfigError>| result.map_err(|e| errors.push(e)).ok();
-    let subject = template(match &e.subject {
-        Some(s) => site.inline_template("subject", s),
-        None => Template::compile("default email subject", DEFAULT_EMAIL_SUBJECT)
-            .map_err(|e| site.error(e)),
-    });
-    let text = template(match &e.text_template {
-        Some(path) => site.template_file(path),
-        None => {
-            Template::compile("default email.txt", DEFAULT_EMAIL_TEXT).map_err(|e| site.error(e))
-        }
-    });
-    let html = template(match &e.html_template {
-        Some(path) => site.template_file(path),
-        None => {
-            Template::compile("default email.html", DEFAULT_EMAIL_HTML).map_err(|e| site.error(e))
-        }
-    });
+    let credentials = credentials_of(site, e, &mut errors);
+    let (subject, text, html) = email_templates(site, e, &mut errors);
     // Each of these is None only when its error was pushed.
     let (Some(from), Some(subject), Some(text), Some(html)) = (from, subject, text, html) else {
         return Err(errors);
@@ -283,6 +203,123 @@ fn email(site: &ReceiverSite<'_>, e: &EmailSection) -> Result<EmailConfig, Vec<C
         disable_after: e.disable_after.map(|d| d.get()),
         allow_private: e.allow_private,
     })
+}
+
+/// Plaintext only with the flag and only to a loopback relay; the host, when an address,
+/// must be one the address policy allows (`localhost` judged as 127.0.0.1).
+fn check_email_address(
+    site: &ReceiverSite<'_>,
+    e: &EmailSection,
+    host: &str,
+    tls: EmailTls,
+    errors: &mut Vec<ConfigError>,
+) {
+    match tls {
+        EmailTls::None if !e.allow_plaintext => errors.push(site.error(
+            "tls = \"none\" sends mail and passwords in clear text: it needs allow_plaintext = true, and is accepted only for a relay on localhost",
+        )),
+        EmailTls::None if !is_loopback_host(host) => errors.push(site.error(format!(
+            "tls = \"none\" is accepted only for localhost or a loopback address, not {host:?}; use \"starttls\" or \"tls\""
+        ))),
+        EmailTls::Starttls | EmailTls::Tls if e.allow_plaintext => errors.push(site.error(
+            "allow_plaintext = true only applies with tls = \"none\"",
+        )),
+        _ => {}
+    }
+    // `localhost` is judged as the loopback address it always is, so a relay there
+    // needs allowlisting like 127.0.0.1; other names are checked when resolved.
+    let judged = if host.eq_ignore_ascii_case("localhost") {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    if let Err(why) = literal_ip_allowed(judged, site.allowlist, e.allow_private) {
+        errors.push(site.error(why));
+    }
+}
+
+/// The extra CA certificates of `ca_file` (relative to the configuration), checked to be PEM.
+fn ca_pem_of(
+    site: &ReceiverSite<'_>,
+    e: &EmailSection,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Vec<u8>> {
+    match &e.ca_file {
+        None => None,
+        Some(path) => {
+            let full = site.base.join(path);
+            match std::fs::read(&full) {
+                Ok(pem) => match lettre::transport::smtp::client::Certificate::from_pem(&pem) {
+                    Ok(_) => Some(pem),
+                    Err(why) => {
+                        errors.push(site.error(format!(
+                            "ca_file {}: not a PEM certificate ({why})",
+                            full.display()
+                        )));
+                        None
+                    }
+                },
+                Err(why) => {
+                    errors
+                        .push(site.error(format!("cannot read ca_file {}: {why}", full.display())));
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// SMTP user name and password, both or neither, expanded from the environment.
+fn credentials_of(
+    site: &ReceiverSite<'_>,
+    e: &EmailSection,
+    errors: &mut Vec<ConfigError>,
+) -> Option<(Secret, Secret)> {
+    match (&e.username, &e.password) {
+        (None, None) => None,
+        (Some(u), Some(p)) => match (u.expand(), p.expand()) {
+            (Ok(u), Ok(p)) => Some((Secret::new(u), Secret::new(p))),
+            (u, p) => {
+                for why in [u.err(), p.err()].into_iter().flatten() {
+                    errors.push(site.error(why));
+                }
+                None
+            }
+        },
+        _ => {
+            errors.push(site.error("give both `username` and `password`, or neither"));
+            None
+        }
+    }
+}
+
+/// The subject, text and HTML templates: the receiver's own or the defaults; `None` for
+/// each that did not compile (its error is pushed).
+fn email_templates(
+    site: &ReceiverSite<'_>,
+    e: &EmailSection,
+    errors: &mut Vec<ConfigError>,
+) -> (Option<Template>, Option<Template>, Option<Template>) {
+    let mut template =
+        |result: Result<Template, ConfigError>| result.map_err(|e| errors.push(e)).ok();
+    let subject = template(match &e.subject {
+        Some(s) => site.inline_template("subject", s),
+        None => Template::compile("default email subject", DEFAULT_EMAIL_SUBJECT)
+            .map_err(|e| site.error(e)),
+    });
+    let text = template(match &e.text_template {
+        Some(path) => site.template_file(path),
+        None => {
+            Template::compile("default email.txt", DEFAULT_EMAIL_TEXT).map_err(|e| site.error(e))
+        }
+    });
+    let html = template(match &e.html_template {
+        Some(path) => site.template_file(path),
+        None => {
+            Template::compile("default email.html", DEFAULT_EMAIL_HTML).map_err(|e| site.error(e))
+        }
+    });
+    (subject, text, html)
 }
 
 fn alertmanager(
@@ -339,8 +376,8 @@ fn literal_ip_allowed(
 #[cfg(test)]
 mod tests {
     use crate::config::parse_service_config;
-    use crate::config::validated::ReceiverConfig;
     use crate::notify::body::WebhookBody;
+    use crate::notify::settings::{EmailConfig, EmailTls, ReceiverConfig};
 
     fn load(dir: &std::path::Path, text: &str) -> Result<crate::config::ServiceConfig, String> {
         parse_service_config(&dir.join("driftwatch.toml"), text).map_err(|e| e.to_string())
@@ -423,5 +460,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("refused"), "{err}");
+    }
+
+    fn email_config(extra: &str) -> Result<EmailConfig, String> {
+        let text = format!(
+            "[receivers.mail]\nkind = \"email\"\nfrom = \"driftwatch <dw@example.com>\"\n\
+             to = [\"ops@example.com\", \"Oncall <oncall@example.com>\"]\n{extra}"
+        );
+        let config = parse_service_config(std::path::Path::new("driftwatch.toml"), &text)
+            .map_err(|e| e.to_string())?;
+        match config.receivers.get("mail") {
+            Some(ReceiverConfig::Email(e)) => Ok(e.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn plaintext_is_refused_to_a_non_local_host_and_without_the_flag() {
+        let err =
+            email_config("host = \"smtp.example.com\"\ntls = \"none\"\nallow_plaintext = true\n")
+                .unwrap_err();
+        assert!(
+            err.contains("only for localhost or a loopback address"),
+            "{err}"
+        );
+        assert!(
+            err.starts_with("driftwatch.toml:1:1: receiver \"mail\""),
+            "{err}"
+        );
+        let err = email_config("host = \"127.0.0.1\"\ntls = \"none\"\n").unwrap_err();
+        assert!(err.contains("needs allow_plaintext = true"), "{err}");
+        let ok = email_config(
+            "host = \"localhost\"\ntls = \"none\"\nallow_plaintext = true\n\
+             [delivery]\nallow_private = [\"127.0.0.1\"]\n",
+        )
+        .unwrap();
+        assert_eq!((ok.port, ok.tls), (25, EmailTls::None));
+        let ok = email_config("host = \"smtp.example.com\"\n").unwrap();
+        assert_eq!((ok.port, ok.tls), (587, EmailTls::Starttls));
     }
 }

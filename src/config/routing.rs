@@ -9,8 +9,6 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::location::{ConfigError, SourceFile};
-use crate::config::types::DurationSpec;
 use crate::notify::inhibit::InhibitRule;
 use crate::notify::policy::{FlapControl, NotifyPolicy};
 use crate::notify::route::{GroupBy, Route};
@@ -19,6 +17,8 @@ use crate::notify::time_interval::{
     parse_days_of_month, parse_location, parse_months, parse_times, parse_weekdays, TimeInterval,
     TimeSpec,
 };
+use crate::types::DurationSpec;
+use crate::types::{ConfigError, SourceFile};
 
 /// `[route]` and each `[[route.routes]]`: unset settings are inherited from the parent.
 #[derive(Debug, Deserialize, Default, JsonSchema)]

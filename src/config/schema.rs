@@ -1,8 +1,8 @@
 //! JSON Schemas of the configuration files, generated from the same serde models that
 //! parse them, so the schema cannot drift from what `check` accepts.
 
-use crate::config::rule::RuleFileConfig;
 use crate::config::service::ServiceConfigFile;
+use crate::rule::spec::RuleFileConfig;
 
 /// The schema of a `rules/*.toml` file, pretty-printed.
 pub fn rules_schema() -> String {

@@ -6,9 +6,12 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::allowlist::AllowedDestination;
 use crate::config::routing::{InhibitSection, RouteSection, TimeIntervalSection};
-use crate::config::types::{DurationSpec, EnvString};
+use crate::notify::allowlist::AllowedDestination;
+use crate::notify::settings::{BodyFormat, EmailTls};
+use crate::sources::scrape_settings::ScrapeSourceSection;
+use crate::telemetry::LogSection;
+use crate::types::{DurationSpec, EnvString};
 
 /// `driftwatch.toml` exactly as written.
 #[derive(Debug, Deserialize, Default, JsonSchema)]
@@ -148,31 +151,6 @@ pub enum SourceSection {
     Scrape(ScrapeSourceSection),
 }
 
-/// `[sources.NAME] kind = "scrape"`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScrapeSourceSection {
-    /// The endpoint, e.g. `http://127.0.0.1:9464/metrics`; may use `${VAR}`.
-    pub url: EnvString,
-    /// Time between scrapes (default 15s).
-    #[serde(default)]
-    pub interval: Option<DurationSpec>,
-    /// Deadline of one scrape, body included (default 10s, at most the interval).
-    #[serde(default)]
-    pub timeout: Option<DurationSpec>,
-    /// Largest body read in bytes (default 64 MiB); a larger one fails the scrape.
-    #[serde(default)]
-    pub max_bytes: Option<u64>,
-    /// How long scraped points stay readable (default 15m). Rules keep their own window
-    /// once running, so this only needs to cover a new rule's first window.
-    #[serde(default)]
-    pub retention: Option<DurationSpec>,
-    /// Most series held at once (default 1,000,000); beyond it new series are dropped,
-    /// counted in `driftwatch_scrape_series_dropped_total`, until old ones expire.
-    #[serde(default)]
-    pub max_series: Option<u64>,
-}
-
 /// `[sources.NAME] kind = "prometheus"`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -205,32 +183,6 @@ pub enum ReceiverSection {
     Email(EmailSection),
     /// Alerts pushed to an Alertmanager's `/api/v2/alerts`.
     Alertmanager(AlertmanagerSection),
-}
-
-/// The body a webhook receiver is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BodyFormat {
-    /// driftwatch's own signed JSON (`driftwatch.alert.v1`), as documented.
-    #[default]
-    Driftwatch,
-    /// The body Alertmanager's webhooks send (version 4), for receivers written for it.
-    Alertmanager,
-    /// A Slack incoming-webhook message (text and blocks).
-    Slack,
-}
-
-/// How an email receiver secures its SMTP connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EmailTls {
-    /// Plain connection upgraded with STARTTLS, which the server must offer (port 587).
-    #[default]
-    Starttls,
-    /// TLS from the first byte (port 465).
-    Tls,
-    /// No encryption: only to a loopback relay, and only with `allow_plaintext = true`.
-    None,
 }
 
 /// `[receivers.NAME] kind = "email"`.
@@ -388,27 +340,4 @@ pub struct DeliverySection {
     /// The longest wait a receiver's `Retry-After` (on 429/503) can impose (default 1h).
     #[serde(default)]
     pub max_retry_after: Option<DurationSpec>,
-}
-
-/// `[log]`.
-#[derive(Debug, Deserialize, Default, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LogSection {
-    /// `text` (default) or `json`.
-    #[serde(default)]
-    pub format: Option<LogFormat>,
-    /// A tracing filter such as `info` or `driftwatch=debug` (default `info`).
-    #[serde(default)]
-    pub level: Option<String>,
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
 }

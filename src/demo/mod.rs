@@ -7,20 +7,19 @@ pub mod workload;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
 
 use crate::clock::SystemClock;
-use crate::config::allowlist::AllowedDestination;
-use crate::config::types::Secret;
-use crate::config::validated::{
-    DeliveryConfig, ReceiverConfig, RuleSet, Schedule, ServiceConfig, SourceConfig, WebhookConfig,
-};
+use crate::config::validated::{RuleSet, Schedule, ServiceConfig, SourceConfig};
 use crate::config::{load_rules, RuleContext};
+use crate::notify::allowlist::AllowedDestination;
+use crate::notify::settings::{DeliveryConfig, ReceiverConfig, WebhookConfig};
 use crate::sources::dialect::Dialect;
+use crate::types::Secret;
 use crate::{Error, Result};
 use workload::{generate_run, Incident, Writer};
 
@@ -77,17 +76,7 @@ fn incident_at(t: u64, rng: &mut impl rand::Rng) -> Incident {
 
 /// Runs the demo until Ctrl-C or the duration passes.
 pub async fn run_demo(options: DemoOptions) -> Result<()> {
-    std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::Io {
-        path: options.data_dir.display().to_string(),
-        source: e,
-    })?;
-    let workflow_db = options.data_dir.join("cmbagent.db");
-    let store_db = options.data_dir.join("driftwatch.db");
-    for f in [&workflow_db, &store_db] {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
-        }
-    }
+    let (workflow_db, store_db) = fresh_databases(&options.data_dir)?;
     let workflow_url = format!("sqlite://{}?mode=rwc", workflow_db.display());
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&workflow_url)
@@ -102,6 +91,57 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
         .await
         .map_err(|e| Error::Other(format!("cannot start the demo receiver: {e}")))?;
 
+    let config = demo_config(&options, &workflow_db, &store_db, &receiver, secret);
+    let ctx = RuleContext {
+        sources: vec!["cmbagent".to_owned()],
+        source_kinds: Default::default(),
+        receivers: vec!["demo".to_owned()],
+        default_receivers: vec!["demo".to_owned()],
+    };
+    let rules = compress(load_rules(&options.rules_dir, &ctx)?);
+    let running = crate::app::start(config, rules.clone(), Arc::new(SystemClock)).await?;
+
+    print_banner(
+        &options,
+        &workflow_db,
+        &store_db,
+        &running,
+        &receiver,
+        &rules,
+    );
+    let seq = write_workload(&pool, options.duration).await;
+    let delivered = receiver.deliveries().len();
+    running.stop(Duration::from_secs(5)).await;
+    println!("\ndemo stopped: {seq} runs written, {delivered} webhook deliveries received");
+    Ok(())
+}
+
+/// Creates the data directory and removes the databases of an earlier demo; returns the
+/// workload database's and the store's paths.
+fn fresh_databases(data_dir: &std::path::Path) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(data_dir).map_err(|e| Error::Io {
+        path: data_dir.display().to_string(),
+        source: e,
+    })?;
+    let workflow_db = data_dir.join("cmbagent.db");
+    let store_db = data_dir.join("driftwatch.db");
+    for f in [&workflow_db, &store_db] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
+        }
+    }
+    Ok((workflow_db, store_db))
+}
+
+/// The service configuration the demo runs: one SQL source on the workload database,
+/// one signed webhook receiver on loopback.
+fn demo_config(
+    options: &DemoOptions,
+    workflow_db: &std::path::Path,
+    store_db: &std::path::Path,
+    receiver: &receiver::Receiver,
+    secret: String,
+) -> ServiceConfig {
     let mut config = ServiceConfig {
         listen: options.listen.clone(),
         api_token: None,
@@ -143,15 +183,18 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
             body: Default::default(),
         }),
     );
-    let ctx = RuleContext {
-        sources: vec!["cmbagent".to_owned()],
-        source_kinds: Default::default(),
-        receivers: vec!["demo".to_owned()],
-        default_receivers: vec!["demo".to_owned()],
-    };
-    let rules = compress(load_rules(&options.rules_dir, &ctx)?);
-    let running = crate::app::start(config, rules.clone(), Arc::new(SystemClock)).await?;
+    config
+}
 
+/// Says what runs where.
+fn print_banner(
+    options: &DemoOptions,
+    workflow_db: &std::path::Path,
+    store_db: &std::path::Path,
+    running: &crate::app::Running,
+    receiver: &receiver::Receiver,
+    rules: &RuleSet,
+) {
     println!("driftwatch demo");
     println!("  workload database  {}", workflow_db.display());
     println!("  driftwatch store   {}", store_db.display());
@@ -167,7 +210,11 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
     println!(
         "Writing workflow runs; alerts appear below as they reach the webhook. Ctrl-C stops.\n"
     );
+}
 
+/// Writes runs, steps and LLM calls as they happen, with an incident of each kind every
+/// 150 s, until `duration` passes or Ctrl-C; returns how many runs it started.
+async fn write_workload(pool: &sqlx::AnyPool, duration: Option<Duration>) -> u64 {
     let writer = Writer::new(pool.clone(), Dialect::Sqlite);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let started = tokio::time::Instant::now();
@@ -180,7 +227,7 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
     let mut last_run_at = 0u128;
     let mut hung: Vec<String> = Vec::new();
     let stop = async {
-        match options.duration {
+        match duration {
             Some(d) => tokio::time::sleep(d).await,
             None => {
                 let _ = tokio::signal::ctrl_c().await;
@@ -229,30 +276,31 @@ pub async fn run_demo(options: DemoOptions) -> Result<()> {
             }
         }
         if t % 150 >= 60 {
-            // The hung step finally gives up, so its alert resolves.
-            for run_id in hung.drain(..) {
-                let now = chrono::Utc::now()
-                    .format("%Y-%m-%d %H:%M:%S%.6f")
-                    .to_string();
-                let _ = sqlx::query("UPDATE workflow_steps SET status = 'failed', completed_at = $1 WHERE run_id = $2 AND status = 'running'")
-                    .bind(now.clone())
-                    .bind(run_id.clone())
-                    .execute(&pool)
-                    .await;
-                let _ = sqlx::query(
-                    "UPDATE workflow_runs SET status = 'failed', completed_at = $1 WHERE id = $2",
-                )
-                .bind(now)
-                .bind(run_id)
-                .execute(&pool)
-                .await;
-            }
+            fail_hung_runs(pool, &mut hung).await;
         }
     }
-    let delivered = receiver.deliveries().len();
-    running.stop(Duration::from_secs(5)).await;
-    println!("\ndemo stopped: {seq} runs written, {delivered} webhook deliveries received");
-    Ok(())
+    seq
+}
+
+/// The hung steps finally give up (failed now), so their alerts resolve.
+async fn fail_hung_runs(pool: &sqlx::AnyPool, hung: &mut Vec<String>) {
+    for run_id in hung.drain(..) {
+        let now = chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string();
+        let _ = sqlx::query("UPDATE workflow_steps SET status = 'failed', completed_at = $1 WHERE run_id = $2 AND status = 'running'")
+            .bind(now.clone())
+            .bind(run_id.clone())
+            .execute(pool)
+            .await;
+        let _ = sqlx::query(
+            "UPDATE workflow_runs SET status = 'failed', completed_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(run_id)
+        .execute(pool)
+        .await;
+    }
 }
 
 /// A fresh random signing secret for the demo receiver.

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::types::DurationSpec;
 use crate::detect::judge::{Direction, Judge};
+use crate::types::DurationSpec;
 
 /// Options of the baseline detectors (`zscore`, `ewma`, `mad`, `quantile`, `seasonal`,
 /// `changepoint`). Each kind uses the options that apply to it; `check` names the others.

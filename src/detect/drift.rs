@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use crate::config::types::DurationSpec;
 use crate::detect::judge::Direction;
 use crate::detect::threshold::fmt_num;
 use crate::detect::{DetectError, Detector, Verdict};
+use crate::types::DurationSpec;
 
 /// `detector = { kind = "drift", recent = "6h", reference = "7d", min_rel_deviation = 0.2 }`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]

@@ -1,7 +1,7 @@
 //! Reducing each group's samples in the window to one value.
 
-use crate::config::rule::Aggregate;
 use crate::model::Labels;
+use crate::rule::spec::Aggregate;
 
 /// The samples of one group in the window.
 #[derive(Debug, Clone, PartialEq, Default)]

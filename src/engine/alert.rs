@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{AlertState, Labels, Severity};
 
+pub use crate::model::payload::Example;
+
 /// One alert instance: a (rule, label set) and where it stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -60,24 +62,6 @@ pub struct Alert {
     /// window, with the run, step and session they belong to (catalog metrics only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<Example>,
-}
-
-/// One row behind an alert: a person can jump from the page to the run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Example {
-    /// The workflow run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<String>,
-    /// The step, for step and call metrics.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step_id: Option<String>,
-    /// The session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    /// Its value of the rule's metric.
-    pub value: f64,
-    /// When (the metric's time column), RFC 3339.
-    pub at: String,
 }
 
 /// What one judgement says about a group at one evaluation.

@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::rule::{Aggregate, NoDataPolicy};
-use crate::config::validated::Rule;
 use crate::detect::{Detector, Verdict};
 use crate::engine::aggregate::aggregate;
 use crate::engine::alert::{Alert, Judgement, Timing, Transition};
 use crate::engine::summary::{render_summary, SummaryInputs};
 use crate::engine::window::WindowBuffer;
 use crate::model::{fingerprint, AlertState, Labels};
+use crate::rule::spec::{Aggregate, NoDataPolicy};
+use crate::rule::Rule;
 use crate::sources::Observation;
 
 /// How long a quiet, inactive group is remembered (with its baseline) after its last data.
@@ -492,8 +492,8 @@ pub(super) fn conclude(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{parse_rules, RuleContext, SourceFile};
     use crate::model::Sample;
+    use crate::rule::{parse_rules, RuleContext, SourceFile};
 
     /// The one rule of a rule file's text, against a context with one source "s".
     fn one_rule(text: &str) -> Arc<Rule> {

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::validated::Schedule;
 use crate::engine::evaluate::{EvaluationOutcome, RuleRuntime};
+use crate::rule::Schedule;
 use crate::sources::running::{snapshot_at, RunningInterval};
 use crate::sources::Observation;
 

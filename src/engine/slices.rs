@@ -392,13 +392,13 @@ impl RuleRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{parse_rules, RuleContext, SourceFile};
     use crate::model::Sample;
+    use crate::rule::{parse_rules, RuleContext, SourceFile};
     use crate::sources::Observation;
     use std::sync::Arc;
 
     /// The one rule `text` holds, parsed as a rule file is.
-    fn rule_from(text: &str) -> Arc<crate::config::validated::Rule> {
+    fn rule_from(text: &str) -> Arc<crate::rule::Rule> {
         let ctx = RuleContext {
             sources: vec!["s".into()],
             source_kinds: Default::default(),
@@ -409,7 +409,7 @@ mod tests {
         Arc::clone(&set.rules[0])
     }
 
-    fn sliced_rule() -> Arc<crate::config::validated::Rule> {
+    fn sliced_rule() -> Arc<crate::rule::Rule> {
         rule_from(
             "[[rule]]\nname = \"errors\"\nmetric = \"workflow.error_rate\"\n\
              slices = [[], [\"model\"], [\"mode\"]]\nwindow = \"20m\"\n\
@@ -483,7 +483,7 @@ mod tests {
         );
     }
 
-    fn pooled_rule() -> Arc<crate::config::validated::Rule> {
+    fn pooled_rule() -> Arc<crate::rule::Rule> {
         rule_from(
             "[[rule]]\nname = \"cost\"\nmetric = \"llm.cost\"\n\
              slices = [[\"agent\"], [\"mode\"], [\"agent\", \"mode\", \"model\"]]\n\

@@ -1,8 +1,8 @@
 //! Renders a rule's summary text with the value, threshold, reason and labels.
 
-use crate::config::validated::Rule;
 use crate::detect::threshold::fmt_num;
 use crate::model::Labels;
+use crate::rule::Rule;
 
 /// What a summary can mention.
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +92,7 @@ fn writes_unit_next(rest: &str, unit: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{parse_rules, RuleContext, SourceFile};
+    use crate::rule::{parse_rules, RuleContext, SourceFile};
 
     fn rule(summary: &str) -> Rule {
         let text = format!(

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::config::types::DurationSpec;
 use crate::config::validated::{Rule, RuleQuery};
 use crate::config::{parse_rules, RuleContext, SourceFile};
 use crate::engine::evaluate::RuleRuntime;
 use crate::engine::replay::replay;
 use crate::model::{AlertState, Labels, Sample};
 use crate::sources::Observation;
+use crate::types::DurationSpec;
 
 /// A rule test file.
 #[derive(Debug, Deserialize)]

@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
-use crate::app::status::{ReloadStatus, RuleStatus};
-use crate::config::validated::Schedule;
 use crate::engine::Alert;
 use crate::model::AlertState;
+use crate::rule::Schedule;
 use crate::server::error::ApiError;
+use crate::server::status::{ReloadStatus, RuleStatus};
 use crate::server::ServerState;
 
 /// `GET /api/v1/alerts?state=firing,pending&rule=NAME&label=model=gpt-4o`: the alerts
@@ -86,7 +86,7 @@ pub struct RuleInfo {
 /// `GET /api/v1/rules`: the running rules with their last evaluation.
 pub async fn rules(State(state): State<ServerState>) -> Json<serde_json::Value> {
     let rules: Vec<RuleInfo> = state
-        .reloader
+        .rules
         .rules()
         .iter()
         .map(|r| RuleInfo {
@@ -98,7 +98,7 @@ pub async fn rules(State(state): State<ServerState>) -> Json<serde_json::Value> 
                 Schedule::Cron(c) => format!("cron {}", c.schedule()),
             },
             severity: r.severity.as_str(),
-            last_evaluation: state.evaluator.statuses.get(&r.name),
+            last_evaluation: state.statuses.get(&r.name),
         })
         .collect();
     Json(serde_json::json!({ "rules": rules }))
@@ -107,16 +107,16 @@ pub async fn rules(State(state): State<ServerState>) -> Json<serde_json::Value> 
 /// `GET /api/v1/status`: version, uptime, rules dir, last reload (with every error at
 /// file:line:col when it failed).
 pub async fn status(State(state): State<ServerState>) -> Json<serde_json::Value> {
-    let now = state.evaluator.clock.now();
+    let now = state.clock.now();
     Json(serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "started_at": state.started_at,
         "uptime_seconds": (now - state.started_at).num_seconds(),
-        "rules_dir": state.reloader.rules_dir().display().to_string(),
-        "rules_loaded": state.reloader.rules().len(),
+        "rules_dir": state.rules.rules_dir().display().to_string(),
+        "rules_loaded": state.rules.rules().len(),
         "store_ready": state.store.ping().await,
-        "last_reload": state.reloader.status(),
-        "rules_restarting": state.evaluator.statuses.panicked(),
+        "last_reload": state.rules.status(),
+        "rules_restarting": state.statuses.panicked(),
     }))
 }
 
@@ -125,7 +125,7 @@ pub async fn status(State(state): State<ServerState>) -> Json<serde_json::Value>
 pub async fn reload(
     State(state): State<ServerState>,
 ) -> Result<Json<ReloadStatus>, (StatusCode, Json<ReloadStatus>)> {
-    let outcome = state.reloader.reload("api").await;
+    let outcome = state.rules.reload("api").await;
     if outcome.success {
         Ok(Json(outcome))
     } else {

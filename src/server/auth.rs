@@ -12,8 +12,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 
-use crate::config::types::Secret;
 use crate::server::error::ApiError;
+use crate::types::Secret;
 
 /// The configured token, shared by every request.
 #[derive(Clone)]

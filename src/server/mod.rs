@@ -14,8 +14,10 @@ pub mod error;
 pub mod receivers;
 pub mod serve;
 pub mod silences;
+pub mod status;
 pub mod summary;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -24,8 +26,13 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use tokio::sync::Notify;
 
-use crate::app::{Evaluator, Reloader};
+use crate::clock::SharedClock;
+use crate::notify::silence::SilenceSet;
+use crate::rule::Rule;
+use crate::server::status::{ReloadStatus, RuleStatuses};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -39,10 +46,16 @@ pub struct ServerState {
     pub metrics: Metrics,
     /// The store (for readiness and alert state).
     pub store: Store,
-    /// Rule evaluation state.
-    pub evaluator: Arc<Evaluator>,
-    /// Reloads rules and knows how the last reload went.
-    pub reloader: Arc<Reloader>,
+    /// The clock (uptime, silence and notice times).
+    pub clock: SharedClock,
+    /// Each rule's last evaluation, as the evaluator records it.
+    pub statuses: Arc<RuleStatuses>,
+    /// The silences in force, kept in step with the store by the silences API.
+    pub silences: Arc<SilenceSet>,
+    /// Wakes the group flusher when silences change, so held alerts go out at once.
+    pub groups_wake: Arc<Notify>,
+    /// The running rules: listed, reloaded, and how the last reload went.
+    pub rules: Arc<dyn RulesHandle>,
     /// When the service started.
     pub started_at: DateTime<Utc>,
     /// The SQL sources by name, for the performance summary.
@@ -51,6 +64,20 @@ pub struct ServerState {
     pub api_token: auth::ApiToken,
     /// The configured receivers' names.
     pub receivers: Arc<Vec<String>>,
+}
+
+/// The running rules as the API reaches them. The service's reloader implements it; the
+/// server holds this narrow handle instead of the wiring that owns the rules, so `server`
+/// does not import `app`.
+pub trait RulesHandle: Send + Sync {
+    /// The rules running now.
+    fn rules(&self) -> Vec<Arc<Rule>>;
+    /// The directory rules are read from.
+    fn rules_dir(&self) -> &Path;
+    /// How the last reload went.
+    fn status(&self) -> ReloadStatus;
+    /// Reloads the rules now; `trigger` says who asked (`api`).
+    fn reload<'a>(&'a self, trigger: &'a str) -> BoxFuture<'a, ReloadStatus>;
 }
 
 /// The routes.

@@ -141,7 +141,7 @@ pub async fn enable(
         .filter(|s| s.disabled_at_ms.is_some())
         .map(|s| s.receiver)
         .collect();
-    let now = state.evaluator.clock.now();
+    let now = state.clock.now();
     let notices = receiver_notices(
         &name,
         "through the API",

@@ -8,10 +8,10 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::config::types::DurationSpec;
 use crate::notify::silence::{Matcher, Silence};
 use crate::server::error::ApiError;
 use crate::server::ServerState;
+use crate::types::DurationSpec;
 
 /// Body of `POST /api/v1/silences`.
 #[derive(Debug, Deserialize)]
@@ -42,19 +42,19 @@ async fn refresh(state: &ServerState) -> Result<Vec<Silence>, ApiError> {
         .silences()
         .await
         .map_err(|e| ApiError::internal(format!("cannot read silences: {e}")))?;
-    state.evaluator.silences.replace(all.clone());
+    state.silences.replace(all.clone());
     // Groups holding alerts back look again now, not at their next recheck.
-    let now = state.evaluator.clock.now().timestamp_millis();
+    let now = state.clock.now().timestamp_millis();
     if let Err(e) = state.store.flush_held_groups_now(now).await {
         tracing::warn!(error = %e, "could not plan a flush of held groups");
     }
-    state.evaluator.groups_wake.notify_one();
+    state.groups_wake.notify_one();
     Ok(all)
 }
 
 /// `GET /api/v1/silences`: every silence, newest first, with whether it is active now.
 pub async fn list(State(state): State<ServerState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let now = state.evaluator.clock.now();
+    let now = state.clock.now();
     let all = refresh(&state).await?;
     let list: Vec<serde_json::Value> = all
         .iter()
@@ -99,9 +99,7 @@ pub async fn create(
             "a silence needs `created_by` and a `comment` saying why",
         ));
     }
-    let starts_at = body
-        .starts_at
-        .unwrap_or_else(|| state.evaluator.clock.now());
+    let starts_at = body.starts_at.unwrap_or_else(|| state.clock.now());
     let ends_at = match (body.ends_at, body.duration) {
         (Some(end), None) => end,
         (None, Some(d)) => crate::time_math::later(starts_at, d.get()),
@@ -143,7 +141,7 @@ pub async fn expire(
     State(state): State<ServerState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let now = state.evaluator.clock.now();
+    let now = state.clock.now();
     let expired = state
         .store
         .expire_silence(&id, now)

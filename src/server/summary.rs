@@ -63,7 +63,7 @@ pub async fn summary(
             }
         },
     };
-    let now = state.evaluator.clock.now();
+    let now = state.clock.now();
     let since = crate::time_math::earlier_by(
         now,
         chrono::TimeDelta::milliseconds((hours * 3_600_000.0) as i64),

@@ -343,6 +343,55 @@ fn is_name_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b':'
 }
 
+/// Reads a label's quoted value from `start` (just after the opening quote) to its closing
+/// quote; returns the index after that quote, and where the unescaped value starts in
+/// `scratch` when it held escapes (without escapes, the value is the line's own bytes and
+/// nothing is copied).
+#[inline]
+fn label_value(
+    line: &str,
+    start: usize,
+    label_name: &str,
+    scratch: &mut String,
+) -> Result<(usize, Option<usize>), String> {
+    let b = line.as_bytes();
+    let mut i = start;
+    // Set at the first backslash: from there the value is rebuilt in `scratch`.
+    let mut scratch_start: Option<usize> = None;
+    let mut copy_from = start;
+    loop {
+        let unread = b.get(i..).unwrap_or_default();
+        let Some(off) = memchr2(b'"', b'\\', unread) else {
+            return Err(format!("unterminated value of label {label_name:?}"));
+        };
+        let at = i + off;
+        if byte_at(b, at) == Some(b'"') {
+            if scratch_start.is_some() {
+                scratch.push_str(span(line, copy_from, at)?);
+            }
+            i = at + 1;
+            break;
+        }
+        scratch_start.get_or_insert(scratch.len());
+        scratch.push_str(span(line, copy_from, at)?);
+        match byte_at(b, at + 1) {
+            Some(b'\\') => scratch.push('\\'),
+            Some(b'"') => scratch.push('"'),
+            Some(b'n') => scratch.push('\n'),
+            Some(_) => {
+                return Err(format!(
+                    "invalid escape \\{} in the value of label {label_name:?}; expected \\\\, \\\" or \\n",
+                    char_at(line, at + 1),
+                ))
+            }
+            None => return Err(format!("unterminated value of label {label_name:?}")),
+        }
+        i = at + 2;
+        copy_from = i;
+    }
+    Ok((i, scratch_start))
+}
+
 struct ParsedSample<'a> {
     name: &'a str,
     series: &'a str,
@@ -404,39 +453,8 @@ fn parse_sample<'a>(
             }
             i += 1;
             let value_start = i;
-            // Set at the first backslash: from there the value is rebuilt in `scratch`.
-            let mut scratch_start: Option<usize> = None;
-            let mut copy_from = value_start;
-            loop {
-                let unread = b.get(i..).unwrap_or_default();
-                let Some(off) = memchr2(b'"', b'\\', unread) else {
-                    return Err(format!("unterminated value of label {label_name:?}"));
-                };
-                let at = i + off;
-                if byte_at(b, at) == Some(b'"') {
-                    if scratch_start.is_some() {
-                        scratch.push_str(span(line, copy_from, at)?);
-                    }
-                    i = at + 1;
-                    break;
-                }
-                scratch_start.get_or_insert(scratch.len());
-                scratch.push_str(span(line, copy_from, at)?);
-                match byte_at(b, at + 1) {
-                    Some(b'\\') => scratch.push('\\'),
-                    Some(b'"') => scratch.push('"'),
-                    Some(b'n') => scratch.push('\n'),
-                    Some(_) => {
-                        return Err(format!(
-                            "invalid escape \\{} in the value of label {label_name:?}; expected \\\\, \\\" or \\n",
-                            char_at(line, at + 1),
-                        ))
-                    }
-                    None => return Err(format!("unterminated value of label {label_name:?}")),
-                }
-                i = at + 2;
-                copy_from = i;
-            }
+            let (value_end, scratch_start) = label_value(line, value_start, label_name, scratch)?;
+            i = value_end;
             let name_span = ((base + name_start) as u32, (base + name_end) as u32);
             let span = match scratch_start {
                 None => LabelSpan {

@@ -9,8 +9,10 @@ pub mod catalog;
 pub mod dialect;
 pub mod exposition;
 pub mod prometheus_query;
+pub mod query;
 pub mod running;
 pub mod scrape;
+pub mod scrape_settings;
 pub mod scrape_store;
 pub mod sql;
 pub mod sql_guard;
@@ -19,8 +21,9 @@ pub mod summary;
 use async_trait_free::BoxFuture;
 use chrono::{DateTime, Utc};
 
-use crate::config::validated::RuleQuery;
 use crate::model::{Labels, Sample};
+
+pub use query::{RuleQuery, SourceKind};
 
 /// What one evaluation asks a source for.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::config::validated::RuleQuery;
 use crate::model::{Labels, Sample};
 use crate::sources::async_trait_free::BoxFuture;
+use crate::sources::RuleQuery;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
 
 /// The most points a range query asks for per series (Prometheus allows 11,000).

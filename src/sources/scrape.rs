@@ -2,37 +2,21 @@
 //! interval (with a timeout and a size limit) into a [`ScrapeStore`] that rules read.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::validated::RuleQuery;
 use crate::sources::async_trait_free::BoxFuture;
 use crate::sources::exposition::Format;
 use crate::sources::scrape_store::{IngestStats, ScrapeStore};
+use crate::sources::RuleQuery;
 
+pub use crate::sources::scrape_settings::ScrapeSettings;
 pub use crate::sources::scrape_store::DEFAULT_MAX_SERIES;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
 use crate::telemetry::Metrics;
-
-/// What the scrape source needs to know.
-#[derive(Debug, Clone)]
-pub struct ScrapeSettings {
-    /// The endpoint, e.g. `http://127.0.0.1:9464/metrics`.
-    pub url: reqwest::Url,
-    /// Time between scrapes.
-    pub interval: Duration,
-    /// Deadline for one scrape, reading the body included.
-    pub timeout: Duration,
-    /// Largest body read; a larger one fails the scrape.
-    pub max_bytes: usize,
-    /// How long scraped points stay readable by rules.
-    pub retention: Duration,
-    /// Most series held at once; new series beyond it are dropped and counted.
-    pub max_series: usize,
-}
 
 /// Asks for OpenMetrics first, then the classic text format, as Prometheus does.
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.9,\

@@ -453,7 +453,15 @@ pub fn expand_buckets(buckets: &[(f64, f64)], cap: usize, mut emit: impl FnMut(f
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::aggregate::quantile;
+
+    /// The engine's quantile (linear between closest ranks, numpy's default), repeated
+    /// here so that `sources` does not import `engine` for one test.
+    fn quantile(values: &mut [f64], q: f64) -> f64 {
+        values.sort_by(|a, b| a.total_cmp(b));
+        let rank = q * (values.len() - 1) as f64;
+        let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+        values[lo] + (values[hi] - values[lo]) * (rank - lo as f64)
+    }
 
     fn at(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()

@@ -5,14 +5,14 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Column, Row};
 
-use crate::config::types::Secret;
-use crate::config::validated::RuleQuery;
 use crate::model::{Labels, Sample};
 use crate::sources::async_trait_free::BoxFuture;
 use crate::sources::catalog::{Bind, BoundSql};
 use crate::sources::dialect::Dialect;
 use crate::sources::running::RunningInterval;
+use crate::sources::RuleQuery;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
+use crate::types::Secret;
 
 /// A workflow database read through sqlx.
 pub struct SqlSource {

@@ -8,10 +8,11 @@ use sqlx::{Any, Row, Transaction};
 
 use super::outbox::{insert_messages, NewMessage};
 use super::{Store, StoreError};
+use crate::model::group::{
+    next_flush_after_change, Flush, GroupMember, GroupRecord, GroupSettings,
+};
+use crate::model::payload::AlertPayload;
 use crate::model::Labels;
-use crate::notify::group::{next_flush_after_change, Flush, GroupMember, GroupRecord};
-use crate::notify::payload::AlertPayload;
-use crate::notify::route::GroupSettings;
 use crate::sources::dialect::Dialect;
 
 /// One alert change routed to one group (route × receiver × group labels).

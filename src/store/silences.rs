@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::notify::silence::{Matcher, Silence};
+use crate::model::silence::{Matcher, Silence};
 
 fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()

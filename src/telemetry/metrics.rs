@@ -1,5 +1,6 @@
 //! driftwatch's own metrics: every name in one place, registered in one registry.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry, TextEncoder,
@@ -66,208 +67,34 @@ impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let m = Metrics {
-            evaluations: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_evaluations_total",
-                    "Rule evaluations by rule and result.",
-                ),
-                &["rule", "result"],
-            )
-            .expect("valid metric"),
-            evaluation_seconds: HistogramVec::new(
-                HistogramOpts::new(
-                    "driftwatch_evaluation_duration_seconds",
-                    "Time one rule evaluation took.",
-                )
-                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
-                &["rule"],
-            )
-            .expect("valid metric"),
-            series: IntGaugeVec::new(
-                Opts::new(
-                    "driftwatch_rule_series",
-                    "Series in the last evaluation of a rule.",
-                ),
-                &["rule"],
-            )
-            .expect("valid metric"),
-            series_dropped: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_rule_series_dropped_total",
-                    "Series dropped by a rule's max_series limit.",
-                ),
-                &["rule"],
-            )
-            .expect("valid metric"),
-            rule_task_restarts: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_rule_task_restarts_total",
-                    "Evaluations that panicked; each restarts its rule after a backoff.",
-                ),
-                &["rule"],
-            )
-            .expect("valid metric"),
-            alerts: IntGaugeVec::new(
-                Opts::new("driftwatch_alerts", "Alerts by state."),
-                &["state"],
-            )
-            .expect("valid metric"),
-            notifications: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_notifications_total",
-                    "Notification attempts by receiver and result.",
-                ),
-                &["receiver", "result"],
-            )
-            .expect("valid metric"),
-            delivery_latency_seconds: HistogramVec::new(
-                HistogramOpts::new(
-                    "driftwatch_notification_delivery_latency_seconds",
-                    "Seconds from a notification's creation to its delivery.",
-                )
-                .buckets(vec![
-                    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0, 3600.0,
-                ]),
-                &["receiver"],
-            )
-            .expect("valid metric"),
-            outbox_depth: IntGauge::new(
-                "driftwatch_outbox_depth",
-                "Notifications waiting for delivery.",
-            )
-            .expect("valid metric"),
-            outbox_oldest_age_seconds: Gauge::new(
-                "driftwatch_outbox_oldest_age_seconds",
-                "Age of the oldest undelivered notification.",
-            )
-            .expect("valid metric"),
-            outbox_dead: IntGauge::new("driftwatch_outbox_dead", "Dead-lettered notifications.")
-                .expect("valid metric"),
-            receiver_disabled: IntGaugeVec::new(
-                Opts::new(
-                    "driftwatch_receiver_disabled",
-                    "1 when a receiver is disabled (HTTP 410 Gone or failing longer than its disable_after).",
-                ),
-                &["receiver"],
-            )
-            .expect("valid metric"),
-            source_errors: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_source_errors_total",
-                    "Source fetch errors by source and kind.",
-                ),
-                &["source", "kind"],
-            )
-            .expect("valid metric"),
-            notifications_silenced: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_notifications_silenced_total",
-                    "Firing alerts held back from their group's notification by a silence, by rule.",
-                ),
-                &["rule"],
-            )
-            .expect("valid metric"),
-            notifications_inhibited: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_notifications_inhibited_total",
-                    "Firing alerts held back by an inhibiting alert, by rule.",
-                ),
-                &["rule"],
-            )
-            .expect("valid metric"),
-            notifications_muted: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_notifications_muted_total",
-                    "Group flushes with news held back by a mute time interval, by receiver.",
-                ),
-                &["receiver"],
-            )
-            .expect("valid metric"),
-            alerts_flapping: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_alerts_flapping_total",
-                    "Alerts that started flapping; their changes are held until they settle.",
-                ),
-                &["rule"],
-            )
-            .expect("valid metric"),
-            scrapes: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_scrapes_total",
-                    "Scrapes of scrape sources by source and result.",
-                ),
-                &["source", "result"],
-            )
-            .expect("valid metric"),
-            scrape_seconds: HistogramVec::new(
-                HistogramOpts::new(
-                    "driftwatch_scrape_duration_seconds",
-                    "Time one scrape took: fetch, parse and store.",
-                )
-                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
-                &["source"],
-            )
-            .expect("valid metric"),
-            scrape_series: IntGaugeVec::new(
-                Opts::new("driftwatch_scrape_series", "Series a scrape source holds."),
-                &["source"],
-            )
-            .expect("valid metric"),
-            scrape_series_dropped: IntCounterVec::new(
-                Opts::new(
-                    "driftwatch_scrape_series_dropped_total",
-                    "New series a scrape source did not store because it held max_series, counted per scrape.",
-                ),
-                &["source"],
-            )
-            .expect("valid metric"),
-            config_last_reload_successful: IntGauge::new(
-                "driftwatch_config_last_reload_successful",
-                "1 when the last configuration load succeeded.",
-            )
-            .expect("valid metric"),
-            rules_loaded: IntGauge::new("driftwatch_rules_loaded", "Rules currently loaded.")
-                .expect("valid metric"),
-            last_evaluation_timestamp: GaugeVec::new(
-                Opts::new(
-                    "driftwatch_rule_last_evaluation_timestamp_seconds",
-                    "Unix time of a rule's last evaluation.",
-                ),
-                &["rule"],
-            )
-            .expect("valid metric"),
+        let make = Maker(&registry);
+        Metrics {
+            evaluations: make.counters("driftwatch_evaluations_total", "Rule evaluations by rule and result.", &["rule", "result"]),
+            evaluation_seconds: make.histograms("driftwatch_evaluation_duration_seconds", "Time one rule evaluation took.", vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0], &["rule"]),
+            series: make.int_gauges("driftwatch_rule_series", "Series in the last evaluation of a rule.", &["rule"]),
+            series_dropped: make.counters("driftwatch_rule_series_dropped_total", "Series dropped by a rule's max_series limit.", &["rule"]),
+            rule_task_restarts: make.counters("driftwatch_rule_task_restarts_total", "Evaluations that panicked; each restarts its rule after a backoff.", &["rule"]),
+            alerts: make.int_gauges("driftwatch_alerts", "Alerts by state.", &["state"]),
+            notifications: make.counters("driftwatch_notifications_total", "Notification attempts by receiver and result.", &["receiver", "result"]),
+            delivery_latency_seconds: make.histograms("driftwatch_notification_delivery_latency_seconds", "Seconds from a notification's creation to its delivery.", vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0, 3600.0], &["receiver"]),
+            outbox_depth: make.int_gauge("driftwatch_outbox_depth", "Notifications waiting for delivery."),
+            outbox_oldest_age_seconds: make.gauge("driftwatch_outbox_oldest_age_seconds", "Age of the oldest undelivered notification."),
+            outbox_dead: make.int_gauge("driftwatch_outbox_dead", "Dead-lettered notifications."),
+            receiver_disabled: make.int_gauges("driftwatch_receiver_disabled", "1 when a receiver is disabled (HTTP 410 Gone or failing longer than its disable_after).", &["receiver"]),
+            source_errors: make.counters("driftwatch_source_errors_total", "Source fetch errors by source and kind.", &["source", "kind"]),
+            notifications_silenced: make.counters("driftwatch_notifications_silenced_total", "Firing alerts held back from their group's notification by a silence, by rule.", &["rule"]),
+            notifications_inhibited: make.counters("driftwatch_notifications_inhibited_total", "Firing alerts held back by an inhibiting alert, by rule.", &["rule"]),
+            notifications_muted: make.counters("driftwatch_notifications_muted_total", "Group flushes with news held back by a mute time interval, by receiver.", &["receiver"]),
+            alerts_flapping: make.counters("driftwatch_alerts_flapping_total", "Alerts that started flapping; their changes are held until they settle.", &["rule"]),
+            scrapes: make.counters("driftwatch_scrapes_total", "Scrapes of scrape sources by source and result.", &["source", "result"]),
+            scrape_seconds: make.histograms("driftwatch_scrape_duration_seconds", "Time one scrape took: fetch, parse and store.", vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0], &["source"]),
+            scrape_series: make.int_gauges("driftwatch_scrape_series", "Series a scrape source holds.", &["source"]),
+            scrape_series_dropped: make.counters("driftwatch_scrape_series_dropped_total", "New series a scrape source did not store because it held max_series, counted per scrape.", &["source"]),
+            config_last_reload_successful: make.int_gauge("driftwatch_config_last_reload_successful", "1 when the last configuration load succeeded."),
+            rules_loaded: make.int_gauge("driftwatch_rules_loaded", "Rules currently loaded."),
+            last_evaluation_timestamp: make.gauges("driftwatch_rule_last_evaluation_timestamp_seconds", "Unix time of a rule's last evaluation.", &["rule"]),
             registry,
-        };
-        for c in [
-            Box::new(m.evaluations.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(m.evaluation_seconds.clone()),
-            Box::new(m.series.clone()),
-            Box::new(m.series_dropped.clone()),
-            Box::new(m.rule_task_restarts.clone()),
-            Box::new(m.alerts.clone()),
-            Box::new(m.notifications.clone()),
-            Box::new(m.delivery_latency_seconds.clone()),
-            Box::new(m.outbox_depth.clone()),
-            Box::new(m.outbox_oldest_age_seconds.clone()),
-            Box::new(m.outbox_dead.clone()),
-            Box::new(m.receiver_disabled.clone()),
-            Box::new(m.source_errors.clone()),
-            Box::new(m.notifications_silenced.clone()),
-            Box::new(m.notifications_inhibited.clone()),
-            Box::new(m.notifications_muted.clone()),
-            Box::new(m.alerts_flapping.clone()),
-            Box::new(m.scrapes.clone()),
-            Box::new(m.scrape_seconds.clone()),
-            Box::new(m.scrape_series.clone()),
-            Box::new(m.scrape_series_dropped.clone()),
-            Box::new(m.config_last_reload_successful.clone()),
-            Box::new(m.rules_loaded.clone()),
-            Box::new(m.last_evaluation_timestamp.clone()),
-        ] {
-            m.registry.register(c).expect("each metric registered once");
         }
-        m
     }
 
     /// The text exposition of every metric.
@@ -277,6 +104,50 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding cannot fail");
         String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+}
+
+/// Makes each metric and registers it at once, so none can be declared and left out of
+/// the exposition. The names and help texts are constants: a failure is a bug here.
+struct Maker<'a>(&'a Registry);
+
+impl Maker<'_> {
+    fn register<C: Collector + Clone + 'static>(&self, metric: C) -> C {
+        self.0
+            .register(Box::new(metric.clone()))
+            .expect("each metric registered once");
+        metric
+    }
+
+    fn counters(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn int_gauges(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.register(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn gauges(&self, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+        self.register(GaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn histograms(
+        &self,
+        name: &str,
+        help: &str,
+        buckets: Vec<f64>,
+        labels: &[&str],
+    ) -> HistogramVec {
+        let opts = HistogramOpts::new(name, help).buckets(buckets);
+        self.register(HistogramVec::new(opts, labels).expect("valid metric"))
+    }
+
+    fn int_gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.register(IntGauge::new(name, help).expect("valid metric"))
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> Gauge {
+        self.register(Gauge::new(name, help).expect("valid metric"))
     }
 }
 

@@ -6,9 +6,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use driftwatch::config::types::Secret;
-use driftwatch::config::validated::{ReceiverConfig, WebhookConfig};
 use driftwatch::demo::receiver::Receiver;
+use driftwatch::notify::settings::{ReceiverConfig, WebhookConfig};
+use driftwatch::types::Secret;
 
 use crate::helpers::{
     finished_run, rules, service_config, start, Backend, TestDb, API_TOKEN, SECRET,

@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use driftwatch::config::allowlist::AllowedDestination;
 use driftwatch::config::parse_service_config;
-use driftwatch::config::validated::{EmailConfig, ReceiverConfig};
 use driftwatch::config::{parse_rules, SourceFile};
 use driftwatch::demo::receiver::Receiver;
+use driftwatch::notify::allowlist::AllowedDestination;
 use driftwatch::notify::email::EmailSender;
 use driftwatch::notify::sample::sample_payload;
+use driftwatch::notify::settings::{EmailConfig, ReceiverConfig};
 use driftwatch::notify::webhook::FailureKind;
 
 use crate::external::{free_port, python, Proc};

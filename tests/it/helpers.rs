@@ -5,15 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use driftwatch::clock::SystemClock;
-use driftwatch::config::types::Secret;
-use driftwatch::config::validated::{
-    DeliveryConfig, ReceiverConfig, RuleSet, ServiceConfig, SourceConfig, WebhookConfig,
-};
+use driftwatch::config::validated::{RuleSet, ServiceConfig, SourceConfig};
 use driftwatch::config::{parse_rules, RuleContext, SourceFile};
 use driftwatch::demo::receiver::Receiver;
 use driftwatch::demo::schema::create_schema;
 use driftwatch::demo::workload::{Run, Step, Writer};
+use driftwatch::notify::settings::{DeliveryConfig, ReceiverConfig, WebhookConfig};
 use driftwatch::sources::dialect::Dialect;
+use driftwatch::types::Secret;
 use sqlx::AnyPool;
 
 /// The signing secret tests use.

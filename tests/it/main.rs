@@ -20,6 +20,7 @@ mod grouping;
 mod hardening;
 mod helpers;
 mod live_day;
+mod module_graph;
 mod promql;
 mod properties;
 mod receiver_disable;

@@ -11,14 +11,14 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use driftwatch::clock::{Clock, ManualClock};
-use driftwatch::config::types::Secret;
-use driftwatch::config::validated::{DeliveryConfig, WebhookConfig};
 use driftwatch::demo::receiver::Receiver;
 use driftwatch::notify::receiver_health::RECEIVER_DISABLED_RULE;
+use driftwatch::notify::settings::{DeliveryConfig, WebhookConfig};
 use driftwatch::notify::webhook::WebhookSender;
 use driftwatch::notify::{Dispatcher, StepOutcome};
 use driftwatch::store::{NewMessage, Store};
 use driftwatch::telemetry::Metrics;
+use driftwatch::types::Secret;
 
 use crate::helpers::{Backend, TestDb, SECRET};
 

@@ -11,12 +11,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use driftwatch::clock::{Clock, ManualClock};
-use driftwatch::config::types::Secret;
-use driftwatch::config::validated::{DeliveryConfig, WebhookConfig};
+use driftwatch::notify::settings::{DeliveryConfig, WebhookConfig};
 use driftwatch::notify::webhook::WebhookSender;
 use driftwatch::notify::{Dispatcher, StepOutcome};
 use driftwatch::store::{NewMessage, Store};
 use driftwatch::telemetry::Metrics;
+use driftwatch::types::Secret;
 
 use crate::helpers::SECRET;
 

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use driftwatch::config::types::Secret;
-use driftwatch::config::validated::RuleQuery;
 use driftwatch::model::Labels;
 use driftwatch::simulate::{default_start, generate, write_month};
 use driftwatch::sources::catalog::CatalogMetric;
 use driftwatch::sources::sql::SqlSource;
+use driftwatch::sources::RuleQuery;
 use driftwatch::sources::{FetchRequest, Source};
+use driftwatch::types::Secret;
 
 use crate::helpers::{Backend, TestDb};
 

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use driftwatch::config::validated::RuleSet;
 use driftwatch::demo::receiver::Receiver;
 use driftwatch::demo::workload::LlmCall;
+use driftwatch::rule::RuleSet;
 
 use crate::helpers::{finished_run, run_ending_at, service_config, start, Backend, TestDb, SECRET};
 

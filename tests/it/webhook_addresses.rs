@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use driftwatch::clock::SystemClock;
-use driftwatch::config::allowlist::AllowedDestination;
-use driftwatch::config::types::Secret;
-use driftwatch::config::validated::{DeliveryConfig, WebhookConfig};
+use driftwatch::notify::allowlist::AllowedDestination;
 use driftwatch::notify::resolver::StaticLookup;
+use driftwatch::notify::settings::{DeliveryConfig, WebhookConfig};
 use driftwatch::notify::webhook::{FailureKind, WebhookSender};
 use driftwatch::notify::{Dispatcher, StepOutcome};
 use driftwatch::store::{NewMessage, Store};
 use driftwatch::telemetry::Metrics;
+use driftwatch::types::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::SECRET;

@@ -8,10 +8,10 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use driftwatch::config::types::Secret;
-use driftwatch::config::validated::WebhookConfig;
 use driftwatch::demo::receiver::Receiver;
+use driftwatch::notify::settings::WebhookConfig;
 use driftwatch::notify::webhook::WebhookSender;
+use driftwatch::types::Secret;
 
 use crate::helpers::SECRET;
 

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use driftwatch::config::types::Secret;
-use driftwatch::config::validated::WebhookConfig;
 use driftwatch::demo::receiver::Receiver;
+use driftwatch::notify::settings::WebhookConfig;
 use driftwatch::notify::webhook::WebhookSender;
+use driftwatch::types::Secret;
 
 const NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OLD: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxw=";
@@ -64,7 +64,7 @@ fn previous_secrets_are_validated_and_need_a_current_one() {
         "secret = \"{NEW}\"\nprevious_secrets = [\"{OLD}\"]\n"
     ))
     .unwrap();
-    let driftwatch::config::validated::ReceiverConfig::Webhook(w) = &ok.receivers["ops"] else {
+    let driftwatch::notify::settings::ReceiverConfig::Webhook(w) = &ok.receivers["ops"] else {
         panic!("ops is a webhook")
     };
     assert_eq!(w.previous_secrets.len(), 1);

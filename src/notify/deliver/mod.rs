@@ -1,0 +1,17 @@
+//! Sending: the dispatcher claims due outbox rows and hands each to its receiver's sender
+//! (webhook, email, Alertmanager) under the address policy, with retries as data and
+//! receiver health.
+
+pub mod address_policy;
+pub mod allowlist;
+pub mod dispatcher;
+pub mod email;
+pub mod receiver_gate;
+pub mod receiver_health;
+pub mod resolver;
+pub mod retry;
+pub mod sender;
+pub mod settings;
+pub mod signing;
+pub mod smtp_transport;
+pub mod webhook;

@@ -1,0 +1,46 @@
+//! What a rule asks a source: the query kinds, and the source kinds that answer them.
+
+use crate::model::Labels;
+use crate::sources::catalog::CatalogMetric;
+
+/// What a rule reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleQuery {
+    /// A built-in metric with equality filters on its labels.
+    Catalog {
+        /// The metric.
+        metric: CatalogMetric,
+        /// Required label values.
+        filter: Labels,
+    },
+    /// The rule's own SQL: columns `ts`, `value`, and label columns; `$1`/`$2` bind the
+    /// window's start and end as unix seconds.
+    Sql {
+        /// The statement.
+        sql: String,
+    },
+    /// A PromQL expression for a Prometheus server, evaluated as an instant query.
+    PromQl {
+        /// The expression.
+        expr: String,
+    },
+    /// A metric read from a scrape source, by its exposition name (`x_total`, a
+    /// histogram's family name, `x_count`, …), with label equality filters.
+    Scraped {
+        /// The sample name.
+        metric: String,
+        /// Required label values.
+        filter: Labels,
+    },
+}
+
+/// The kinds of source, for checking that a rule asks its source a question it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// `kind = "sql"`: catalog metrics and SQL queries.
+    Sql,
+    /// `kind = "prometheus"`: PromQL.
+    Prometheus,
+    /// `kind = "scrape"`: exposition metric names.
+    Scrape,
+}

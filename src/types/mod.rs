@@ -1,0 +1,20 @@
+//! The shared vocabulary: newtypes that can only hold valid values (durations, label
+//! names, cron expressions, secrets, environment-expanded strings), and the located
+//! configuration error every loader reports.
+//!
+//! A leaf: it imports no other module of the crate, so every module may use it without
+//! tying itself to the one that parses the configuration.
+
+pub mod cron;
+pub mod duration;
+pub mod env;
+pub mod label;
+pub mod located;
+pub mod secret;
+
+pub use cron::CronSpec;
+pub use duration::DurationSpec;
+pub use env::{expand_env, EnvString};
+pub use label::LabelName;
+pub use located::{ConfigError, ConfigErrors, SourceFile};
+pub use secret::Secret;
