@@ -514,8 +514,9 @@ mod tests {
             "window = \"10m\"\n"
         };
         let text = format!(
-            "[[rule]]\nname = \"r\"\nmetric = \"workflow.duration\"\n{window}severity = \"warning\"\n\
-             detector = {{ kind = \"threshold\", above = 10 }}\n{extra}"
+            "[[rule]]\nname = \"r\"\nmetric = \"workflow.duration\"\n\
+             detector = {{ kind = \"threshold\", above = 10 }}\n\
+             {window}severity = \"warning\"\n{extra}"
         );
         one_rule(&text)
     }
@@ -612,8 +613,9 @@ mod tests {
     fn zscore_rule(relearn_after: u32) -> Arc<Rule> {
         let text = format!(
             "[[rule]]\nname = \"z\"\nmetric = \"workflow.duration\"\naggregate = \"last\"\n\
-             window = \"1m\"\nseverity = \"warning\"\nsummary = \"took {{value}} {{reason}}\"\n\
-             detector = {{ kind = \"zscore\", window = \"1h\", direction = \"up\", relearn_after = {relearn_after} }}\n"
+             detector = {{ kind = \"zscore\", window = \"1h\", direction = \"up\", relearn_after = {relearn_after} }}\n\
+             summary = \"took {{value}} {{reason}}\"\n\
+             window = \"1m\"\nseverity = \"warning\"\n"
         );
         one_rule(&text)
     }
@@ -671,8 +673,9 @@ mod tests {
     fn a_count_test_resolve_gives_its_counts_though_normal_verdicts_are_worded_short() {
         let mut rt = RuleRuntime::new(one_rule(
             "[[rule]]\nname = \"b\"\nmetric = \"workflow.error_rate\"\naggregate = \"ratio\"\n\
-             window = \"10m\"\nseverity = \"warning\"\nsummary = \"{value} {reason}\"\n\
-             detector = { kind = \"binomial\", p_value = 1e-3 }\n",
+             detector = { kind = \"binomial\", p_value = 1e-3 }\n\
+             summary = \"{value} {reason}\"\n\
+             window = \"10m\"\nseverity = \"warning\"\n",
         ));
         let burst = 600..606;
         let mut changes = Vec::new();
@@ -736,7 +739,8 @@ mod tests {
     #[test]
     fn a_failure_burst_at_low_volume_fires_without_a_min_samples_cliff() {
         let text = "[[rule]]\nname = \"errors\"\nmetric = \"workflow.error_rate\"\n\
-                    window = \"15m\"\nseverity = \"warning\"\ndetector = { kind = \"binomial\" }\n";
+                    detector = { kind = \"binomial\" }\n\
+                    window = \"15m\"\nseverity = \"warning\"\n";
         let mut rt = RuleRuntime::new(one_rule(text));
         let week = 7 * 1440;
         let mut fired_at = None;

@@ -413,7 +413,8 @@ mod tests {
         rule_from(
             "[[rule]]\nname = \"errors\"\nmetric = \"workflow.error_rate\"\n\
              slices = [[], [\"model\"], [\"mode\"]]\nwindow = \"20m\"\n\
-             severity = \"warning\"\ndetector = { kind = \"binomial\" }\n",
+             detector = { kind = \"binomial\" }\n\
+             severity = \"warning\"\n",
         )
     }
 
@@ -487,8 +488,8 @@ mod tests {
         rule_from(
             "[[rule]]\nname = \"cost\"\nmetric = \"llm.cost\"\n\
              slices = [[\"agent\"], [\"mode\"], [\"agent\", \"mode\", \"model\"]]\n\
-             window = \"15m\"\nkeep_firing_for = \"30m\"\nseverity = \"warning\"\n\
-             detector = { kind = \"exceedance\", pooled = true }\n",
+             detector = { kind = \"exceedance\", pooled = true }\n\
+             window = \"15m\"\nkeep_firing_for = \"30m\"\nseverity = \"warning\"\n",
         )
     }
 
