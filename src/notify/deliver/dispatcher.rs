@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
+use crate::notify::deliver::verdict::{verdict, DeadReason, Verdict};
 use crate::notify::receiver_gate::{Health, ReceiverGate};
-use crate::notify::retry::{next_attempt_delay, wait_honouring_retry_after};
 use crate::notify::sender::Sender;
 use crate::notify::settings::DeliveryConfig;
 use crate::notify::webhook::{DeliveryError, FailureKind};
@@ -248,99 +248,30 @@ impl Dispatcher {
         (DeliveryResult::Delivered { id: m.id }, Health::Answered)
     }
 
-    /// The verdict on a failed attempt: a failure that sending again would repeat
-    /// (address refused, endpoint gone, rejected, unrenderable) is a dead letter now; a
-    /// transient one is retried.
+    /// A failed attempt: its [`Verdict`] applied to the outbox row, the metrics and the
+    /// receiver's health. A receiver's `Retry-After` pauses the rest of its batch too.
     fn failed(
         &self,
         m: OutboxMessage,
         e: DeliveryError,
         attempts: usize,
     ) -> (DeliveryResult, Health) {
-        match e {
-            DeliveryError {
-                message: error,
-                kind: FailureKind::Refused,
-                ..
-            } => {
-                self.metrics
-                    .notifications
-                    .with_label_values(&[&m.receiver, "refused"])
-                    .inc();
-                tracing::error!(attempts, %error, "receiver address refused; kept as a dead letter");
-                let health = Health::Failed(error.clone());
-                (DeliveryResult::Dead { id: m.id, error }, health)
-            }
-            DeliveryError {
-                message: error,
-                kind: FailureKind::Gone,
-                ..
-            } => {
-                self.metrics
-                    .notifications
-                    .with_label_values(&[&m.receiver, "gone"])
-                    .inc();
-                tracing::error!(attempts, %error, "the receiver's endpoint is gone; kept as a dead letter");
-                let health = Health::Gone(error.clone());
-                (DeliveryResult::Dead { id: m.id, error }, health)
-            }
-            DeliveryError {
-                message: error,
-                kind: kind @ (FailureKind::Rejected | FailureKind::Unrenderable),
-                ..
-            } => {
-                // Sending again would fail the same way. A rejection is the receiver's
-                // answer; a message that cannot be rendered never reached it.
-                let (label, health) = match kind {
-                    FailureKind::Rejected => ("rejected", Health::Failed(error.clone())),
-                    _ => ("unrenderable", Health::NotTried),
-                };
-                self.metrics
-                    .notifications
-                    .with_label_values(&[&m.receiver, label])
-                    .inc();
-                tracing::error!(attempts, %error, "permanent failure; kept as a dead letter");
-                (DeliveryResult::Dead { id: m.id, error }, health)
-            }
-            DeliveryError {
-                message: error,
-                kind: FailureKind::Transient,
-                retry_after,
-            } => self.retry_or_dead(m, error, retry_after, attempts),
-        }
-    }
-
-    /// A transient failure: retried on the schedule (never sooner than the receiver's
-    /// `Retry-After`, which pauses the receiver too), or dead once the schedule is used up.
-    fn retry_or_dead(
-        &self,
-        m: OutboxMessage,
-        error: String,
-        retry_after: Option<Duration>,
-        attempts: usize,
-    ) -> (DeliveryResult, Health) {
-        // A receiver that is not configured says nothing about any receiver's health.
-        let health = if self.senders.contains_key(&m.receiver) {
-            Health::Failed(error.clone())
-        } else {
-            Health::NotTried
-        };
-        let delay = next_attempt_delay(&self.config.retry_schedule, attempts, self.config.jitter)
-            .map(|d| wait_honouring_retry_after(d, retry_after, self.config.max_retry_after));
-        if let Some(asked) = retry_after {
-            // The receiver asked for a pause: the rest of the batch for it waits too.
+        let verdict = verdict(&e, attempts, &self.config);
+        if let (FailureKind::Transient, Some(asked)) = (e.kind, e.retry_after) {
             let pause = asked.min(self.config.max_retry_after);
             self.gate.pause(
                 &m.receiver,
                 self.clock.now().timestamp_millis() + pause.as_millis() as i64,
             );
         }
-        let result = match delay {
-            Some(delay) => {
-                self.metrics
-                    .notifications
-                    .with_label_values(&[&m.receiver, "retry"])
-                    .inc();
+        let health = self.health_after(&m, &e);
+        self.metrics
+            .notifications
+            .with_label_values(&[&m.receiver, verdict.outcome()])
+            .inc();
+        let error = e.message;
+        let result = match verdict {
+            Verdict::RetryAfter(delay) => {
                 tracing::warn!(attempts, retry_in_ms = delay.as_millis() as u64, %error, "delivery failed; will retry");
                 DeliveryResult::Retry {
                     id: m.id,
@@ -348,16 +279,33 @@ impl Dispatcher {
                     error,
                 }
             }
-            None => {
-                self.metrics
-                    .notifications
-                    .with_label_values(&[&m.receiver, "dead"])
-                    .inc();
-                tracing::error!(attempts, %error, "delivery failed for the last time; kept as a dead letter");
+            Verdict::Disable => {
+                tracing::error!(attempts, %error, "the receiver's endpoint is gone; kept as a dead letter");
+                DeliveryResult::Dead { id: m.id, error }
+            }
+            Verdict::Dead(reason) => {
+                let why = match reason {
+                    DeadReason::Refused => "receiver address refused",
+                    DeadReason::Exhausted => "delivery failed for the last time",
+                    DeadReason::Rejected | DeadReason::Unrenderable => "permanent failure",
+                };
+                tracing::error!(attempts, %error, "{why}; kept as a dead letter");
                 DeliveryResult::Dead { id: m.id, error }
             }
         };
         (result, health)
+    }
+
+    /// What a failure says about its receiver: nothing when the message never reached
+    /// it (unrenderable, or a receiver no longer configured), gone for HTTP 410, else
+    /// a failure.
+    fn health_after(&self, m: &OutboxMessage, e: &DeliveryError) -> Health {
+        match e.kind {
+            FailureKind::Gone => Health::Gone(e.message.clone()),
+            FailureKind::Unrenderable => Health::NotTried,
+            FailureKind::Transient if !self.senders.contains_key(&m.receiver) => Health::NotTried,
+            _ => Health::Failed(e.message.clone()),
+        }
     }
 
     /// Runs steps until `shutdown`: right away when `wake` is notified (an evaluation

@@ -1,6 +1,6 @@
 //! Sending: the dispatcher claims due outbox rows and hands each to its receiver's sender
-//! (webhook, email, Alertmanager) under the address policy, with retries as data and
-//! receiver health.
+//! (webhook, email, Alertmanager) under the address policy; a failed attempt's verdict
+//! (retry after, dead, disable) is a value of its own, applied with receiver health.
 
 pub mod address_policy;
 pub mod allowlist;
@@ -14,4 +14,5 @@ pub mod sender;
 pub mod settings;
 pub mod signing;
 pub mod smtp_transport;
+pub mod verdict;
 pub mod webhook;
