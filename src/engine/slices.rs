@@ -603,16 +603,22 @@ mod tests {
         assert_eq!(series[found[0][0]].labels, Labels::from([("agent", "a")]));
     }
 
-    #[test]
-    fn an_alert_whose_slice_is_quiet_keeps_the_cause_that_shows_in_an_overlapping_slice() {
+    /// The pooled rule after half an hour of normal calls: every slice has its series.
+    fn pooled_runtime_after_normal_calls() -> RuleRuntime {
         let mut rt = RuleRuntime::new(pooled_rule());
-        let at = |m: i64| DateTime::from_timestamp(m * 60, 0).unwrap();
         for m in 0..30 {
-            let (start, end) = rt.window_at(at(m));
+            let now = DateTime::from_timestamp(m * 60, 0).unwrap();
+            let (start, end) = rt.window_at(now);
             let (after, until) = rt.window.fetch_range(start, end);
             rt.ingest(cost_minute(m, false, false), after, until, false);
-            rt.evaluate(at(m));
+            rt.evaluate(now);
         }
+        rt
+    }
+
+    #[test]
+    fn an_alert_whose_slice_is_quiet_keeps_the_cause_that_shows_in_an_overlapping_slice() {
+        let mut rt = pooled_runtime_after_normal_calls();
         let m1 = Labels::from([("mode", "m1")]);
         let held = fingerprint("cost", &m1);
         rt.groups.get_mut(&held).unwrap().alert.state = AlertState::Firing;
@@ -645,14 +651,8 @@ mod tests {
 
     #[test]
     fn between_slices_holding_the_same_rows_the_one_that_resolved_last_reopens() {
-        let mut rt = RuleRuntime::new(pooled_rule());
+        let mut rt = pooled_runtime_after_normal_calls();
         let at = |m: i64| DateTime::from_timestamp(m * 60, 0).unwrap();
-        for m in 0..30 {
-            let (start, end) = rt.window_at(at(m));
-            let (after, until) = rt.window.fetch_range(start, end);
-            rt.ingest(cost_minute(m, false, false), after, until, false);
-            rt.evaluate(at(m));
-        }
         let (x, m1) = (
             Labels::from([("agent", "x")]),
             Labels::from([("mode", "m1")]),
