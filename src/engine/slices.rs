@@ -275,13 +275,12 @@ impl RuleRuntime {
     /// The pending or firing alerts whose slice has no values this window, as judged
     /// series that are not anomalous, so a cause they carry stays on them.
     fn add_absent_active(&self, judged: &mut Vec<Judged>) {
-        let seen: std::collections::HashSet<&str> =
-            judged.iter().map(|j| j.fingerprint.as_str()).collect();
+        // judge_slices marks every series it judged with this evaluation.
         let mut absent: Vec<Judged> = self
             .groups
             .iter()
-            .filter(|(fp, g)| {
-                !seen.contains(fp.as_str())
+            .filter(|(_, g)| {
+                g.seen_in != self.evaluations
                     && matches!(g.alert.state, AlertState::Pending | AlertState::Firing)
             })
             .map(|(fp, g)| Judged {
@@ -622,6 +621,8 @@ mod tests {
         let m1 = Labels::from([("mode", "m1")]);
         let held = fingerprint("cost", &m1);
         rt.groups.get_mut(&held).unwrap().alert.state = AlertState::Firing;
+        // A new evaluation, in whose window mode m1 has no values.
+        rt.evaluations += 1;
         // This window only agent x's calls in mode m2 are high, and mode m1 has none.
         let mut series = vec![judged(Labels::from([("agent", "x")]), true, 5, 5)];
         series[0].fingerprint = fingerprint("cost", &series[0].labels);
