@@ -68,10 +68,11 @@ impl GroupMember {
     }
 }
 
-/// Why a firing alert is held back from its receivers.
+/// Why a notification is held back, and until when: what every muting reason answers
+/// (`notify::mute::Muter`), and what the decision log records.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Hold {
-    /// A silence matches it (id, end).
+    /// A silence matches the alert (id, end).
     Silenced {
         /// The silence's id.
         id: String,
@@ -80,6 +81,54 @@ pub enum Hold {
     },
     /// A firing alert explains it (that alert's fingerprint).
     Inhibited(String),
+    /// A time interval the group's route is muted in holds now.
+    MuteInterval {
+        /// The interval's name.
+        name: String,
+        /// When to look again (the next minute boundary; unix ms).
+        until_ms: i64,
+    },
+    /// The group's route is active only within these time intervals, and none holds now.
+    OutsideActiveIntervals {
+        /// The intervals' names.
+        names: Vec<String>,
+        /// When to look again (the next minute boundary; unix ms).
+        until_ms: i64,
+    },
+}
+
+impl Hold {
+    /// Until when the hold is known to last (unix ms); `None`: as long as its cause (an
+    /// inhibiting alert) fires.
+    pub fn until_ms(&self) -> Option<i64> {
+        match self {
+            Hold::Silenced { until_ms, .. }
+            | Hold::MuteInterval { until_ms, .. }
+            | Hold::OutsideActiveIntervals { until_ms, .. } => Some(*until_ms),
+            Hold::Inhibited(_) => None,
+        }
+    }
+
+    /// Whether it holds the whole group (a time interval mutes the route) rather than
+    /// one alert.
+    pub fn holds_group(&self) -> bool {
+        matches!(
+            self,
+            Hold::MuteInterval { .. } | Hold::OutsideActiveIntervals { .. }
+        )
+    }
+
+    /// The hold in words, as an explanation names it.
+    pub fn describe(&self) -> String {
+        match self {
+            Hold::Silenced { id, .. } => format!("silenced by {id}"),
+            Hold::Inhibited(by) => format!("inhibited by {by}"),
+            Hold::MuteInterval { name, .. } => format!("muted by time interval {name}"),
+            Hold::OutsideActiveIntervals { names, .. } => {
+                format!("outside its active time intervals {}", names.join(", "))
+            }
+        }
+    }
 }
 
 /// What one flush decided.
@@ -97,6 +146,9 @@ pub struct Flush {
     pub next_flush_at_ms: Option<i64>,
     /// Firing alerts held back, and why.
     pub held: Vec<(String, Hold)>,
+    /// The hold on the whole group (a time interval mutes its route), if any: then
+    /// nothing is sent and nothing leaves it.
+    pub group_hold: Option<Hold>,
     /// Alerts notified as resolved by this flush.
     pub resolved_sent: Vec<String>,
 }

@@ -2,7 +2,11 @@
 //! mutes the notifications of the alerts it explains, as Alertmanager's inhibit rules:
 //! source matchers, target matchers, and labels both must share (`equal`).
 
+use chrono::{DateTime, Utc};
+
+use crate::model::group::{GroupMember, GroupRecord};
 use crate::model::Labels;
+use crate::notify::mute::{Hold, Muter};
 use crate::notify::silence::Matcher;
 
 /// One inhibit rule.
@@ -58,6 +62,19 @@ impl<'a> Inhibitor<'a> {
                     })
                     .map(|(fp, _)| *fp)
             })
+    }
+}
+
+impl Muter for Inhibitor<'_> {
+    /// A firing alert that explains this one holds it while it fires.
+    fn hold_alert(
+        &self,
+        _group: &GroupRecord,
+        member: &GroupMember,
+        _now: DateTime<Utc>,
+    ) -> Option<Hold> {
+        self.inhibited_by(&member.fingerprint, &member.alert.labels)
+            .map(|by| Hold::Inhibited(by.to_owned()))
     }
 }
 

@@ -6,7 +6,9 @@ use std::sync::{PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 
+use crate::model::group::{GroupMember, GroupRecord};
 use crate::model::Labels;
+use crate::notify::mute::{Hold, Muter};
 
 pub use crate::model::silence::{MatchOp, Matcher, Silence};
 
@@ -58,6 +60,22 @@ impl SilenceSet {
             .iter()
             .find(|s| s.is_active(now) && s.matches(labels))
             .map(|s| s.id.clone())
+    }
+}
+
+impl Muter for SilenceSet {
+    /// An active silence matching the alert's labels holds it until the silence ends.
+    fn hold_alert(
+        &self,
+        _group: &GroupRecord,
+        member: &GroupMember,
+        now: DateTime<Utc>,
+    ) -> Option<Hold> {
+        self.muting_until(&member.alert.labels, now)
+            .map(|(id, until)| Hold::Silenced {
+                id,
+                until_ms: until.timestamp_millis(),
+            })
     }
 }
 

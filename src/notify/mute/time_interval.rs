@@ -1,8 +1,13 @@
 //! Named time intervals (nights, weekends, a maintenance day) that mute a route, or
 //! outside which a route is muted, in a time zone, as Alertmanager's `time_intervals`.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
+
+use crate::model::group::GroupRecord;
+use crate::notify::mute::{Hold, Muter};
 
 /// One `times`/`weekdays`/`days_of_month`/`months` combination; every part given must
 /// hold (an empty part holds always).
@@ -202,6 +207,46 @@ pub fn parse_location(text: &str) -> Result<Tz, String> {
     })
 }
 
+/// The named time intervals routes refer to, as a [`Muter`] of whole groups: a group
+/// is held while one of its route's `mute_time_intervals` holds, or while none of its
+/// `active_time_intervals` (when it has any) does.
+pub struct IntervalMuter<'a> {
+    /// The intervals by name.
+    pub intervals: &'a BTreeMap<String, TimeInterval>,
+}
+
+impl IntervalMuter<'_> {
+    fn holds(&self, name: &str, now: DateTime<Utc>) -> bool {
+        self.intervals.get(name).is_some_and(|i| i.contains(now))
+    }
+}
+
+impl Muter for IntervalMuter<'_> {
+    /// Held until the next minute boundary (intervals have minute resolution), when the
+    /// flush looks again.
+    fn hold_group(&self, group: &GroupRecord, now: DateTime<Utc>) -> Option<Hold> {
+        let until_ms = (now.timestamp_millis() / 60_000 + 1) * 60_000;
+        let settings = &group.settings;
+        if let Some(name) = settings
+            .mute_time_intervals
+            .iter()
+            .find(|n| self.holds(n, now))
+        {
+            return Some(Hold::MuteInterval {
+                name: name.clone(),
+                until_ms,
+            });
+        }
+        let active = &settings.active_time_intervals;
+        (!active.is_empty() && !active.iter().any(|n| self.holds(n, now))).then(|| {
+            Hold::OutsideActiveIntervals {
+                names: active.clone(),
+                until_ms,
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +333,49 @@ mod tests {
         assert!(parse_months("13").is_err());
         assert!(parse_days_of_month("0").is_err());
         assert!(parse_location("Mars/Olympus").unwrap_err().contains("IANA"));
+    }
+
+    #[test]
+    fn a_group_is_held_in_its_mute_interval_and_outside_its_active_ones_saying_which() {
+        let intervals = BTreeMap::from([("off-hours".to_owned(), nights_and_weekends("UTC"))]);
+        let muter = IntervalMuter {
+            intervals: &intervals,
+        };
+        let mut group = GroupRecord {
+            key: "g".into(),
+            receiver: "ops".into(),
+            route: "root".into(),
+            group_labels: Default::default(),
+            settings: crate::model::group::GroupSettings {
+                group_wait_ms: 0,
+                group_interval_ms: 0,
+                repeat_interval_ms: None,
+                send_resolved: true,
+                mute_time_intervals: vec!["off-hours".into()],
+                active_time_intervals: vec![],
+            },
+            created_at_ms: 0,
+            last_sent_at_ms: None,
+            sent_firing: Default::default(),
+            version: 1,
+        };
+        let night = at("2026-12-02T23:30:10Z");
+        let hold = muter.hold_group(&group, night).expect("muted at night");
+        assert_eq!(hold.describe(), "muted by time interval off-hours");
+        assert_eq!(
+            hold.until_ms(),
+            Some(at("2026-12-02T23:31:00Z").timestamp_millis())
+        );
+        assert_eq!(muter.hold_group(&group, at("2026-12-02T12:00:00Z")), None);
+        group.settings.mute_time_intervals.clear();
+        group.settings.active_time_intervals = vec!["off-hours".into()];
+        assert_eq!(muter.hold_group(&group, night), None, "active at night");
+        let day = muter
+            .hold_group(&group, at("2026-12-02T12:00:00Z"))
+            .unwrap();
+        assert_eq!(
+            day.describe(),
+            "outside its active time intervals off-hours"
+        );
     }
 }

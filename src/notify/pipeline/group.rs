@@ -1,11 +1,13 @@
 //! Grouping: what one flush of an alert group sends, decided from the group's alerts,
-//! what silences and inhibitions hold back, and the notification log (what was sent
-//! last and when). Pure: the store keeps groups and logs, `group_flusher` runs flushes.
+//! what the muters (silences, inhibition, time intervals) hold back, and the
+//! notification log (what was sent last and when). Pure: the store keeps groups and
+//! logs, `group_flusher` runs flushes.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
+use crate::notify::mute::{alert_hold, group_hold, Muter};
 use crate::notify::payload::{group_payload, AlertPayload};
 
 pub use crate::model::group::{
@@ -15,19 +17,19 @@ pub use crate::model::group::{
 /// Shortest wait before a group holding muted alerts looks again.
 const HELD_RECHECK_MS: i64 = 1_000;
 
-/// Decides one flush of `group` at `now`. `hold` says why a firing member is held
-/// back; `muted_until_ms` is set while a time interval mutes the group's route (then
-/// nothing is sent and nothing leaves the group, so the notification goes out after).
+/// Decides one flush of `group` at `now`, asking `muters` why a firing member (or the
+/// whole group) is held back. A group held whole (a time interval mutes its route) sends
+/// nothing and keeps its alerts, so the notification goes out after.
 pub fn flush(
     group: &GroupRecord,
     members: &[GroupMember],
-    hold: impl Fn(&GroupMember) -> Option<Hold>,
-    muted_until_ms: Option<i64>,
+    muters: &[&dyn Muter],
     now: DateTime<Utc>,
     id: &str,
 ) -> Flush {
     let now_ms = now.timestamp_millis();
-    if let Some(until) = muted_until_ms {
+    if let Some(hold) = group_hold(muters, group, now) {
+        let until = hold.until_ms().unwrap_or(now_ms);
         return Flush {
             notification: None,
             sent_firing: group.sent_firing.clone(),
@@ -35,6 +37,7 @@ pub fn flush(
             remove: Vec::new(),
             next_flush_at_ms: Some(until.max(now_ms + HELD_RECHECK_MS)),
             held: Vec::new(),
+            group_hold: Some(hold),
             resolved_sent: Vec::new(),
         };
     }
@@ -45,7 +48,7 @@ pub fn flush(
     for m in members {
         if !m.firing() {
             resolved.push(m);
-        } else if let Some(h) = hold(m) {
+        } else if let Some(h) = alert_hold(muters, group, m, now) {
             held.push((m.fingerprint.clone(), h));
         } else {
             visible.push(m);
@@ -105,9 +108,9 @@ pub fn flush(
     let mut sooner = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
     for (_, h) in &held {
         let recheck = now_ms + settings.group_interval_ms.max(HELD_RECHECK_MS);
-        match h {
-            Hold::Silenced { until_ms, .. } => sooner((*until_ms).clamp(now_ms + 1, recheck)),
-            Hold::Inhibited(_) => sooner(recheck),
+        match h.until_ms() {
+            Some(until_ms) => sooner(until_ms.clamp(now_ms + 1, recheck)),
+            None => sooner(recheck),
         }
     }
     if let (false, Some(every), Some(last)) = (
@@ -127,6 +130,7 @@ pub fn flush(
             .collect(),
         next_flush_at_ms: next,
         held,
+        group_hold: None,
         resolved_sent,
     }
 }
@@ -193,14 +197,7 @@ mod tests {
         let members: Vec<_> = (0..50)
             .map(|i| member(&format!("a{i:02}"), AlertState::Firing))
             .collect();
-        let f = flush(
-            &group(&[], None),
-            &members,
-            |_| None,
-            None,
-            at(30_000),
-            "m1",
-        );
+        let f = flush(&group(&[], None), &members, &[], at(30_000), "m1");
         let n = f.notification.expect("sent");
         assert_eq!(n.alerts.len(), 50);
         assert_eq!(n.status, "firing");
@@ -217,10 +214,10 @@ mod tests {
     fn nothing_new_sends_nothing_until_the_repeat_interval() {
         let members = [member("a", AlertState::Firing)];
         let g = group(&["a"], Some(0));
-        assert!(flush(&g, &members, |_| None, None, at(60_000), "m")
+        assert!(flush(&g, &members, &[], at(60_000), "m")
             .notification
             .is_none());
-        let f = flush(&g, &members, |_| None, None, at(4 * 3_600_000), "m");
+        let f = flush(&g, &members, &[], at(4 * 3_600_000), "m");
         assert_eq!(f.notification.unwrap().alerts.len(), 1, "repeated");
     }
 
@@ -231,14 +228,7 @@ mod tests {
             member("b", AlertState::Resolved),
             member("c", AlertState::Resolved),
         ];
-        let f = flush(
-            &group(&["a", "b"], Some(0)),
-            &members,
-            |_| None,
-            None,
-            at(1),
-            "m",
-        );
+        let f = flush(&group(&["a", "b"], Some(0)), &members, &[], at(1), "m");
         let n = f.notification.unwrap();
         let states: Vec<_> = n
             .alerts
@@ -255,7 +245,7 @@ mod tests {
 
         let mut quiet = group(&["a", "b"], Some(0));
         quiet.settings.send_resolved = false;
-        let f = flush(&quiet, &members, |_| None, None, at(1), "m");
+        let f = flush(&quiet, &members, &[], at(1), "m");
         assert!(f.notification.is_none(), "send_resolved = false");
         assert_eq!(f.sent_firing, BTreeSet::from(["a".to_owned()]));
     }
@@ -266,13 +256,21 @@ mod tests {
             member("a", AlertState::Firing),
             member("b", AlertState::Firing),
         ];
-        let silenced = |m: &GroupMember| {
-            (m.fingerprint == "b").then(|| Hold::Silenced {
-                id: "s".into(),
-                until_ms: 10_000,
-            })
-        };
-        let f = flush(&group(&[], None), &members, silenced, None, at(1_000), "m");
+        struct SilencesB;
+        impl Muter for SilencesB {
+            fn hold_alert(
+                &self,
+                _: &GroupRecord,
+                m: &GroupMember,
+                _: DateTime<Utc>,
+            ) -> Option<Hold> {
+                (m.fingerprint == "b").then(|| Hold::Silenced {
+                    id: "s".into(),
+                    until_ms: 10_000,
+                })
+            }
+        }
+        let f = flush(&group(&[], None), &members, &[&SilencesB], at(1_000), "m");
         assert_eq!(f.notification.unwrap().alerts.len(), 1, "only a");
         assert_eq!(
             f.next_flush_at_ms,
@@ -284,7 +282,7 @@ mod tests {
             last_sent_at_ms: f.last_sent_at_ms,
             ..group(&[], None)
         };
-        let f = flush(&g, &members, |_| None, None, at(10_000), "m");
+        let f = flush(&g, &members, &[], at(10_000), "m");
         assert_eq!(
             f.notification.unwrap().alerts.len(),
             2,
@@ -295,14 +293,16 @@ mod tests {
     #[test]
     fn a_muted_route_sends_nothing_and_keeps_its_alerts() {
         let members = [member("a", AlertState::Resolved)];
-        let f = flush(
-            &group(&["a"], Some(0)),
-            &members,
-            |_| None,
-            Some(120_000),
-            at(1),
-            "m",
-        );
+        struct Night;
+        impl Muter for Night {
+            fn hold_group(&self, _: &GroupRecord, _: DateTime<Utc>) -> Option<Hold> {
+                Some(Hold::MuteInterval {
+                    name: "night".into(),
+                    until_ms: 120_000,
+                })
+            }
+        }
+        let f = flush(&group(&["a"], Some(0)), &members, &[&Night], at(1), "m");
         assert!(f.notification.is_none());
         assert!(f.remove.is_empty(), "the resolve goes out after the mute");
         assert_eq!(f.next_flush_at_ms, Some(120_000));

@@ -13,9 +13,11 @@ use crate::clock::SharedClock;
 use crate::model::AlertState;
 use crate::notify::group::{flush, GroupMember, GroupRecord, Hold};
 use crate::notify::inhibit::Inhibitor;
+use crate::notify::mute::Muter;
 use crate::notify::payload::new_message_id;
 use crate::notify::policy::NotifyPolicy;
 use crate::notify::silence::SilenceSet;
+use crate::notify::time_interval::IntervalMuter;
 use crate::store::{NewMessage, SettledGroup, Store, StoreError};
 use crate::telemetry::Metrics;
 
@@ -78,26 +80,20 @@ impl GroupFlusher {
             self.store.firing_alert_labels().await?
         };
         let inhibitor = Inhibitor::new(&self.policy.inhibit_rules, &firing);
-        let hold = |m: &GroupMember| -> Option<Hold> {
-            if let Some((id, until)) = self.silences.muting_until(&m.alert.labels, now) {
-                return Some(Hold::Silenced {
-                    id,
-                    until_ms: until.timestamp_millis(),
-                });
-            }
-            inhibitor
-                .inhibited_by(&m.fingerprint, &m.alert.labels)
-                .map(|by| Hold::Inhibited(by.to_owned()))
+        let intervals = IntervalMuter {
+            intervals: &self.policy.time_intervals,
         };
+        // Asked in this order: a muted route first (it holds the whole group), then a
+        // silence, then inhibition, so a hold names the reason an operator set last.
+        let muters: [&dyn Muter; 3] = [&intervals, self.silences.as_ref(), &inhibitor];
         let claimed = self.refresh_firing(claimed).await?;
         let mut settled = Vec::with_capacity(claimed.len());
         let mut resolved_labels = Vec::new();
         for (group, members) in &claimed {
-            let muted = self.policy.muted_until(&group.settings, now);
             let id = new_message_id();
-            let decided = flush(group, members, hold, muted, now, &id);
+            let decided = flush(group, members, &muters, now, &id);
             self.count_holds(&group.key, &decided.held, members);
-            if muted.is_some()
+            if decided.group_hold.is_some()
                 && members
                     .iter()
                     .any(|m| !group.sent_firing.contains(&m.fingerprint))
@@ -219,12 +215,13 @@ impl GroupFlusher {
                 .find(|m| &m.fingerprint == fp)
                 .map_or("", |m| m.alert.rule.as_str());
             if seen.insert((group.to_owned(), fp.clone())) {
-                match why {
+                let counter = match why {
                     Hold::Silenced { .. } => &self.metrics.notifications_silenced,
                     Hold::Inhibited(_) => &self.metrics.notifications_inhibited,
-                }
-                .with_label_values(&[rule])
-                .inc();
+                    // Whole groups held by a time interval are counted per receiver.
+                    Hold::MuteInterval { .. } | Hold::OutsideActiveIntervals { .. } => continue,
+                };
+                counter.with_label_values(&[rule]).inc();
             }
         }
     }

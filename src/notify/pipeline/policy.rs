@@ -5,12 +5,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 use crate::engine::Alert;
 use crate::notify::inhibit::InhibitRule;
 use crate::notify::payload::AlertPayload;
-use crate::notify::route::{group_key, GroupSettings, Route};
+use crate::notify::route::{group_key, Route};
 use crate::notify::time_interval::TimeInterval;
 use crate::store::GroupEntry;
 
@@ -86,20 +84,5 @@ impl NotifyPolicy {
             }
         }
         out
-    }
-
-    /// Until when a group with `settings` is muted by its time intervals at `now`
-    /// (the next minute boundary: intervals have minute resolution), or `None`.
-    pub fn muted_until(&self, settings: &GroupSettings, now: DateTime<Utc>) -> Option<i64> {
-        let muted = settings
-            .mute_time_intervals
-            .iter()
-            .any(|n| self.time_intervals.get(n).is_some_and(|i| i.contains(now)))
-            || (!settings.active_time_intervals.is_empty()
-                && !settings
-                    .active_time_intervals
-                    .iter()
-                    .any(|n| self.time_intervals.get(n).is_some_and(|i| i.contains(now))));
-        muted.then(|| (now.timestamp_millis() / 60_000 + 1) * 60_000)
     }
 }
