@@ -13,28 +13,35 @@ use crate::engine::evaluate::{EvaluationOutcome, RuleRuntime};
 use crate::engine::source_health::SourceHealth;
 use crate::engine::{Alert, Transition};
 use crate::model::AlertState;
-use crate::notify::flap::{self, FlapVerdict};
-use crate::notify::payload::alert_payload;
+use crate::notify::intake::{self, Destination, Intake};
 use crate::notify::policy::NotifyPolicy;
 use crate::rule::Rule;
 use crate::sources::{FetchRequest, Source, SourceError};
 use crate::store::{CommitBatch, Store};
 use crate::telemetry::Metrics;
 
-/// A rule's runtime plus a commit that could not be written yet.
+/// A rule's runtime, its notification intake, and a commit that could not be written yet.
 pub struct RuleTask {
     /// The engine state.
     pub runtime: RuleRuntime,
+    /// Where its alert changes join their groups (owns their flap records).
+    pub intake: Intake,
     /// A batch the store refused; written before anything else next time, so a store
     /// outage delays notifications instead of losing them.
     pub(crate) pending: Option<CommitBatch>,
 }
 
 impl RuleTask {
-    /// Wraps a runtime.
+    /// Wraps a runtime (its alerts with no flap records).
     pub fn new(runtime: RuleRuntime) -> Self {
+        Self::resumed(runtime, Intake::default())
+    }
+
+    /// Wraps a runtime with the intake it had (its stored flap records).
+    pub fn resumed(runtime: RuleRuntime, intake: Intake) -> Self {
         Self {
             runtime,
+            intake,
             pending: None,
         }
     }
@@ -53,7 +60,7 @@ impl RuleTask {
         }
         let mut runtime = RuleRuntime::new(rule);
         runtime.restore(alerts, baselines);
-        let mut task = RuleTask::new(runtime);
+        let mut task = RuleTask::resumed(runtime, self.intake);
         task.pending = self.pending;
         task
     }
@@ -152,74 +159,6 @@ impl Evaluator {
         }
     }
 
-    /// Routes this evaluation's notifying changes into their notification groups, with
-    /// flap control: an alert that changes too often is reported once as flapping and
-    /// then held until it settles. Silences, inhibition and grouping apply when the
-    /// groups flush. Returns the fingerprints whose flap-control record changed here.
-    fn route_changes(
-        &self,
-        batch: &mut CommitBatch,
-        runtime: &mut RuleRuntime,
-        transitions: &[Transition],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> std::collections::HashSet<String> {
-        let rule = Arc::clone(&runtime.rule);
-        let flap = self.policy.flap;
-        // Alerts whose flap-control record changed, so their stored copy must be rewritten.
-        let mut touched = std::collections::HashSet::new();
-        for t in transitions {
-            log_transition(t);
-            if !t.notifies() {
-                continue;
-            }
-            let fp = &t.alert.fingerprint;
-            let Some(g) = runtime.groups.get_mut(fp) else {
-                self.route(batch, &t.alert, &rule.receivers, &rule.annotations, None);
-                continue;
-            };
-            let verdict = flap::on_change(&mut g.alert, flap, t.at);
-            if flap.is_some() {
-                touched.insert(fp.clone());
-            }
-            let mut alert = t.alert.clone();
-            alert.changes = g.alert.changes.clone();
-            alert.flapping = g.alert.flapping;
-            match verdict {
-                FlapVerdict::Notify | FlapVerdict::Settled => {
-                    self.route(batch, &alert, &rule.receivers, &rule.annotations, None)
-                }
-                FlapVerdict::StartedFlapping => {
-                    self.metrics
-                        .alerts_flapping
-                        .with_label_values(&[&rule.name])
-                        .inc();
-                    let note = flap.map(|f| flap::flapping_note(&alert, f));
-                    tracing::warn!(fingerprint = %fp, "alert is flapping; its changes are held until it settles");
-                    self.route(batch, &alert, &rule.receivers, &rule.annotations, note);
-                }
-                FlapVerdict::Hold => {
-                    tracing::info!(fingerprint = %fp, "change of a flapping alert held");
-                }
-            }
-        }
-        for g in runtime.groups.values_mut() {
-            if !g.alert.flapping || touched.contains(&g.alert.fingerprint) {
-                continue;
-            }
-            if flap::on_evaluation(&mut g.alert, flap, now) == FlapVerdict::Settled {
-                tracing::info!(fingerprint = %g.alert.fingerprint, state = %g.alert.state, "flapping alert settled");
-                let mut alert = g.alert.clone();
-                if alert.state != AlertState::Firing {
-                    alert.state = AlertState::Resolved;
-                    alert.resolved_at.get_or_insert(now);
-                }
-                self.route(batch, &alert, &rule.receivers, &rule.annotations, None);
-                touched.insert(g.alert.fingerprint.clone());
-            }
-        }
-        touched
-    }
-
     /// Ends a rule that a reload removed (or that a restart no longer loads): its firing
     /// alerts resolve and notify — otherwise receivers would hold alerts nobody will ever
     /// resolve — and every alert and baseline stored for it is deleted, in one commit
@@ -258,7 +197,14 @@ impl Evaluator {
                 at: now,
             };
             log_transition(&t);
-            self.route(&mut batch, &t.alert, receivers, annotations, None);
+            let to = Destination {
+                receivers,
+                annotations,
+                evaluation_id: None,
+            };
+            batch
+                .group_entries
+                .extend(intake::route(&self.policy, &t.alert, to, None));
             batch.transitions.push(t);
         }
         let resolved = batch.transitions.len();
@@ -377,7 +323,7 @@ impl Evaluator {
                 );
                 self.count_series(&rule, &outcome);
                 self.count_alerts(&rule.name, &task.runtime);
-                self.fill_batch(&mut batch, &mut task.runtime, outcome, now);
+                self.fill_batch(&mut batch, task, outcome, now);
                 self.record_health(&mut batch, source.name(), None);
                 EvalResult::Ok {
                     notifications: batch.group_entries.len(),
@@ -449,16 +395,17 @@ impl Evaluator {
         }
     }
 
-    /// What the evaluation writes: the alerts that changed or are live (with the group
-    /// state route_changes gave them), their transitions, baselines and forgotten series.
+    /// What the evaluation writes: the alerts that changed or are live, their
+    /// transitions and the group entries intake made of them, flap records that changed,
+    /// baselines and forgotten series.
     fn fill_batch(
         &self,
         batch: &mut CommitBatch,
-        runtime: &mut RuleRuntime,
+        task: &mut RuleTask,
         outcome: EvaluationOutcome,
         now: chrono::DateTime<chrono::Utc>,
     ) {
-        let rule = Arc::clone(&runtime.rule);
+        let rule = Arc::clone(&task.runtime.rule);
         let changed: std::collections::HashSet<&str> = outcome
             .transitions
             .iter()
@@ -473,23 +420,33 @@ impl Evaluator {
             })
             .cloned()
             .collect();
-        let touched = self.route_changes(batch, runtime, &outcome.transitions, now);
-        if !touched.is_empty() {
-            for a in batch.alerts.iter_mut() {
-                if touched.contains(&a.fingerprint) {
-                    if let Some(g) = runtime.groups.get(&a.fingerprint) {
-                        *a = g.alert.clone();
-                    }
-                }
-            }
-            let written: std::collections::HashSet<String> =
-                batch.alerts.iter().map(|a| a.fingerprint.clone()).collect();
-            for fp in touched.iter().filter(|fp| !written.contains(*fp)) {
-                if let Some(g) = runtime.groups.get(fp) {
-                    batch.alerts.push(g.alert.clone());
-                }
-            }
+        outcome.transitions.iter().for_each(log_transition);
+        let to = Destination {
+            receivers: &rule.receivers,
+            annotations: &rule.annotations,
+            evaluation_id: batch.evaluation_id.as_deref(),
+        };
+        let groups = &task.runtime.groups;
+        let taken = task.intake.take(
+            &self.policy,
+            to,
+            &outcome.transitions,
+            |fp| groups.get(fp).map(|g| &g.alert),
+            now,
+        );
+        for _ in &taken.started_flapping {
+            self.metrics
+                .alerts_flapping
+                .with_label_values(&[&rule.name])
+                .inc();
         }
+        batch.group_entries.extend(taken.entries);
+        batch.flap_records = taken
+            .flap_records
+            .into_iter()
+            .map(|(fp, record)| (rule.name.clone(), fp, record))
+            .collect();
+        task.intake.forget(&outcome.forgotten);
         batch.transitions = outcome.transitions;
         batch.baselines = outcome
             .baselines
@@ -508,34 +465,17 @@ impl Evaluator {
         if let Some(t) = transition {
             log_transition(&t);
             if t.notifies() {
-                let receivers = self.default_receivers.clone();
-                self.route(batch, &t.alert, &receivers, &BTreeMap::new(), None);
+                let to = Destination {
+                    receivers: &self.default_receivers,
+                    annotations: &BTreeMap::new(),
+                    evaluation_id: batch.evaluation_id.as_deref(),
+                };
+                let entries = intake::route(&self.policy, &t.alert, to, None);
+                batch.group_entries.extend(entries);
             }
             batch.alerts.push(t.alert.clone());
             batch.transitions.push(t);
         }
-    }
-
-    /// Adds one alert change to the groups its routes put it in (`note`: the flap
-    /// control sentence, for an alert reported as flapping).
-    fn route(
-        &self,
-        batch: &mut CommitBatch,
-        alert: &Alert,
-        receivers: &[String],
-        annotations: &BTreeMap<String, String>,
-        note: Option<String>,
-    ) {
-        let mut payload = alert_payload(alert, annotations);
-        payload.evaluation_id = batch.evaluation_id.clone();
-        if let Some(note) = note {
-            payload.state = AlertState::Firing;
-            payload.ends_at = None;
-            payload.annotations.insert("flapping".to_owned(), note);
-        }
-        batch
-            .group_entries
-            .extend(self.policy.route(alert, &payload, receivers));
     }
 
     fn count_alerts(&self, rule: &str, runtime: &RuleRuntime) {

@@ -22,6 +22,7 @@ use crate::config::validated::{RuleSet, ServiceConfig, SourceConfig};
 use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SOURCE_DOWN_RULE;
 use crate::notify::group_flusher::GroupFlusher;
+use crate::notify::intake::Intake;
 use crate::notify::sender::Sender;
 use crate::notify::Dispatcher;
 use crate::sources::prometheus_query::PrometheusSource;
@@ -39,6 +40,13 @@ use tasks::NamedTasks;
 
 /// Stored baselines: by rule, then by fingerprint (the store's layout).
 type StoredBaselines = HashMap<String, HashMap<String, serde_json::Value>>;
+
+/// What a start resumes each rule from: its alerts, learnt baselines and flap records.
+struct StoredState {
+    alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>>,
+    baselines: StoredBaselines,
+    flaps: HashMap<String, HashMap<String, crate::model::flap::FlapRecord>>,
+}
 
 /// How often the rules directory is checked for changes.
 const RULES_WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -221,18 +229,10 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     let evaluator = Arc::new(evaluator);
 
     // Restore alert state and baselines so a restart neither re-notifies nor forgets.
-    let (alerts_by_rule, baselines) = restore_state(&store, &evaluator, &config, &rules).await?;
+    let stored = restore_state(&store, &evaluator, &config, &rules).await?;
 
     metrics.rules_loaded.set(rules.rules.len() as i64);
-    let supervisor = start_rules(
-        &evaluator,
-        &rules,
-        alerts_by_rule,
-        baselines,
-        &config,
-        shutdown.clone(),
-    )
-    .await;
+    let supervisor = start_rules(&evaluator, &rules, stored, &config, shutdown.clone()).await;
     let reloader = Arc::new(Reloader::new(
         config.rules_dir.clone(),
         config.rule_context(),
@@ -271,14 +271,14 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
 }
 
 /// Stored state a start resumes from: each rule's alerts (the source-down alerts are
-/// handed to the evaluator's source health) and learnt baselines; released claims of a
-/// stopped process, the silences, and firing alerts adopted into their groups.
+/// handed to the evaluator's source health), learnt baselines and flap records; released
+/// claims of a stopped process, the silences, and firing alerts adopted into their groups.
 async fn restore_state(
     store: &Store,
     evaluator: &Evaluator,
     config: &ServiceConfig,
     rules: &RuleSet,
-) -> Result<(HashMap<String, Vec<crate::engine::Alert>>, StoredBaselines)> {
+) -> Result<StoredState> {
     let mut alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>> = HashMap::new();
     for alert in store.load_alerts().await? {
         alerts_by_rule
@@ -287,6 +287,7 @@ async fn restore_state(
             .push(alert);
     }
     let baselines = store.load_baselines().await?;
+    let flaps = store.load_flap_records().await?;
     let released = store.release_orphaned_claims().await?;
     if released > 0 {
         tracing::warn!(
@@ -299,7 +300,11 @@ async fn restore_state(
     if let Some(down) = alerts_by_rule.remove(SOURCE_DOWN_RULE) {
         evaluator.health.lock().expect("health lock").restore(down);
     }
-    Ok((alerts_by_rule, baselines))
+    Ok(StoredState {
+        alerts_by_rule,
+        baselines,
+        flaps,
+    })
 }
 
 /// Starts one task per rule with its restored alerts and baselines (warming up a rule
@@ -307,11 +312,15 @@ async fn restore_state(
 async fn start_rules(
     evaluator: &Arc<Evaluator>,
     rules: &RuleSet,
-    mut alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>>,
-    mut baselines: StoredBaselines,
+    stored: StoredState,
     config: &ServiceConfig,
     shutdown: CancellationToken,
 ) -> Supervisor {
+    let StoredState {
+        mut alerts_by_rule,
+        mut baselines,
+        mut flaps,
+    } = stored;
     let mut supervisor = Supervisor::new(Arc::clone(evaluator), shutdown);
     for rule in &rules.rules {
         let mut runtime = RuleRuntime::new(Arc::clone(rule));
@@ -326,7 +335,8 @@ async fn start_rules(
                 warm_up(&mut runtime, source.as_ref(), evaluator.clock.now()).await;
             }
         }
-        supervisor.spawn(RuleTask::new(runtime));
+        let intake = Intake::new(flaps.remove(&rule.name).unwrap_or_default());
+        supervisor.spawn(RuleTask::resumed(runtime, intake));
     }
     // Alerts of rules no longer configured (removed while driftwatch was down, or a
     // retirement that did not commit) resolve now rather than linger.

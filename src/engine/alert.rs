@@ -48,12 +48,6 @@ pub struct Alert {
     /// held back by a silence, so it is not adopted into a group as already notified.
     #[serde(default)]
     pub muted: bool,
-    /// When it recently started firing or resolved (unix ms), for flap control.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<i64>,
-    /// Held as flapping: its changes are not notified one by one until it settles.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub flapping: bool,
     /// A sliced rule's cause: the slices it shows in, the one that explains it best
     /// first (empty for rules without slices).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -143,8 +137,6 @@ impl Alert {
             summary: String::new(),
             reason: String::new(),
             muted: false,
-            changes: Vec::new(),
-            flapping: false,
             slices: Vec::new(),
             examples: Vec::new(),
         }

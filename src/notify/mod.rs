@@ -21,7 +21,7 @@ pub use deliver::{
     sender, settings, signing, smtp_transport, webhook,
 };
 pub use mute::{flap, inhibit, silence, time_interval};
-pub use pipeline::{group, group_flusher, policy, route};
+pub use pipeline::{group, group_flusher, intake, policy, route};
 pub use render::{alertmanager, body, payload, preview, sample, slack, template};
 
 pub use dispatcher::{Dispatcher, StepOutcome};

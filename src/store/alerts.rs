@@ -5,10 +5,12 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::flaps::write_flap_records;
 use super::groups::{write_group_entries, GroupEntry};
 use super::outbox::{insert_messages, NewMessage};
 use super::{Store, StoreError};
 use crate::engine::{Alert, Transition};
+use crate::model::flap::FlapRecord;
 
 /// Everything one evaluation writes, committed atomically.
 #[derive(Debug, Default)]
@@ -23,9 +25,12 @@ pub struct CommitBatch {
     pub group_entries: Vec<GroupEntry>,
     /// (rule, fingerprint, detector state) to persist.
     pub baselines: Vec<(String, String, serde_json::Value)>,
-    /// Fingerprints whose alert and baseline are forgotten.
+    /// (rule, fingerprint, flap-control record) to persist.
+    pub flap_records: Vec<(String, String, FlapRecord)>,
+    /// Fingerprints whose alert, baseline and flap record are forgotten.
     pub forgotten: Vec<String>,
-    /// A rule that no longer exists: every alert and baseline stored for it is deleted.
+    /// A rule that no longer exists: every alert, baseline and flap record stored for it
+    /// is deleted.
     pub retired_rule: Option<String>,
     /// Commit time (unix ms).
     pub at_ms: i64,
@@ -58,6 +63,7 @@ impl CommitBatch {
             && self.messages.is_empty()
             && self.group_entries.is_empty()
             && self.baselines.is_empty()
+            && self.flap_records.is_empty()
             && self.forgotten.is_empty()
             && self.retired_rule.is_none()
     }
@@ -214,18 +220,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        write_flap_records(&mut tx, &batch.flap_records, batch.at_ms).await?;
         for fp in &batch.forgotten {
-            sqlx::query("DELETE FROM alerts WHERE fingerprint = $1")
-                .bind(fp.clone())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM baselines WHERE fingerprint = $1")
-                .bind(fp.clone())
-                .execute(&mut *tx)
-                .await?;
+            for table in ["alerts", "baselines", "alert_flaps"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE fingerprint = $1"))
+                    .bind(fp.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         if let Some(rule) = &batch.retired_rule {
-            for table in ["alerts", "baselines"] {
+            for table in ["alerts", "baselines", "alert_flaps"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE rule = $1"))
                     .bind(rule.clone())
                     .execute(&mut *tx)

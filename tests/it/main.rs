@@ -16,6 +16,7 @@ mod demo;
 mod deploy;
 mod email;
 mod external;
+mod flap_records;
 mod grouping;
 mod hardening;
 mod helpers;

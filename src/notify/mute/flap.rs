@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::Alert;
+pub use crate::model::flap::FlapRecord;
 use crate::model::AlertState;
 use crate::notify::policy::FlapControl;
 
@@ -22,61 +22,65 @@ pub enum FlapVerdict {
     Settled,
 }
 
-/// Records a notifying change of `alert` (already in its new state) at `at`.
-pub fn on_change(alert: &mut Alert, flap: Option<FlapControl>, at: DateTime<Utc>) -> FlapVerdict {
+/// Records a notifying change of an alert at `at` in its record.
+pub fn on_change(
+    record: &mut FlapRecord,
+    flap: Option<FlapControl>,
+    at: DateTime<Utc>,
+) -> FlapVerdict {
     let Some(flap) = flap else {
         return FlapVerdict::Notify;
     };
     let at_ms = at.timestamp_millis();
     let from = at_ms - flap.window.as_millis() as i64;
-    alert.changes.retain(|&t| t > from);
-    alert.changes.push(at_ms);
-    if alert.flapping {
+    record.changes.retain(|&t| t > from);
+    record.changes.push(at_ms);
+    if record.flapping {
         FlapVerdict::Hold
-    } else if alert.changes.len() >= flap.threshold {
-        alert.flapping = true;
+    } else if record.changes.len() >= flap.threshold {
+        record.flapping = true;
         FlapVerdict::StartedFlapping
     } else {
         FlapVerdict::Notify
     }
 }
 
-/// Looks at a flapping `alert` at an evaluation: it settles once no change happened for
-/// the quiet spell.
+/// Looks at a flapping alert's record at an evaluation: it settles once no change
+/// happened for the quiet spell.
 pub fn on_evaluation(
-    alert: &mut Alert,
+    record: &mut FlapRecord,
     flap: Option<FlapControl>,
     now: DateTime<Utc>,
 ) -> FlapVerdict {
     let Some(flap) = flap else {
-        if alert.flapping {
-            alert.flapping = false;
+        if record.flapping {
+            record.flapping = false;
             return FlapVerdict::Settled;
         }
         return FlapVerdict::Notify;
     };
-    if !alert.flapping {
+    if !record.flapping {
         return FlapVerdict::Notify;
     }
-    let last = alert.changes.last().copied().unwrap_or(0);
+    let last = record.changes.last().copied().unwrap_or(0);
     if now.timestamp_millis() - last >= flap.quiet().as_millis() as i64 {
-        alert.flapping = false;
-        alert.changes.clear();
+        record.flapping = false;
+        record.changes.clear();
         FlapVerdict::Settled
     } else {
         FlapVerdict::Hold
     }
 }
 
-/// The sentence a flapping alert carries in its notification.
-pub fn flapping_note(alert: &Alert, flap: FlapControl) -> String {
-    let state = match alert.state {
+/// The sentence a flapping alert (now in `state`) carries in its notification.
+pub fn flapping_note(state: AlertState, record: &FlapRecord, flap: FlapControl) -> String {
+    let state = match state {
         AlertState::Firing => "firing",
         _ => "not firing",
     };
     format!(
         "flapping: changed state {} times within {}; further changes are held until it keeps one state for {} (now {state})",
-        alert.changes.len(),
+        record.changes.len(),
         humantime::format_duration(flap.window),
         humantime::format_duration(flap.quiet()),
     )
@@ -85,7 +89,6 @@ pub fn flapping_note(alert: &Alert, flap: FlapControl) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Labels, Severity};
     use std::time::Duration;
 
     #[test]
@@ -95,7 +98,7 @@ mod tests {
             threshold: 4,
         });
         let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let mut a = Alert::new("r", Labels::new(), &Labels::new(), Severity::Warning, t0);
+        let mut a = FlapRecord::default();
         let at = |m: i64| t0 + chrono::Duration::minutes(m);
         let verdicts: Vec<_> = (0..6).map(|i| on_change(&mut a, flap, at(i * 5))).collect();
         use FlapVerdict::*;
@@ -112,7 +115,7 @@ mod tests {
         assert!(!a.flapping && a.changes.is_empty());
         assert_eq!(on_change(&mut a, flap, at(41)), Notify, "a fresh start");
         // Changes spread out beyond the window never count as flapping.
-        let mut b = Alert::new("r", Labels::new(), &Labels::new(), Severity::Warning, t0);
+        let mut b = FlapRecord::default();
         assert!((0..10).all(|i| on_change(&mut b, flap, at(i * 30)) == Notify));
         assert_eq!(on_change(&mut b, None, at(400)), Notify, "off");
     }
