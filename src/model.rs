@@ -1,6 +1,7 @@
 //! The plain values that cross module boundaries: labels, samples, series, severities;
 //! notification groups, payloads and silences in the submodules.
 
+pub mod decision;
 pub mod flap;
 pub mod group;
 pub mod payload;

@@ -441,6 +441,7 @@ impl Evaluator {
                 .inc();
         }
         batch.group_entries.extend(taken.entries);
+        batch.decisions = taken.decisions;
         batch.flap_records = taken
             .flap_records
             .into_iter()

@@ -395,6 +395,7 @@ fn spawn_delivery(
             store.clone(),
             metrics.clone(),
             Arc::clone(clock),
+            config.notify_policy.decision_log_retention,
             shutdown.clone(),
         ),
     );
@@ -500,11 +501,13 @@ pub async fn record_outbox_gauges(
     Ok(())
 }
 
-/// Keeps the outbox gauges current and drops delivered rows after a week.
+/// Keeps the outbox gauges current, drops delivered rows after a week and the decision
+/// log after its retention.
 async fn outbox_housekeeping(
     store: Store,
     metrics: Metrics,
     clock: SharedClock,
+    decision_log_retention: Duration,
     shutdown: CancellationToken,
 ) {
     let mut last_purge = clock.now();
@@ -518,6 +521,12 @@ async fn outbox_housekeeping(
             let before = crate::time_math::earlier_by(clock.now(), week).timestamp_millis();
             if let Err(e) = store.purge_delivered(before).await {
                 tracing::warn!(error = %e, "cannot purge delivered notifications");
+            }
+            let kept = chrono::TimeDelta::from_std(decision_log_retention)
+                .unwrap_or(chrono::TimeDelta::MAX);
+            let before = crate::time_math::earlier_by(clock.now(), kept).timestamp_millis();
+            if let Err(e) = store.purge_decision_log(before).await {
+                tracing::warn!(error = %e, "cannot purge the decision log");
             }
         }
         tokio::select! {

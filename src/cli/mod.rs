@@ -12,6 +12,7 @@ use driftwatch::config::ConfigErrors;
 pub mod backtest;
 pub mod check;
 pub mod demo;
+pub mod explain;
 pub mod run;
 pub mod schema;
 pub mod score;
@@ -31,7 +32,8 @@ pub mod test;
     after_help = "Start with `driftwatch demo` to see alerts reach a webhook within a minute.\n\
                   As a service: `driftwatch check -c driftwatch.toml && driftwatch run -c driftwatch.toml`.\n\
                   HTTP: /metrics, /healthz, /readyz, /api/v1/alerts, /api/v1/rules, /api/v1/status,\n\
-                  /api/v1/summary, /api/v1/deadletters, /api/v1/receivers, /api/v1/silences; with the\n\
+                  /api/v1/summary, /api/v1/deadletters, /api/v1/receivers, /api/v1/silences,\n\
+                  /api/v1/alerts/FINGERPRINT/log; with the\n\
                   bearer token: POST /-/reload, POST /api/v1/receivers/NAME/enable, POST /api/v1/silences,\n\
                   DELETE /api/v1/silences/ID. `driftwatch help <command>` for details."
 )]
@@ -62,6 +64,10 @@ pub enum Command {
     /// Print the JSON Schema of rule files or of driftwatch.toml, for editors that
     /// validate and complete TOML (e.g. taplo: `#:schema ./rules.schema.json`).
     Schema(schema::SchemaArgs),
+    /// Tell why an alert's notifications were or were not sent: the route and group each
+    /// change joined, the silence, inhibition, time interval or flap hold that stopped
+    /// one, each notification and each delivery attempt (from the store's decision log).
+    Explain(explain::ExplainArgs),
     /// Create, list or expire silences on a running driftwatch (its HTTP API).
     Silence(silence::SilenceArgs),
     /// Preview notification templates and body formats.
@@ -87,6 +93,7 @@ impl Command {
             Command::Test(args) => test::run(args),
             Command::Score(args) => score::run(args),
             Command::Schema(args) => schema::run(args),
+            Command::Explain(args) => explain::run(args).await,
             Command::Silence(args) => silence::run(args).await,
             Command::Template(args) => template::run(args),
             Command::Backtest(args) => backtest::run(args).await,

@@ -224,6 +224,7 @@ fn notify_policy(
             time_intervals: &raw.time_intervals,
             flap_window: raw.notify.flap_window,
             flap_threshold: raw.notify.flap_threshold,
+            decision_log_retention: raw.notify.decision_log_retention,
             no_resolved,
         },
     )

@@ -292,6 +292,8 @@ pub struct PolicySections<'a> {
     pub flap_window: Option<DurationSpec>,
     /// `[notify] flap_threshold` (0 turns flap control off).
     pub flap_threshold: Option<usize>,
+    /// `[notify] decision_log_retention`.
+    pub decision_log_retention: Option<DurationSpec>,
     /// Receivers with `send_resolved = false`.
     pub no_resolved: BTreeSet<String>,
 }
@@ -364,8 +366,14 @@ pub fn build_policy(
         time_intervals,
         no_resolved: sections.no_resolved.into_iter().collect(),
         flap,
+        decision_log_retention: sections
+            .decision_log_retention
+            .map_or(DEFAULT_DECISION_LOG_RETENTION, |d| d.get()),
     }
 }
+
+/// How long the decision log is kept, unless configured.
+const DEFAULT_DECISION_LOG_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// Changes within `flap_window` that make an alert flapping, unless configured.
 pub const DEFAULT_FLAP_THRESHOLD: usize = 8;

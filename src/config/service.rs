@@ -318,6 +318,10 @@ pub struct NotifySection {
     /// until it keeps one state for a quarter of the window (default 8; 0: off).
     #[serde(default)]
     pub flap_threshold: Option<usize>,
+    /// How long the decision log (why each notification was or was not sent, and each
+    /// delivery attempt) is kept (default 14d).
+    #[serde(default)]
+    pub decision_log_retention: Option<DurationSpec>,
 }
 
 /// `[delivery]`.

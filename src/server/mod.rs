@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod correlation;
+pub mod decision_log;
 pub mod error;
 pub mod receivers;
 pub mod serve;
@@ -98,6 +99,10 @@ pub fn router(state: ServerState) -> Router {
         .route(
             "/api/v1/alerts/{fingerprint}/history",
             get(correlation::alert_history),
+        )
+        .route(
+            "/api/v1/alerts/{fingerprint}/log",
+            get(decision_log::alert_log),
         )
         .route("/api/v1/notifications", get(correlation::notifications))
         .route("/api/v1/rules", get(api::rules))

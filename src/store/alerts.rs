@@ -5,11 +5,13 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::decisions::write_decisions;
 use super::flaps::write_flap_records;
 use super::groups::{write_group_entries, GroupEntry};
 use super::outbox::{insert_messages, NewMessage};
 use super::{Store, StoreError};
 use crate::engine::{Alert, Transition};
+use crate::model::decision::Decision;
 use crate::model::flap::FlapRecord;
 
 /// Everything one evaluation writes, committed atomically.
@@ -27,6 +29,9 @@ pub struct CommitBatch {
     pub baselines: Vec<(String, String, serde_json::Value)>,
     /// (rule, fingerprint, flap-control record) to persist.
     pub flap_records: Vec<(String, String, FlapRecord)>,
+    /// Decisions intake made (flap holds), for the decision log; the group entries
+    /// write their own.
+    pub decisions: Vec<Decision>,
     /// Fingerprints whose alert, baseline and flap record are forgotten.
     pub forgotten: Vec<String>,
     /// A rule that no longer exists: every alert, baseline and flap record stored for it
@@ -64,6 +69,7 @@ impl CommitBatch {
             && self.group_entries.is_empty()
             && self.baselines.is_empty()
             && self.flap_records.is_empty()
+            && self.decisions.is_empty()
             && self.forgotten.is_empty()
             && self.retired_rule.is_none()
     }
@@ -221,6 +227,7 @@ impl Store {
             .await?;
         }
         write_flap_records(&mut tx, &batch.flap_records, batch.at_ms).await?;
+        write_decisions(&mut tx, &batch.decisions).await?;
         for fp in &batch.forgotten {
             for table in ["alerts", "baselines", "alert_flaps"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE fingerprint = $1"))

@@ -6,8 +6,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{Any, Row, Transaction};
 
+use super::decisions::write_decisions;
 use super::outbox::{insert_messages, NewMessage};
 use super::{Store, StoreError};
+use crate::model::decision::{Decision, DecisionKind};
 use crate::model::group::{
     next_flush_after_change, Flush, GroupMember, GroupRecord, GroupSettings,
 };
@@ -43,6 +45,8 @@ pub struct SettledGroup {
     pub flush: Flush,
     /// The notification it sends, if any.
     pub message: Option<NewMessage>,
+    /// What the flush decided about each alert, for the decision log.
+    pub decisions: Vec<Decision>,
 }
 
 fn corrupt(e: impl ToString) -> StoreError {
@@ -73,8 +77,10 @@ pub(super) async fn write_group_entries(
     let select = format!(
         "SELECT next_flush_at, last_sent_at, sent_firing FROM notify_groups WHERE group_key = $1{lock}"
     );
+    let mut decisions = Vec::with_capacity(entries.len());
     for e in entries {
         let settings = json(&e.settings)?;
+        let mut due = None;
         // Twice at most: a group another writer created meanwhile is then updated.
         for _ in 0..2 {
             let row = sqlx::query(&select)
@@ -112,6 +118,7 @@ pub(super) async fn write_group_entries(
                     if inserted == 0 {
                         continue;
                     }
+                    due = next;
                 }
                 Some(r) => {
                     let planned: Option<i64> = r.try_get("next_flush_at")?;
@@ -139,6 +146,7 @@ pub(super) async fn write_group_entries(
                 .bind(e.key.clone())
                 .execute(&mut **tx)
                 .await?;
+                    due = next;
                 }
             }
             break;
@@ -153,8 +161,36 @@ pub(super) async fn write_group_entries(
         .bind(now_ms)
         .execute(&mut **tx)
         .await?;
+        decisions.push(grouped(e, now_ms, due, sent));
     }
-    Ok(())
+    write_decisions(tx, &decisions).await
+}
+
+/// The decision log's entry for one alert change joining its group.
+fn grouped(e: &GroupEntry, now_ms: i64, due: Option<i64>, sent: bool) -> Decision {
+    let text = if sent {
+        format!(
+            "{} change routed by route {} to {}; joined group {} as already notified",
+            e.alert.state, e.route, e.receiver, e.group_labels
+        )
+    } else {
+        format!(
+            "{} change routed by route {} to {}; joined group {}",
+            e.alert.state, e.route, e.receiver, e.group_labels
+        )
+    };
+    Decision {
+        receiver: Some(e.receiver.clone()),
+        group_key: Some(e.key.clone()),
+        until_ms: due,
+        ..Decision::new(
+            &e.alert.fingerprint,
+            &e.alert.rule,
+            now_ms,
+            DecisionKind::Grouped,
+            text,
+        )
+    }
 }
 
 impl Store {
@@ -279,6 +315,9 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let messages: Vec<NewMessage> = settled.iter().filter_map(|s| s.message.clone()).collect();
         insert_messages(&mut tx, &messages).await?;
+        for s in settled {
+            write_decisions(&mut tx, &s.decisions).await?;
+        }
         for s in settled {
             let version: Option<i64> = sqlx::query(&format!(
                 "SELECT version FROM notify_groups WHERE group_key = $1{lock}"

@@ -4,6 +4,7 @@
 mod alerts;
 mod correlation;
 mod dead_letters;
+mod decisions;
 mod flaps;
 mod groups;
 mod outbox;

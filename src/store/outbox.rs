@@ -3,6 +3,7 @@
 
 use sqlx::{Any, Row, Transaction};
 
+use super::decisions::write_attempts;
 use super::{Store, StoreError};
 use crate::sources::dialect::Dialect;
 
@@ -230,6 +231,7 @@ impl Store {
                 query = query.bind((*id).clone());
             }
             query.execute(&mut *tx).await?;
+            write_attempts(&mut tx, ids, now_ms, "delivered", None, None).await?;
         }
         for r in results {
             match r {
@@ -248,6 +250,15 @@ impl Store {
                     .bind(id.clone())
                     .execute(&mut *tx)
                     .await?;
+                    write_attempts(
+                        &mut tx,
+                        &[id],
+                        now_ms,
+                        "retry",
+                        Some(error),
+                        Some(*due_at_ms),
+                    )
+                    .await?;
                 }
                 DeliveryResult::Dead { id, error } => {
                     sqlx::query(
@@ -258,6 +269,7 @@ impl Store {
                     .bind(id.clone())
                     .execute(&mut *tx)
                     .await?;
+                    write_attempts(&mut tx, &[id], now_ms, "dead", Some(error), None).await?;
                 }
                 DeliveryResult::Postponed { id, due_at_ms } => {
                     sqlx::query(
@@ -267,6 +279,8 @@ impl Store {
                     .bind(id.clone())
                     .execute(&mut *tx)
                     .await?;
+                    write_attempts(&mut tx, &[id], now_ms, "postponed", None, Some(*due_at_ms))
+                        .await?;
                 }
                 DeliveryResult::NotSent { id, error } => {
                     sqlx::query(
@@ -277,6 +291,7 @@ impl Store {
                     .bind(id.clone())
                     .execute(&mut *tx)
                     .await?;
+                    write_attempts(&mut tx, &[id], now_ms, "not_sent", Some(error), None).await?;
                 }
             }
         }

@@ -11,7 +11,7 @@ use driftwatch::config::validated::ServiceConfig;
 use driftwatch::demo::receiver::{Delivery, Receiver};
 
 use crate::helpers::{
-    finished_run, rules, service_config, start, Backend, TestDb, API_TOKEN, SECRET,
+    finished_run, rule_story, rules, service_config, start, Backend, TestDb, API_TOKEN, SECRET,
     SLOW_BY_MODE as SLOW,
 };
 
@@ -258,6 +258,20 @@ equal = ["mode"]
         "the target is notified once the inhibitor resolved ({} < {ended})",
         target.created_at
     );
+    // The decision log names the inhibiting alert.
+    let inhibitor = all
+        .iter()
+        .flat_map(|p| &p.alerts)
+        .find(|a| a.rule == "workflow_just_finished")
+        .unwrap();
+    let story = rule_story(&running.store, "workflow_slow").await;
+    assert!(
+        story.contains(&format!(
+            "held back from hook: inhibited by {}",
+            inhibitor.fingerprint
+        )),
+        "{story}"
+    );
     running.stop(Duration::from_secs(5)).await;
     db.drop_db().await;
 }
@@ -327,6 +341,11 @@ async fn a_silence_set_to_expire_on_resolve_ends_when_its_alert_resolves() {
         )),
         "other alerts are not muted"
     );
+    let story = rule_story(&running.store, "workflow_just_finished").await;
+    assert!(
+        story.contains(&format!("held back from hook: silenced by {id}")),
+        "{story}"
+    );
     running.stop(Duration::from_secs(5)).await;
     db.drop_db().await;
 }
@@ -363,6 +382,11 @@ spec = [{ times = [{ start_time = "00:00", end_time = "24:00" }], location = "Eu
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(receiver.deliveries().is_empty(), "muted all day");
+    let story = rule_story(&running.store, "workflow_slow").await;
+    assert!(
+        story.contains("held back from hook: muted by time interval always"),
+        "{story}"
+    );
     running.stop(Duration::from_secs(5)).await;
 }
 
@@ -433,5 +457,13 @@ async fn a_flapping_alert_is_reported_once_then_held_until_it_settles() {
         metrics.contains(r#"driftwatch_alerts_flapping_total{rule="slow_just_now"} 1"#),
         "{metrics}"
     );
+    let story = rule_story(&running.store, "slow_just_now").await;
+    for said in [
+        "firing change made it flapping: notified once as firing",
+        "resolved change held: the alert is flapping",
+        "stopped flapping: notified as resolved",
+    ] {
+        assert!(story.contains(said), "{said:?} in\n{story}");
+    }
     running.stop(Duration::from_secs(5)).await;
 }

@@ -240,3 +240,14 @@ severity = "warning"
 summary = "slowest {label.mode} workflow took {value}"
 detector = { kind = "threshold", above = 600 }
 "#;
+
+/// The decision log of one rule's alerts as `driftwatch explain RULE` words it, one
+/// sentence per line.
+pub async fn rule_story(store: &driftwatch::store::Store, rule: &str) -> String {
+    let lines = store.rule_log(rule, 1_000).await.unwrap();
+    lines
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

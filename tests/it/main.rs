@@ -11,6 +11,7 @@ mod correlation;
 mod crash;
 mod custom_query;
 mod deadletters_api;
+mod decision_log;
 mod delivery;
 mod demo;
 mod deploy;

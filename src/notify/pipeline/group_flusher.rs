@@ -11,10 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::model::AlertState;
-use crate::notify::group::{flush, GroupMember, GroupRecord, Hold};
+use crate::notify::group::{flush, Flush, GroupMember, GroupRecord, Hold};
 use crate::notify::inhibit::Inhibitor;
 use crate::notify::mute::Muter;
 use crate::notify::payload::new_message_id;
+use crate::notify::pipeline::flush_log::flush_decisions;
 use crate::notify::policy::NotifyPolicy;
 use crate::notify::silence::SilenceSet;
 use crate::notify::time_interval::IntervalMuter;
@@ -38,6 +39,8 @@ pub struct GroupFlusher {
     dispatcher: Arc<Notify>,
     /// (group, alert) pairs held at the last flush, so a hold is counted once.
     held: Mutex<HashSet<(String, String)>>,
+    /// Groups a time interval held whole at the last flush, so a mute is logged once.
+    muted_groups: Mutex<HashSet<String>>,
 }
 
 impl GroupFlusher {
@@ -59,6 +62,7 @@ impl GroupFlusher {
             metrics,
             dispatcher,
             held: Mutex::new(HashSet::new()),
+            muted_groups: Mutex::new(HashSet::new()),
         }
     }
 
@@ -92,7 +96,8 @@ impl GroupFlusher {
         for (group, members) in &claimed {
             let id = new_message_id();
             let decided = flush(group, members, &muters, now, &id);
-            self.count_holds(&group.key, &decided.held, members);
+            let newly_held = self.newly_held(&group.key, &decided, members);
+            let decisions = flush_decisions(group, members, &decided, &newly_held, &id, now_ms);
             if decided.group_hold.is_some()
                 && members
                     .iter()
@@ -113,26 +118,7 @@ impl GroupFlusher {
                         .map(|m| m.alert.labels.clone()),
                 );
             }
-            let message = match &decided.notification {
-                Some(p) => Some(NewMessage {
-                    id: id.clone(),
-                    receiver: group.receiver.clone(),
-                    fingerprint: match p.alerts.as_slice() {
-                        [one] => one.fingerprint.clone(),
-                        _ => group.key.clone(),
-                    },
-                    event: p.status.clone(),
-                    payload: serde_json::to_string(p).map_err(|e| {
-                        StoreError::Corrupt(format!(
-                            "notification of group {} does not serialize: {e}",
-                            group.key
-                        ))
-                    })?,
-                    created_at_ms: now_ms,
-                    evaluation_ids: p.evaluation_ids(),
-                }),
-                None => None,
-            };
+            let message = message_of(group, &decided, &id, now_ms)?;
             if let Some(p) = &decided.notification {
                 tracing::info!(group = %group.key, receiver = %group.receiver, alerts = p.alerts.len(), status = %p.status, "group notified");
             }
@@ -141,6 +127,7 @@ impl GroupFlusher {
                 version: group.version,
                 flush: decided,
                 message,
+                decisions,
             });
         }
         self.store.settle_groups(now_ms, &settled).await?;
@@ -202,28 +189,67 @@ impl GroupFlusher {
         Ok(claimed)
     }
 
-    fn count_holds(&self, group: &str, held: &[(String, Hold)], members: &[GroupMember]) {
+    /// The holds that began at this flush: the alerts `decided` holds back that were not
+    /// held at the last flush (counted, if silenced or inhibited), and every member of a
+    /// group whose route a time interval began to mute.
+    fn newly_held(
+        &self,
+        group: &str,
+        decided: &Flush,
+        members: &[GroupMember],
+    ) -> Vec<(String, Hold)> {
+        let mut newly = self.newly_held_alerts(group, &decided.held, members);
+        let mut muted = self
+            .muted_groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &decided.group_hold {
+            Some(hold) if muted.insert(group.to_owned()) => newly.extend(
+                members
+                    .iter()
+                    .map(|m| (m.fingerprint.clone(), hold.clone())),
+            ),
+            Some(_) => {}
+            None => {
+                muted.remove(group);
+            }
+        }
+        newly
+    }
+
+    fn newly_held_alerts(
+        &self,
+        group: &str,
+        held: &[(String, Hold)],
+        members: &[GroupMember],
+    ) -> Vec<(String, Hold)> {
         let mut seen = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         for m in members {
             if !held.iter().any(|(fp, _)| *fp == m.fingerprint) {
                 seen.remove(&(group.to_owned(), m.fingerprint.clone()));
             }
         }
+        let mut newly = Vec::new();
         for (fp, why) in held {
+            if !seen.insert((group.to_owned(), fp.clone())) {
+                continue;
+            }
             let rule = members
                 .iter()
                 .find(|m| &m.fingerprint == fp)
                 .map_or("", |m| m.alert.rule.as_str());
-            if seen.insert((group.to_owned(), fp.clone())) {
-                let counter = match why {
-                    Hold::Silenced { .. } => &self.metrics.notifications_silenced,
-                    Hold::Inhibited(_) => &self.metrics.notifications_inhibited,
-                    // Whole groups held by a time interval are counted per receiver.
-                    Hold::MuteInterval { .. } | Hold::OutsideActiveIntervals { .. } => continue,
-                };
+            let counter = match why {
+                Hold::Silenced { .. } => Some(&self.metrics.notifications_silenced),
+                Hold::Inhibited(_) => Some(&self.metrics.notifications_inhibited),
+                // Whole groups held by a time interval are counted per receiver.
+                Hold::MuteInterval { .. } | Hold::OutsideActiveIntervals { .. } => None,
+            };
+            if let Some(counter) = counter {
                 counter.with_label_values(&[rule]).inc();
             }
+            newly.push((fp.clone(), why.clone()));
         }
+        newly
     }
 
     /// Flushes groups as they fall due until `stop`; `wake` is notified when alert
@@ -249,4 +275,33 @@ impl GroupFlusher {
             }
         }
     }
+}
+
+/// The outbox row of a flush's notification, if it sends one.
+fn message_of(
+    group: &GroupRecord,
+    decided: &Flush,
+    id: &str,
+    now_ms: i64,
+) -> Result<Option<NewMessage>, StoreError> {
+    let Some(p) = &decided.notification else {
+        return Ok(None);
+    };
+    Ok(Some(NewMessage {
+        id: id.to_owned(),
+        receiver: group.receiver.clone(),
+        fingerprint: match p.alerts.as_slice() {
+            [one] => one.fingerprint.clone(),
+            _ => group.key.clone(),
+        },
+        event: p.status.clone(),
+        payload: serde_json::to_string(p).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "notification of group {} does not serialize: {e}",
+                group.key
+            ))
+        })?,
+        created_at_ms: now_ms,
+        evaluation_ids: p.evaluation_ids(),
+    }))
 }

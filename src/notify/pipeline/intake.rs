@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::engine::{Alert, Transition};
+use crate::model::decision::{Decision, DecisionKind};
 use crate::model::AlertState;
 use crate::notify::mute::flap::{self, FlapRecord, FlapVerdict};
 use crate::notify::payload::alert_payload;
@@ -34,6 +35,8 @@ pub struct IntakeOutcome {
     pub flap_records: Vec<(String, FlapRecord)>,
     /// Alerts that started flapping here (fingerprints).
     pub started_flapping: Vec<String>,
+    /// What flap control decided, for the decision log.
+    pub decisions: Vec<Decision>,
 }
 
 /// One rule's intake: its flap records, by alert fingerprint.
@@ -102,6 +105,8 @@ impl Intake {
         out: &mut IntakeOutcome,
     ) {
         let fp = &t.alert.fingerprint;
+        let at_ms = t.at.timestamp_millis();
+        let decision = |kind, text: String| Decision::new(fp, &t.alert.rule, at_ms, kind, text);
         if policy.flap.is_none() && !self.records.contains_key(fp) {
             // Flap control is off: nothing to keep for an alert that never flapped.
             out.entries.extend(route(policy, &t.alert, to, None));
@@ -117,11 +122,19 @@ impl Intake {
                     .flap
                     .map(|f| flap::flapping_note(t.alert.state, record, f));
                 tracing::warn!(fingerprint = %fp, "alert is flapping; its changes are held until it settles");
+                let text = format!(
+                    "{} change made it flapping: notified once as firing, further changes held",
+                    t.alert.state
+                );
+                out.decisions
+                    .push(decision(DecisionKind::FlapStarted, text));
                 out.entries.extend(route(policy, &t.alert, to, note));
                 out.started_flapping.push(fp.clone());
             }
             FlapVerdict::Hold => {
                 tracing::info!(fingerprint = %fp, "change of a flapping alert held");
+                let text = format!("{} change held: the alert is flapping", t.alert.state);
+                out.decisions.push(decision(DecisionKind::FlapHeld, text));
             }
         }
     }
@@ -152,6 +165,13 @@ impl Intake {
                 alert.state = AlertState::Resolved;
                 alert.resolved_at.get_or_insert(now);
             }
+            out.decisions.push(Decision::new(
+                fp,
+                &alert.rule,
+                now.timestamp_millis(),
+                DecisionKind::FlapSettled,
+                format!("stopped flapping: notified as {}", alert.state),
+            ));
             out.entries.extend(route(policy, &alert, to, None));
             touched.insert(fp.clone());
         }

@@ -2,6 +2,7 @@
 //! into its groups (with flap control), and the flusher decides each due group's
 //! notification with the muters in force.
 
+pub mod flush_log;
 pub mod group;
 pub mod group_flusher;
 pub mod intake;

@@ -41,6 +41,8 @@ pub struct NotifyPolicy {
     pub no_resolved: HashSet<String>,
     /// Flap control; `None`: off.
     pub flap: Option<FlapControl>,
+    /// How long the decision log keeps its entries.
+    pub decision_log_retention: Duration,
 }
 
 impl Default for NotifyPolicy {
@@ -51,6 +53,7 @@ impl Default for NotifyPolicy {
             time_intervals: BTreeMap::new(),
             no_resolved: HashSet::new(),
             flap: None,
+            decision_log_retention: Duration::from_secs(14 * 24 * 3600),
         }
     }
 }
