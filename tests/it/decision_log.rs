@@ -55,6 +55,21 @@ async fn explain_tells_the_route_the_notification_and_each_delivery_attempt() {
             .unwrap_or_else(|| panic!("{said:?} after byte {from} in\n{story}"));
         from += at;
     }
+    // The API tells the same story of the alert, as entries with their kind.
+    let url = format!(
+        "http://{}/api/v1/alerts/{}/log",
+        running.addr, alert.fingerprint
+    );
+    let log: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    let kinds: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["grouped", "sent", "attempt", "attempt"], "{log}");
+    let bad = reqwest::get(format!("{url}?limit=0")).await.unwrap();
+    assert_eq!(bad.status(), 400);
     running.stop(Duration::from_secs(5)).await;
 
     // The CLI reads the same story from the store, by the alert's fingerprint.
