@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::receivers::{validate_receiver, ReceiverSite};
+use crate::config::receivers::validate_receiver;
 use crate::config::routing::{build_policy, PolicySections};
 use crate::config::service::ServiceConfigFile;
 use crate::config::sources::source_configs;
@@ -14,8 +14,8 @@ use crate::notify::settings::{DeliveryConfig, ReceiverConfig};
 use crate::rule::toml_text::{read, toml_message, with_suggestion};
 use crate::rule::RuleContext;
 use crate::sources::dialect::Dialect;
+use crate::types::Secret;
 use crate::types::{ConfigError, ConfigErrors, SourceFile};
-use crate::types::{EnvString, Secret};
 
 /// Reads and validates `driftwatch.toml`; a missing file means all defaults.
 pub fn load_service_config(path: &Path) -> Result<ServiceConfig, ConfigErrors> {
@@ -102,14 +102,15 @@ fn receiver_configs(
 ) -> BTreeMap<String, ReceiverConfig> {
     let mut receivers = BTreeMap::new();
     for (name, section) in &raw.receivers {
-        let site = ReceiverSite {
-            name,
-            span: section.span(),
+        let allowlist = &raw.delivery.allow_private;
+        match validate_receiver(
             file,
+            name,
+            section.span(),
             base,
-            allowlist: &raw.delivery.allow_private,
-        };
-        match validate_receiver(&site, section.get_ref()) {
+            allowlist,
+            section.get_ref(),
+        ) {
             Ok(receiver) => {
                 receivers.insert(name.clone(), receiver);
             }
@@ -242,16 +243,6 @@ impl ServiceConfig {
             receivers: self.receivers.keys().cloned().collect(),
             default_receivers: self.default_receivers.clone(),
         }
-    }
-}
-
-/// An `http`/`https` URL from a config string (after `${VAR}` expansion): sources and
-/// webhook receivers.
-pub(crate) fn http_url(text: &EnvString) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(&text.expand()?).map_err(|e| format!("invalid url ({e})"))?;
-    match url.scheme() {
-        "http" | "https" => Ok(url),
-        other => Err(format!("url scheme {other:?}; expected http or https")),
     }
 }
 
