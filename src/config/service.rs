@@ -1,6 +1,6 @@
 //! The serde model of `driftwatch.toml`: server, store, sources, receivers, delivery.
-//! The sections of components that own their settings (each receiver kind, scrape
-//! sources) are those components' types.
+//! The sections of components that own their settings (`[server]`, each receiver kind,
+//! scrape sources) are those components' types.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,7 @@ use crate::notify::allowlist::AllowedDestination;
 use crate::notify::deliver::alertmanager_section::AlertmanagerSection;
 use crate::notify::deliver::email_section::EmailSection;
 use crate::notify::deliver::webhook_section::WebhookSection;
+use crate::server::settings::ServerSection;
 use crate::sources::scrape_settings::ScrapeSourceSection;
 use crate::telemetry::LogSection;
 use crate::types::{DurationSpec, EnvString};
@@ -57,47 +58,6 @@ pub struct ServiceConfigFile {
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
-}
-
-/// `[server]`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSection {
-    /// Address to listen on, e.g. `127.0.0.1:9187` (port 0 picks a free one).
-    #[serde(default = "default_listen")]
-    #[schemars(with = "String")]
-    pub listen: Spanned<String>,
-    /// Bearer token that mutating API calls (`POST /-/reload`, …) must present; use
-    /// `${VAR}`. Without one, mutating calls are refused.
-    #[serde(default)]
-    #[schemars(with = "Option<EnvString>")]
-    pub api_token: Option<Spanned<EnvString>>,
-    /// A client that has not sent a request's headers within this is disconnected
-    /// (default 10s).
-    #[serde(default)]
-    pub header_read_timeout: Option<DurationSpec>,
-    /// Connections open at once (default 1024); more wait until one closes.
-    #[serde(default)]
-    pub max_connections: Option<usize>,
-}
-
-impl Default for ServerSection {
-    fn default() -> Self {
-        Self {
-            listen: Spanned::new(0..0, default_listen_str()),
-            api_token: None,
-            header_read_timeout: None,
-            max_connections: None,
-        }
-    }
-}
-
-fn default_listen_str() -> String {
-    "127.0.0.1:9187".to_owned()
-}
-
-fn default_listen() -> Spanned<String> {
-    Spanned::new(0..0, default_listen_str())
 }
 
 /// `[store]`.

@@ -13,6 +13,7 @@ pub mod correlation;
 pub mod error;
 pub mod receivers;
 pub mod serve;
+pub mod settings;
 pub mod silences;
 pub mod status;
 pub mod summary;
