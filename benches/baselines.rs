@@ -7,7 +7,7 @@
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use driftwatch::detect::config::BaselineConfig;
 use driftwatch::detect::threshold::ThresholdConfig;
-use driftwatch::detect::{Detector, DetectorConfig};
+use driftwatch::detect::{Detector, DetectorConfig, DetectorSpec};
 use rand::{Rng, SeedableRng};
 
 /// A threshold no value of the workloads below reaches.
@@ -20,9 +20,14 @@ fn threshold_above_100() -> DetectorConfig {
     })
 }
 
-fn kinds() -> Vec<(&'static str, DetectorConfig)> {
+/// The detector a configuration validates into.
+fn spec(config: &DetectorConfig) -> DetectorSpec {
+    config.validate().expect("a valid detector")
+}
+
+fn kinds() -> Vec<(&'static str, DetectorSpec)> {
     let c = BaselineConfig::default;
-    vec![
+    let configs = vec![
         ("threshold", threshold_above_100()),
         ("zscore", DetectorConfig::Zscore(c())),
         ("ewma", DetectorConfig::Ewma(c())),
@@ -31,7 +36,11 @@ fn kinds() -> Vec<(&'static str, DetectorConfig)> {
         ("seasonal", DetectorConfig::Seasonal(c())),
         ("changepoint", DetectorConfig::Changepoint(c())),
         ("likelihood (default)", DetectorConfig::default_baseline()),
-    ]
+    ];
+    configs
+        .into_iter()
+        .map(|(name, config)| (name, spec(&config)))
+        .collect()
 }
 
 fn series(n: usize) -> Vec<f64> {
@@ -95,7 +104,7 @@ impl Workload {
 
 /// `series` detectors warmed with a day of minutes, their workload, and the minute.
 fn warm(
-    config: &DetectorConfig,
+    config: &DetectorSpec,
     series: usize,
     feed: Feed,
 ) -> (Vec<Box<dyn Detector>>, Workload, usize) {
@@ -185,6 +194,7 @@ fn tick_over_100k_series(c: &mut Criterion) {
             DetectorConfig::Exceedance(_) => Feed::Window,
             _ => Feed::Value,
         };
+        let config = spec(&config);
         // Set up on the first call, which happens only when the filter selects this kind
         // (criterion calls the closure again for every sample).
         let mut state = None;

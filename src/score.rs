@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::detect::DetectorConfig;
+use crate::detect::DetectorSpec;
 use crate::sources::sql::parse_timestamp;
 
 /// What each output row's score means.
@@ -54,7 +54,7 @@ fn inputs(input: &Path) -> Result<Vec<PathBuf>, String> {
 pub fn score_file(
     input: &Path,
     output: &Path,
-    detector: &DetectorConfig,
+    detector: &DetectorSpec,
     mode: ScoreMode,
 ) -> Result<(usize, usize), String> {
     let mut reader =
@@ -125,7 +125,7 @@ pub fn score_path(
     input: &Path,
     output: &Path,
     name: &str,
-    detector: &DetectorConfig,
+    detector: &DetectorSpec,
     mode: ScoreMode,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<ScoreSummary, String> {

@@ -38,11 +38,13 @@ pub fn run(args: ScoreArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let problems = config.validate();
-    if !problems.is_empty() {
-        eprintln!("error: --detector: {}", problems.join("; "));
-        return ExitCode::FAILURE;
-    }
+    let spec = match config.validate() {
+        Ok(spec) => spec,
+        Err(problems) => {
+            eprintln!("error: --detector: {}", problems.join("; "));
+            return ExitCode::FAILURE;
+        }
+    };
     let mode = if args.alerts {
         ScoreMode::Alerts
     } else {
@@ -53,7 +55,7 @@ pub fn run(args: ScoreArgs) -> ExitCode {
         &args.input,
         &args.output,
         &args.name,
-        &config,
+        &spec,
         mode,
         &mut progress,
     ) {

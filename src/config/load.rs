@@ -1,11 +1,9 @@
 //! Reading `driftwatch.toml` and `rules/*.toml` from disk into validated values.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use crate::config::receivers::{validate_receiver, ReceiverSite};
+use crate::config::receivers::validate_receiver;
 use crate::config::routing::{build_policy, PolicySections};
 use crate::config::service::ServiceConfigFile;
 use crate::config::sources::source_configs;
@@ -13,9 +11,9 @@ use crate::config::validated::ServiceConfig;
 use crate::notify::settings::{DeliveryConfig, ReceiverConfig};
 use crate::rule::toml_text::{read, toml_message, with_suggestion};
 use crate::rule::RuleContext;
+use crate::server::settings::HttpLimits;
 use crate::sources::dialect::Dialect;
 use crate::types::{ConfigError, ConfigErrors, SourceFile};
-use crate::types::{EnvString, Secret};
 
 /// Reads and validates `driftwatch.toml`; a missing file means all defaults.
 pub fn load_service_config(path: &Path) -> Result<ServiceConfig, ConfigErrors> {
@@ -39,14 +37,10 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
     })?;
     let mut errors = crate::rule::numbers::non_finite_numbers(&file);
 
-    let listen = raw.server.listen.get_ref().clone();
-    if listen.parse::<SocketAddr>().is_err() {
-        errors.push(file.error(
-            Some(raw.server.listen.span()),
-            None,
-            format!("invalid listen address {listen:?}; expected e.g. \"127.0.0.1:9187\""),
-        ));
-    }
+    let listen = raw.server.listen().unwrap_or_else(|p| {
+        errors.push(file.place(p, ""));
+        String::new()
+    });
 
     let store_url = match raw.store.url.get_ref().expand() {
         Ok(u) if Dialect::from_url(&u).is_some() => u,
@@ -71,9 +65,15 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
     let default_receivers = default_receivers(&raw, &file, &mut errors);
 
     let delivery = delivery_config(&raw, &file, &mut errors);
-    let http = http_limits(&raw.server, &file, &mut errors);
+    let http = raw.server.limits().unwrap_or_else(|problems| {
+        errors.extend(problems.into_iter().map(|p| file.place(p, "")));
+        HttpLimits::default()
+    });
     let rules_dir = base.join(&raw.rules.dir);
-    let api_token = api_token(&raw, &file, &mut errors);
+    let api_token = raw.server.api_token().unwrap_or_else(|p| {
+        errors.push(file.place(p, ""));
+        None
+    });
 
     let notify_policy = notify_policy(&raw, &file, &mut errors);
 
@@ -102,14 +102,15 @@ fn receiver_configs(
 ) -> BTreeMap<String, ReceiverConfig> {
     let mut receivers = BTreeMap::new();
     for (name, section) in &raw.receivers {
-        let site = ReceiverSite {
-            name,
-            span: section.span(),
+        let allowlist = &raw.delivery.allow_private;
+        match validate_receiver(
             file,
+            name,
+            section.span(),
             base,
-            allowlist: &raw.delivery.allow_private,
-        };
-        match validate_receiver(&site, section.get_ref()) {
+            allowlist,
+            section.get_ref(),
+        ) {
             Ok(receiver) => {
                 receivers.insert(name.clone(), receiver);
             }
@@ -171,32 +172,6 @@ fn delivery_config(
     delivery
 }
 
-/// `[server] api_token`, expanded from the environment and long enough to be a secret.
-fn api_token(
-    raw: &ServiceConfigFile,
-    file: &SourceFile,
-    errors: &mut Vec<ConfigError>,
-) -> Option<Secret> {
-    match &raw.server.api_token {
-        None => None,
-        Some(t) => match t.get_ref().expand() {
-            Ok(v) if v.trim().len() >= 16 => Some(Secret::new(v)),
-            Ok(_) => {
-                errors.push(file.error(
-                    Some(t.span()),
-                    None,
-                    "api_token must be at least 16 characters (use a random secret)",
-                ));
-                None
-            }
-            Err(e) => {
-                errors.push(file.error(Some(t.span()), None, e));
-                None
-            }
-        },
-    }
-}
-
 /// Routes, inhibition, time intervals and flap control.
 fn notify_policy(
     raw: &ServiceConfigFile,
@@ -246,38 +221,22 @@ impl ServiceConfig {
     }
 }
 
-/// An `http`/`https` URL from a config string (after `${VAR}` expansion): sources and
-/// webhook receivers.
-pub(crate) fn http_url(text: &EnvString) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(&text.expand()?).map_err(|e| format!("invalid url ({e})"))?;
-    match url.scheme() {
-        "http" | "https" => Ok(url),
-        other => Err(format!("url scheme {other:?}; expected http or https")),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::parse_service_config;
 
-/// `[server] header_read_timeout` and `max_connections`, with their defaults.
-fn http_limits(
-    server: &crate::config::service::ServerSection,
-    file: &SourceFile,
-    errors: &mut Vec<ConfigError>,
-) -> crate::server::serve::HttpLimits {
-    let mut limits = crate::server::serve::HttpLimits::default();
-    if let Some(t) = server.header_read_timeout {
-        limits.header_read_timeout = t.get();
+    #[test]
+    fn server_problems_are_placed_at_their_setting_or_the_file() {
+        let err = parse_service_config(
+            std::path::Path::new("driftwatch.toml"),
+            "[server]\nlisten = \"nowhere\"\nheader_read_timeout = \"10ms\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "driftwatch.toml:2:10: invalid listen address \"nowhere\"; expected e.g. \"127.0.0.1:9187\"\n\
+             driftwatch.toml:0:0: server.header_read_timeout must be at least 100ms"
+        );
     }
-    if let Some(n) = server.max_connections {
-        limits.max_connections = n;
-    }
-    if limits.header_read_timeout < Duration::from_millis(100) {
-        errors.push(file.error(
-            None,
-            None,
-            "server.header_read_timeout must be at least 100ms",
-        ));
-    }
-    if limits.max_connections == 0 {
-        errors.push(file.error(None, None, "server.max_connections must be at least 1"));
-    }
-    limits
 }

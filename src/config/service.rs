@@ -1,4 +1,6 @@
 //! The serde model of `driftwatch.toml`: server, store, sources, receivers, delivery.
+//! The sections of components that own their settings (`[server]`, each receiver kind,
+//! scrape sources) are those components' types.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,10 @@ use toml::Spanned;
 
 use crate::config::routing::{InhibitSection, RouteSection, TimeIntervalSection};
 use crate::notify::allowlist::AllowedDestination;
-use crate::notify::settings::{BodyFormat, EmailTls};
+use crate::notify::deliver::alertmanager_section::AlertmanagerSection;
+use crate::notify::deliver::email_section::EmailSection;
+use crate::notify::deliver::webhook_section::WebhookSection;
+use crate::server::settings::ServerSection;
 use crate::sources::scrape_settings::ScrapeSourceSection;
 use crate::telemetry::LogSection;
 use crate::types::{DurationSpec, EnvString};
@@ -53,47 +58,6 @@ pub struct ServiceConfigFile {
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
-}
-
-/// `[server]`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSection {
-    /// Address to listen on, e.g. `127.0.0.1:9187` (port 0 picks a free one).
-    #[serde(default = "default_listen")]
-    #[schemars(with = "String")]
-    pub listen: Spanned<String>,
-    /// Bearer token that mutating API calls (`POST /-/reload`, …) must present; use
-    /// `${VAR}`. Without one, mutating calls are refused.
-    #[serde(default)]
-    #[schemars(with = "Option<EnvString>")]
-    pub api_token: Option<Spanned<EnvString>>,
-    /// A client that has not sent a request's headers within this is disconnected
-    /// (default 10s).
-    #[serde(default)]
-    pub header_read_timeout: Option<DurationSpec>,
-    /// Connections open at once (default 1024); more wait until one closes.
-    #[serde(default)]
-    pub max_connections: Option<usize>,
-}
-
-impl Default for ServerSection {
-    fn default() -> Self {
-        Self {
-            listen: Spanned::new(0..0, default_listen_str()),
-            api_token: None,
-            header_read_timeout: None,
-            max_connections: None,
-        }
-    }
-}
-
-fn default_listen_str() -> String {
-    "127.0.0.1:9187".to_owned()
-}
-
-fn default_listen() -> Spanned<String> {
-    Spanned::new(0..0, default_listen_str())
 }
 
 /// `[store]`.
@@ -183,124 +147,6 @@ pub enum ReceiverSection {
     Email(EmailSection),
     /// Alerts pushed to an Alertmanager's `/api/v2/alerts`.
     Alertmanager(AlertmanagerSection),
-}
-
-/// `[receivers.NAME] kind = "email"`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmailSection {
-    /// The SMTP server's host name; may use `${VAR}`.
-    pub host: EnvString,
-    /// Its port (default 587 for `starttls`, 465 for `tls`, 25 for `none`).
-    #[serde(default)]
-    pub port: Option<u16>,
-    /// `starttls` (default), `tls`, or `none` (loopback relays with `allow_plaintext`).
-    #[serde(default)]
-    pub tls: Option<EmailTls>,
-    /// `true` lets this receiver reach loopback, private and other non-public addresses
-    /// (cloud metadata addresses excepted), like webhooks; default false.
-    #[serde(default)]
-    pub allow_private: bool,
-    /// Must be `true` for `tls = "none"`, which is only accepted for localhost or a
-    /// loopback address.
-    #[serde(default)]
-    pub allow_plaintext: bool,
-    /// A PEM file of extra CA certificates to trust for the server (relative to this
-    /// file), e.g. a private CA; the public roots stay trusted.
-    #[serde(default)]
-    pub ca_file: Option<String>,
-    /// The sender, e.g. `"driftwatch <alerts@example.com>"`.
-    pub from: String,
-    /// The recipients.
-    pub to: Vec<String>,
-    /// SMTP user name; use `${VAR}`.
-    #[serde(default)]
-    pub username: Option<EnvString>,
-    /// SMTP password; use `${VAR}`. Never logged.
-    #[serde(default)]
-    pub password: Option<EnvString>,
-    /// Deadline for one send, connection included (default 30s).
-    #[serde(default)]
-    pub timeout: Option<DurationSpec>,
-    /// Subject template (minijinja, inline); default `[FIRING:n] rule (group labels)`.
-    #[serde(default)]
-    pub subject: Option<String>,
-    /// Plain-text body template file (relative to this file); default: shipped.
-    #[serde(default)]
-    pub text_template: Option<String>,
-    /// HTML body template file (relative to this file; HTML-escaped); default: shipped.
-    #[serde(default)]
-    pub html_template: Option<String>,
-    /// Disable the receiver when every attempt has failed for this long. Default: never.
-    #[serde(default)]
-    pub disable_after: Option<DurationSpec>,
-    /// Notify resolved alerts too (default true).
-    #[serde(default)]
-    pub send_resolved: Option<bool>,
-}
-
-/// `[receivers.NAME] kind = "alertmanager"`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlertmanagerSection {
-    /// The Alertmanager's base URL, e.g. `http://alertmanager:9093`; alerts go to
-    /// `/api/v2/alerts` under it. May use `${VAR}`.
-    pub url: EnvString,
-    /// Total deadline for one attempt (default 10s).
-    #[serde(default)]
-    pub timeout: Option<DurationSpec>,
-    /// `true` lets this receiver reach loopback and private addresses, like webhooks.
-    #[serde(default)]
-    pub allow_private: bool,
-    /// How long a firing alert stays firing in Alertmanager without being pushed again
-    /// (its `endsAt`; default 24h). Resolved alerts are pushed with their end time.
-    #[serde(default)]
-    pub firing_ttl: Option<DurationSpec>,
-    /// Disable the receiver when every attempt has failed for this long. Default: never.
-    #[serde(default)]
-    pub disable_after: Option<DurationSpec>,
-}
-
-/// `[receivers.NAME] kind = "webhook"`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookSection {
-    /// Where to POST; may use `${VAR}`.
-    pub url: EnvString,
-    /// Standard Webhooks secret, `whsec_<base64>`; use `${VAR}`.
-    #[serde(default)]
-    pub secret: Option<EnvString>,
-    /// Secrets being rotated out: while listed, every request carries a signature with
-    /// each of them too, so receivers can switch secrets at their own pace.
-    #[serde(default)]
-    pub previous_secrets: Vec<EnvString>,
-    /// Total deadline for one attempt, response included (default 10s).
-    #[serde(default)]
-    pub timeout: Option<DurationSpec>,
-    /// At most this many response bytes are read (default 64 KiB).
-    #[serde(default)]
-    pub max_response_bytes: Option<usize>,
-    /// `true` lets this receiver reach loopback, private and other non-public addresses
-    /// (cloud metadata addresses excepted); default false.
-    #[serde(default)]
-    pub allow_private: bool,
-    /// Disable the receiver when every attempt has failed for this long (e.g. `"24h"`);
-    /// the other receivers are told. Default: never.
-    #[serde(default)]
-    pub disable_after: Option<DurationSpec>,
-    /// The body: `driftwatch` (default, signed JSON), `alertmanager` (Alertmanager's
-    /// webhook body) or `slack`.
-    #[serde(default)]
-    pub format: Option<BodyFormat>,
-    /// A minijinja template file for the body instead of a preset (relative to this file).
-    #[serde(default)]
-    pub template: Option<String>,
-    /// An inline minijinja template for the body instead of a preset.
-    #[serde(default)]
-    pub body_template: Option<String>,
-    /// Notify resolved alerts too (default true).
-    #[serde(default)]
-    pub send_resolved: Option<bool>,
 }
 
 /// `[notify]`.

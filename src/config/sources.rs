@@ -3,11 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::load::http_url;
 use crate::config::service::{ServiceConfigFile, SourceSection};
 use crate::config::validated::SourceConfig;
 use crate::sources::dialect::Dialect;
-use crate::types::{ConfigError, Secret, SourceFile};
+use crate::types::{http_url, ConfigError, Secret, SourceFile};
 
 /// Every configured source, validated; problems are added to `errors`.
 pub fn source_configs(

@@ -21,7 +21,7 @@ pub struct ServiceConfig {
     /// Bearer token for mutating API calls (expanded from the environment; never logged).
     pub api_token: Option<Secret>,
     /// The HTTP server's header-read timeout and connection limit.
-    pub http: crate::server::serve::HttpLimits,
+    pub http: crate::server::settings::HttpLimits,
     /// driftwatch's own database URL.
     pub store_url: String,
     /// Directory holding the rule files.

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use crate::detect::config::{BaselineConfig, Kind, Season};
+use crate::detect::config::{BaselineConfig, BaselineSpec, Kind, Season};
 use crate::detect::judge::{sigma_reason, Deviation, Judge};
 use crate::detect::moments::{alpha_for_half_life, Ewma, WindowMoments};
 use crate::detect::sketch::DecayingSketch;
@@ -39,9 +39,9 @@ pub struct BaselineDetector<B> {
     accepted: bool,
 }
 
-/// What a baseline detector reads of its configuration per sample, resolved once: one
-/// cache line (64 bytes) instead of the whole [`BaselineConfig`] in every series (a
-/// tick over 100,000 series is memory-bound).
+/// What a baseline detector reads of its spec per sample: one cache line (64 bytes)
+/// instead of the whole [`BaselineSpec`] in every series (a tick over 100,000 series is
+/// memory-bound).
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     judge: Judge,
@@ -49,7 +49,7 @@ struct Settings {
     needed: f64,
     /// The rarity test's quantile (0: off).
     rarity: f64,
-    /// [`BaselineConfig::relearn_after`], saturated: 32 bits keep the struct in a line.
+    /// [`BaselineSpec::relearn_after`], saturated: 32 bits keep the struct in a line.
     relearn_after: u32,
     learn_anomalies: bool,
     /// Judge `ln(1 + x)`.
@@ -57,19 +57,18 @@ struct Settings {
 }
 
 impl Settings {
-    fn new(config: &BaselineConfig, kind: Kind) -> Self {
-        let judge = config.judge(kind);
+    fn new(spec: &BaselineSpec) -> Self {
         Self {
-            judge,
-            needed: judge.needed(),
-            rarity: config.rarity.unwrap_or(0.999),
-            relearn_after: u32::try_from(config.relearn_after()).unwrap_or(u32::MAX),
-            learn_anomalies: config.learn_anomalies.unwrap_or(false),
-            log: config.log.unwrap_or(false),
+            judge: spec.judge,
+            needed: spec.judge.needed(),
+            rarity: spec.rarity,
+            relearn_after: u32::try_from(spec.relearn_after).unwrap_or(u32::MAX),
+            learn_anomalies: spec.learn_anomalies,
+            log: spec.log,
         }
     }
 
-    /// The value the baseline sees (as [`BaselineConfig::transform`]).
+    /// The value the baseline sees (log-transformed when asked).
     fn transform(&self, x: f64) -> f64 {
         if self.log {
             x.max(0.0).ln_1p()
@@ -78,7 +77,7 @@ impl Settings {
         }
     }
 
-    /// Back from the transformed scale (as [`BaselineConfig::untransform`]).
+    /// Back from the transformed scale, for reporting centres and bands.
     fn untransform(&self, y: f64) -> f64 {
         if self.log {
             y.exp_m1()
@@ -91,14 +90,14 @@ impl Settings {
 const _: () = assert!(std::mem::size_of::<Settings>() <= 64);
 
 fn default_settings() -> Settings {
-    Settings::new(&BaselineConfig::default(), Kind::Zscore)
+    Settings::new(&BaselineConfig::default().spec(Kind::Zscore))
 }
 
 impl<B: Baseline> BaselineDetector<B> {
     /// Wraps a fresh baseline.
-    pub fn new(config: BaselineConfig, kind: Kind, base: B) -> Self {
+    pub fn new(spec: &BaselineSpec, base: B) -> Self {
         Self {
-            settings: Settings::new(&config, kind),
+            settings: Settings::new(spec),
             base,
             streak: 0,
             tail: DecayingSketch::for_upper_tail(5000.0),

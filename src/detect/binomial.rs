@@ -65,6 +65,36 @@ impl BinomialConfig {
         }
         errs
     }
+
+    /// The spec with the defaults resolved: p-value 1e-5, prior rate 0.02 weighing 200
+    /// trials, half-life 10,080 evaluations, at least 3 failures 0.05 above the usual rate.
+    pub(crate) fn spec(&self) -> BinomialSpec {
+        BinomialSpec {
+            p_value: self.p_value.unwrap_or(1e-5),
+            prior_rate: self.prior_rate.unwrap_or(0.02),
+            prior_weight: self.prior_weight.unwrap_or(200.0),
+            half_life: self.half_life.unwrap_or(10_080.0),
+            min_events: self.min_events.unwrap_or(3),
+            min_abs_deviation: self.min_abs_deviation.unwrap_or(0.05),
+        }
+    }
+}
+
+/// A validated `binomial` detector, every default resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BinomialSpec {
+    /// How unlikely the window's failures must be under the usual rate to alert.
+    pub p_value: f64,
+    /// The rate assumed before the series has taught its own.
+    pub prior_rate: f64,
+    /// How many trials the prior counts for.
+    pub prior_weight: f64,
+    /// Memory of the usual rate, in evaluations.
+    pub half_life: f64,
+    /// Fewest failures in a window worth an alert.
+    pub min_events: u64,
+    /// Smallest rate above the usual one worth an alert, absolute.
+    pub min_abs_deviation: f64,
 }
 
 /// The usual rate, learnt from decayed sums of the windows' failures and trials.
@@ -99,16 +129,15 @@ pub struct BinomialDetector {
 }
 
 impl BinomialDetector {
-    /// A detector with the configuration's defaults resolved.
-    pub fn new(config: &BinomialConfig) -> Self {
-        let half_life = config.half_life.unwrap_or(10_080.0);
+    /// A fresh detector with the settings of `spec`.
+    pub fn new(spec: &BinomialSpec) -> Self {
         Self {
-            p_value: config.p_value.unwrap_or(1e-5),
-            prior_rate: config.prior_rate.unwrap_or(0.02),
-            prior_weight: config.prior_weight.unwrap_or(200.0),
-            decay: 0.5f64.powf(1.0 / half_life),
-            min_events: config.min_events.unwrap_or(3) as f64,
-            min_abs: config.min_abs_deviation.unwrap_or(0.05),
+            p_value: spec.p_value,
+            prior_rate: spec.prior_rate,
+            prior_weight: spec.prior_weight,
+            decay: 0.5f64.powf(1.0 / spec.half_life),
+            min_events: spec.min_events as f64,
+            min_abs: spec.min_abs_deviation,
             state: RateState::default(),
             last: (0, 0, 0.0),
         }
@@ -194,7 +223,7 @@ mod tests {
     use super::*;
 
     fn warmed() -> BinomialDetector {
-        let mut d = BinomialDetector::new(&BinomialConfig::default());
+        let mut d = BinomialDetector::new(&BinomialConfig::default().spec());
         // A week of quiet minutes: 2 % of a few trials fail.
         for m in 0..10_080 {
             let (k, n) = if m % 50 == 0 { (1.0, 3.0) } else { (0.0, 1.0) };
@@ -223,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_series_that_always_fails_often_is_judged_against_its_own_rate() {
-        let mut d = BinomialDetector::new(&BinomialConfig::default());
+        let mut d = BinomialDetector::new(&BinomialConfig::default().spec());
         for m in 0..5_000 {
             let k = if m % 2 == 0 { 3.0 } else { 2.0 };
             d.observe_counts(m, k, 10.0);
@@ -236,7 +265,7 @@ mod tests {
     #[test]
     fn state_round_trips_and_bad_options_are_named() {
         let d = warmed();
-        let mut e = BinomialDetector::new(&BinomialConfig::default());
+        let mut e = BinomialDetector::new(&BinomialConfig::default().spec());
         e.restore(&d.snapshot()).unwrap();
         assert_eq!(e.state, d.state);
         let bad = BinomialConfig {

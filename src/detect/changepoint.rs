@@ -3,17 +3,58 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::config::BaselineConfig;
 use crate::detect::judge::Direction;
 use crate::detect::moments::{alpha_for_half_life, Ewma};
 use crate::detect::threshold::fmt_num;
 use crate::detect::{DetectError, Detector, Verdict};
 
+/// A validated `changepoint` detector (written with the baseline options), every
+/// default resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ChangepointSpec {
+    /// Which shifts count.
+    pub direction: Direction,
+    /// The CUSUM limit, in standard deviations.
+    pub sigmas: f64,
+    /// Memory of the baseline in samples.
+    pub half_life: f64,
+    /// Samples to see before judging.
+    pub warmup: u64,
+    /// The slack per sample in standard deviations.
+    pub drift: f64,
+    /// Smallest absolute shift worth an alert.
+    pub min_abs: f64,
+    /// Smallest shift relative to the baseline centre worth an alert.
+    pub min_rel: f64,
+    /// Judge `ln(1 + x)` instead of `x`.
+    pub log: bool,
+}
+
+impl ChangepointSpec {
+    /// The value the baseline sees (log-transformed when asked).
+    fn transform(&self, x: f64) -> f64 {
+        if self.log {
+            x.max(0.0).ln_1p()
+        } else {
+            x
+        }
+    }
+
+    /// Back from the transformed scale, for reporting centres and bands.
+    fn untransform(&self, y: f64) -> f64 {
+        if self.log {
+            y.exp_m1()
+        } else {
+            y
+        }
+    }
+}
+
 /// Two-sided CUSUM on standardized residuals from a slow EWMA baseline.
 #[derive(Serialize, Deserialize)]
 pub struct ChangepointDetector {
     #[serde(skip)]
-    config: BaselineConfig,
+    config: ChangepointSpec,
     base: Ewma,
     recent: Ewma,
     up: f64,
@@ -25,9 +66,9 @@ pub struct ChangepointDetector {
 }
 
 impl ChangepointDetector {
-    /// A detector with the options of `config`.
-    pub fn new(config: BaselineConfig) -> Self {
-        let alpha = alpha_for_half_life(config.half_life.unwrap_or(200.0));
+    /// A detector with the settings of `config`.
+    pub fn new(config: ChangepointSpec) -> Self {
+        let alpha = alpha_for_half_life(config.half_life);
         Self {
             config,
             base: Ewma::default(),
@@ -40,14 +81,14 @@ impl ChangepointDetector {
     }
 
     fn h(&self) -> f64 {
-        self.config.sigmas.unwrap_or(8.0)
+        self.config.sigmas
     }
 }
 
 impl Detector for ChangepointDetector {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         let y = self.config.transform(value);
-        let warmup = self.config.warmup.unwrap_or(30);
+        let warmup = self.config.warmup;
         self.recent.add(y, 0.2);
         if self.base.n < warmup || !y.is_finite() {
             self.base.add(y, self.alpha);
@@ -79,8 +120,8 @@ impl Detector for ChangepointDetector {
         }
         let spread = self.base.std().max(1e-3 * self.base.mean.abs()).max(1e-12);
         let z = (y - self.base.mean) / spread;
-        let k = self.config.drift.unwrap_or(0.5);
-        let direction = self.config.direction.unwrap_or_default();
+        let k = self.config.drift;
+        let direction = self.config.direction;
         if direction != Direction::Down {
             self.up = (self.up + z - k).max(0.0);
         }
@@ -91,8 +132,8 @@ impl Detector for ChangepointDetector {
         let s = self.up.max(self.down);
         let raw_center = self.config.untransform(self.base.mean);
         let shift = self.config.untransform(self.recent.mean) - raw_center;
-        let big_enough = shift.abs() >= self.config.min_abs_deviation.unwrap_or(0.0)
-            && shift.abs() >= self.config.min_rel_deviation.unwrap_or(0.0) * raw_center.abs();
+        let big_enough = shift.abs() >= self.config.min_abs
+            && shift.abs() >= self.config.min_rel * raw_center.abs();
         let anomalous = s > h && big_enough;
         let verdict = Verdict {
             evidence: 0.0,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::{DetectError, Detector, DetectorConfig, Verdict};
+use crate::detect::{DetectError, Detector, DetectorConfig, DetectorSpec, Verdict};
 
 /// `detector = { kind = "combined", mode = "any", of = [ { kind = "mad" }, … ] }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -12,6 +12,15 @@ pub struct CombinedConfig {
     pub of: Vec<DetectorConfig>,
     /// `any` (default) or `all`.
     #[serde(default)]
+    pub mode: CombineMode,
+}
+
+/// A validated `combined` detector: its members' specs (at least one) and the mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CombinedSpec {
+    /// The member detectors.
+    pub of: Vec<DetectorSpec>,
+    /// `any` or `all`.
     pub mode: CombineMode,
 }
 
@@ -36,7 +45,7 @@ pub struct CombinedDetector {
 
 impl CombinedDetector {
     /// Builds every member.
-    pub fn new(config: &CombinedConfig) -> Self {
+    pub fn new(config: &CombinedSpec) -> Self {
         Self {
             members: config.of.iter().map(|c| c.build()).collect(),
             mode: config.mode,

@@ -1,7 +1,12 @@
-//! How baseline detectors are written in rules, and their defaults per kind.
+//! How baseline detectors are written in rules, and their validated spec with the
+//! defaults per kind resolved.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::baselines::QuantileBaseline;
+use crate::detect::changepoint::ChangepointSpec;
 use crate::detect::judge::{Direction, Judge};
 use crate::types::DurationSpec;
 
@@ -216,37 +221,119 @@ impl BaselineConfig {
         errs
     }
 
-    /// The judging rules with this kind's defaults filled in.
-    pub fn judge(&self, kind: Kind) -> Judge {
-        Judge {
+    /// The spec of a baseline kind (not `changepoint`), this kind's defaults resolved:
+    /// direction both, sigmas per kind (quantile: the quantile's own), warm-up 30
+    /// samples, rarity 0.999, relearn after 30; window 7d (zscore), half-life 60 (ewma),
+    /// 1000 (mad), 2000 (quantile), quantile 0.99, a daily season seen 3 times.
+    pub(crate) fn spec(&self, kind: Kind) -> BaselineSpec {
+        let model = match kind {
+            Kind::Zscore => BaselineModel::Rolling {
+                window: self
+                    .window
+                    .map(|w| w.get())
+                    .unwrap_or(Duration::from_secs(7 * 86_400)),
+            },
+            Kind::Ewma => BaselineModel::Ewma {
+                half_life: self.half_life.unwrap_or(60.0),
+            },
+            // Changepoint is not a baseline kind; its spec is `changepoint_spec`.
+            Kind::Mad | Kind::Changepoint => BaselineModel::Mad {
+                half_life: self.half_life.unwrap_or(1000.0),
+            },
+            Kind::Quantile => BaselineModel::Quantile {
+                quantile: self.quantile.unwrap_or(0.99),
+                half_life: self.half_life.unwrap_or(2000.0),
+            },
+            Kind::Seasonal => BaselineModel::Seasonal {
+                season: self.season.unwrap_or_default(),
+                min_seasons: self.min_seasons.unwrap_or(3),
+            },
+        };
+        let sigmas = match model {
+            // A normal's band at the quantile: the quantile baseline's spread is scaled so.
+            BaselineModel::Quantile { quantile, .. } => QuantileBaseline::sigmas(quantile),
+            _ => self.sigmas.unwrap_or(kind.default_sigmas()),
+        };
+        BaselineSpec {
+            judge: Judge {
+                direction: self.direction.unwrap_or_default(),
+                sigmas,
+                min_abs: self.min_abs_deviation.unwrap_or(0.0),
+                min_rel: self.min_rel_deviation.unwrap_or(0.0),
+                warmup: self.warmup.unwrap_or(30),
+            },
+            rarity: self.rarity.unwrap_or(0.999),
+            relearn_after: self.relearn_after.unwrap_or(30),
+            learn_anomalies: self.learn_anomalies.unwrap_or(false),
+            log: self.log.unwrap_or(false),
+            model,
+        }
+    }
+
+    /// The spec of a `changepoint` detector, its defaults resolved: direction both,
+    /// threshold 8σ, half-life 200, warm-up 30 samples, slack 0.5σ.
+    pub(crate) fn changepoint_spec(&self) -> ChangepointSpec {
+        ChangepointSpec {
             direction: self.direction.unwrap_or_default(),
-            sigmas: self.sigmas.unwrap_or(kind.default_sigmas()),
+            sigmas: self.sigmas.unwrap_or(Kind::Changepoint.default_sigmas()),
+            half_life: self.half_life.unwrap_or(200.0),
+            warmup: self.warmup.unwrap_or(30),
+            drift: self.drift.unwrap_or(0.5),
             min_abs: self.min_abs_deviation.unwrap_or(0.0),
             min_rel: self.min_rel_deviation.unwrap_or(0.0),
-            warmup: self.warmup.unwrap_or(30),
+            log: self.log.unwrap_or(false),
         }
     }
+}
 
+/// A validated baseline detector (`zscore`, `ewma`, `mad`, `quantile`, `seasonal`), every
+/// default resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaselineSpec {
+    /// The judging rules (quantile: sigmas that put the band at its quantile).
+    pub judge: Judge,
+    /// The rarity test's quantile (0: off).
+    pub rarity: f64,
     /// Consecutive anomalies before the new level is accepted.
-    pub fn relearn_after(&self) -> u64 {
-        self.relearn_after.unwrap_or(30)
-    }
+    pub relearn_after: u64,
+    /// Let anomalous values into the baseline.
+    pub learn_anomalies: bool,
+    /// Judge `ln(1 + x)` instead of `x`.
+    pub log: bool,
+    /// Which baseline, with its own settings.
+    pub model: BaselineModel,
+}
 
-    /// The value the baseline sees (log-transformed when asked).
-    pub fn transform(&self, x: f64) -> f64 {
-        if self.log.unwrap_or(false) {
-            x.max(0.0).ln_1p()
-        } else {
-            x
-        }
-    }
-
-    /// Back from the transformed scale, for reporting centres and bands.
-    pub fn untransform(&self, y: f64) -> f64 {
-        if self.log.unwrap_or(false) {
-            y.exp_m1()
-        } else {
-            y
-        }
-    }
+/// The baseline a [`BaselineSpec`] learns, with its settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BaselineModel {
+    /// `zscore`: exact mean/variance over a rolling time window.
+    Rolling {
+        /// The window.
+        window: Duration,
+    },
+    /// `ewma`: exponentially weighted mean/variance.
+    Ewma {
+        /// Memory in samples.
+        half_life: f64,
+    },
+    /// `mad`: median and MAD from a decaying sketch.
+    Mad {
+        /// Memory in samples.
+        half_life: f64,
+    },
+    /// `quantile`: a band at a quantile from a decaying sketch.
+    Quantile {
+        /// The quantile that bounds normal values.
+        quantile: f64,
+        /// Memory in samples.
+        half_life: f64,
+    },
+    /// `seasonal`: an hour-of-day or hour-of-week profile.
+    Seasonal {
+        /// Daily or weekly.
+        season: Season,
+        /// Times each hour must have been seen before judging.
+        min_seasons: u64,
+    },
 }

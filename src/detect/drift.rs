@@ -2,6 +2,8 @@
 //! the series starts to move away from it, so a change spread over days is reported
 //! instead of being learnt as the new normal, as an EWMA learns it.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -65,6 +67,43 @@ impl DriftConfig {
         }
         errs
     }
+
+    /// The spec with the defaults resolved: both directions, recent 6h, reference 7d, a
+    /// move of 20 % and 4 standard errors, warm-up 1d, relearn after 3d.
+    pub(crate) fn spec(&self) -> DriftSpec {
+        let or = |d: Option<DurationSpec>, default_secs: u64| {
+            d.map(|d| d.get())
+                .unwrap_or(Duration::from_secs(default_secs))
+        };
+        DriftSpec {
+            direction: self.direction.unwrap_or_default(),
+            recent: or(self.recent, 6 * 3600),
+            reference: or(self.reference, 7 * 86_400),
+            min_rel_deviation: self.min_rel_deviation.unwrap_or(0.2),
+            sigmas: self.sigmas.unwrap_or(4.0),
+            warmup: or(self.warmup, 86_400),
+            relearn_after: or(self.relearn_after, 3 * 86_400),
+        }
+    }
+}
+
+/// A validated `drift` detector, every default resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DriftSpec {
+    /// Which way counts.
+    pub direction: Direction,
+    /// Half-life of the recent average.
+    pub recent: Duration,
+    /// Half-life of the reference while it learns.
+    pub reference: Duration,
+    /// How far the recent average must move from the reference, relative to it.
+    pub min_rel_deviation: f64,
+    /// How many standard errors the move must also be.
+    pub sigmas: f64,
+    /// History needed before judging.
+    pub warmup: Duration,
+    /// After drifting this long, the level is accepted as the new reference.
+    pub relearn_after: Duration,
 }
 
 /// What the detector has learnt.
@@ -116,9 +155,9 @@ fn median_standard_error(values: &[f64]) -> Option<f64> {
     Some(1.2533 * 1.4826 * mad / (sorted.len() as f64).sqrt())
 }
 
-fn ms(d: Option<DurationSpec>, default_secs: u64) -> f64 {
-    d.map(|d| d.get().as_millis() as f64)
-        .unwrap_or(default_secs as f64 * 1000.0)
+/// A duration in milliseconds, as the detector computes with them.
+fn ms(d: Duration) -> f64 {
+    d.as_millis() as f64
 }
 
 /// The share of an EWMA's weight a sample `dt_ms` after the last gets, for a half-life.
@@ -127,17 +166,17 @@ fn weight(dt_ms: f64, half_life_ms: f64) -> f64 {
 }
 
 impl DriftDetector {
-    /// A detector with the configuration's defaults resolved.
-    pub fn new(config: &DriftConfig) -> Self {
-        let recent_ms = ms(config.recent, 6 * 3600);
+    /// A fresh detector with the settings of `spec`.
+    pub fn new(spec: &DriftSpec) -> Self {
+        let recent_ms = ms(spec.recent);
         Self {
-            direction: config.direction.unwrap_or_default(),
+            direction: spec.direction,
             recent_ms,
-            reference_ms: ms(config.reference, 7 * 86_400),
-            min_rel: config.min_rel_deviation.unwrap_or(0.2),
-            sigmas: config.sigmas.unwrap_or(4.0),
-            warmup_ms: ms(config.warmup, 86_400) as i64,
-            relearn_ms: ms(config.relearn_after, 3 * 86_400) as i64,
+            reference_ms: ms(spec.reference),
+            min_rel: spec.min_rel_deviation,
+            sigmas: spec.sigmas,
+            warmup_ms: ms(spec.warmup) as i64,
+            relearn_ms: ms(spec.relearn_after) as i64,
             window_se: None,
             recent_name: humantime::format_duration(std::time::Duration::from_millis(
                 recent_ms as u64,
@@ -322,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_slow_drift_is_reported_once_soon_after_it_passes_the_limit() {
-        let mut d = DriftDetector::new(&DriftConfig::default());
+        let mut d = DriftDetector::new(&DriftConfig::default().spec());
         // 14 quiet days, then +40 % spread evenly over 5 days, then flat.
         let start = 14 * 1440;
         let ramp = 5 * 1440;
@@ -340,9 +379,9 @@ mod tests {
 
     #[test]
     fn a_steady_noisy_series_and_a_new_series_are_not_drifts() {
-        let mut d = DriftDetector::new(&DriftConfig::default());
+        let mut d = DriftDetector::new(&DriftConfig::default().spec());
         assert!(run(&mut d, 21, |_| 1.0).is_empty());
-        let mut fresh = DriftDetector::new(&DriftConfig::default());
+        let mut fresh = DriftDetector::new(&DriftConfig::default().spec());
         let first = fresh.observe(0, 5000.0);
         assert!(first.warming_up && !first.anomalous);
     }
@@ -353,7 +392,7 @@ mod tests {
             relearn_after: Some("1d".parse().unwrap()),
             ..Default::default()
         };
-        let mut d = DriftDetector::new(&config);
+        let mut d = DriftDetector::new(&config.spec());
         let jump = |m: i64| if m >= 3 * 1440 { 1.5 } else { 1.0 };
         let mut accepted = None;
         for m in (0..8 * 1440).step_by(5) {

@@ -83,6 +83,46 @@ impl ExceedanceConfig {
         }
         errs
     }
+
+    /// The spec with the defaults resolved: quantile 0.99, factor 1, no floor, p-value
+    /// 1e-6, at least 3 high values, half-life 100,000 values, warm-up 1,000 values,
+    /// relearn after 360 evaluations, not pooled.
+    pub(crate) fn spec(&self) -> ExceedanceSpec {
+        ExceedanceSpec {
+            quantile: self.quantile.unwrap_or(0.99),
+            factor: self.factor.unwrap_or(1.0),
+            min_abs_deviation: self.min_abs_deviation.unwrap_or(0.0),
+            p_value: self.p_value.unwrap_or(1e-6),
+            min_events: self.min_events.unwrap_or(3),
+            half_life: self.half_life.unwrap_or(100_000.0),
+            warmup: self.warmup.unwrap_or(1_000),
+            relearn_after: self.relearn_after.unwrap_or(360),
+            pooled: self.pooled.unwrap_or(false),
+        }
+    }
+}
+
+/// A validated `exceedance` detector, every default resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExceedanceSpec {
+    /// The quantile of the series' usual values that marks a value as high.
+    pub quantile: f64,
+    /// A value counts as high above `factor` × that quantile.
+    pub factor: f64,
+    /// And only when at least this much above the quantile, in the metric's unit.
+    pub min_abs_deviation: f64,
+    /// How unlikely the window's count of high values must be to alert.
+    pub p_value: f64,
+    /// Fewest high values in a window worth an alert.
+    pub min_events: u64,
+    /// Memory of the distribution, in learnt values.
+    pub half_life: f64,
+    /// Values to learn before judging.
+    pub warmup: u64,
+    /// Anomalous evaluations in a row after which the window is learnt anyway.
+    pub relearn_after: u64,
+    /// Coarser slices count values against their finest series' limits.
+    pub pooled: bool,
 }
 
 /// What the detector has learnt.
@@ -132,18 +172,18 @@ pub struct ExceedanceDetector {
 }
 
 impl ExceedanceDetector {
-    /// A detector with the configuration's defaults resolved.
-    pub fn new(config: &ExceedanceConfig) -> Self {
+    /// A fresh detector with the settings of `spec`.
+    pub fn new(spec: &ExceedanceSpec) -> Self {
         Self {
-            quantile: config.quantile.unwrap_or(0.99),
-            factor: config.factor.unwrap_or(1.0),
-            min_abs: config.min_abs_deviation.unwrap_or(0.0),
-            p_value: config.p_value.unwrap_or(1e-6),
-            min_events: config.min_events.unwrap_or(3),
-            warmup: config.warmup.unwrap_or(1_000),
-            relearn_after: config.relearn_after.unwrap_or(360),
+            quantile: spec.quantile,
+            factor: spec.factor,
+            min_abs: spec.min_abs_deviation,
+            p_value: spec.p_value,
+            min_events: spec.min_events,
+            warmup: spec.warmup,
+            relearn_after: spec.relearn_after,
             state: ExceedanceState {
-                sketch: DecayingSketch::new(config.half_life.unwrap_or(100_000.0)),
+                sketch: DecayingSketch::new(spec.half_life),
                 learnt: 0,
                 anomalous_run: 0,
                 dispersion: 1.0,
@@ -370,7 +410,7 @@ mod tests {
     }
 
     fn warmed(config: &ExceedanceConfig) -> ExceedanceDetector {
-        let mut d = ExceedanceDetector::new(config);
+        let mut d = ExceedanceDetector::new(&config.spec());
         for e in 0..200u64 {
             let window: Vec<f64> = (0..20).map(|i| usual(e * 20 + i)).collect();
             let v = d.observe_values(e as i64, &window, 0.0);
@@ -384,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_new_series_is_learnt_then_a_few_high_values_fire_and_one_does_not() {
-        let mut d = ExceedanceDetector::new(&ExceedanceConfig::default());
+        let mut d = ExceedanceDetector::new(&ExceedanceConfig::default().spec());
         assert!(d.observe_values(0, &[50.0; 20], 50.0).warming_up);
         let mut d2 = warmed(&ExceedanceConfig::default());
         let mut one = vec![1.5; 19];
@@ -455,7 +495,7 @@ mod tests {
     #[test]
     fn state_round_trips_and_bad_options_are_named() {
         let d = warmed(&ExceedanceConfig::default());
-        let mut e = ExceedanceDetector::new(&ExceedanceConfig::default());
+        let mut e = ExceedanceDetector::new(&ExceedanceConfig::default().spec());
         e.restore(&d.snapshot()).unwrap();
         assert_eq!(e.snapshot(), d.snapshot());
         let bad = ExceedanceConfig {
@@ -487,7 +527,7 @@ mod tests {
             w
         };
         let fresh = || {
-            let mut d = ExceedanceDetector::new(&config);
+            let mut d = ExceedanceDetector::new(&config.spec());
             let _ = d.observe_values(0, &window(0, 5), 0.0);
             d
         };
@@ -518,7 +558,7 @@ mod tests {
 
     #[test]
     fn a_pooled_count_is_judged_without_learning_and_says_whose_limits_counted() {
-        let mut d = ExceedanceDetector::new(&ExceedanceConfig::default());
+        let mut d = ExceedanceDetector::new(&ExceedanceConfig::default().spec());
         let before = d.snapshot();
         let v = d.observe_exceedances(0, 8, 40);
         assert!(v.anomalous, "{v:?}");

@@ -25,7 +25,7 @@ pub enum Direction {
 }
 
 /// The judging rules shared by every baseline detector.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Judge {
     /// Which side counts.
     pub direction: Direction,

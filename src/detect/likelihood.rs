@@ -103,10 +103,48 @@ impl LikelihoodConfig {
         errs
     }
 
-    /// Samples to see before judging.
-    pub fn warmup(&self) -> u64 {
-        self.warmup.unwrap_or(200)
+    /// The spec with the defaults resolved: both directions, half-life 300, warm-up 200,
+    /// likelihood 0.99999, range tolerance 0.05 over 10,000 samples, refractory 200, the
+    /// hour-of-day profile on, no deviation floors.
+    pub(crate) fn spec(&self) -> LikelihoodSpec {
+        LikelihoodSpec {
+            direction: self.direction.unwrap_or_default(),
+            half_life: self.half_life.unwrap_or(300.0),
+            warmup: self.warmup.unwrap_or(200),
+            likelihood: self.likelihood.unwrap_or(0.99999),
+            range_tolerance: self.range_tolerance.unwrap_or(0.05),
+            range_window: self.range_window.unwrap_or(10_000),
+            refractory: self.refractory.unwrap_or(200),
+            hour_of_day: self.hour_of_day.unwrap_or(true),
+            min_abs_deviation: self.min_abs_deviation.unwrap_or(0.0),
+            min_rel_deviation: self.min_rel_deviation.unwrap_or(0.0),
+        }
     }
+}
+
+/// A validated `likelihood` detector, every default resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LikelihoodSpec {
+    /// Which deviations count.
+    pub direction: Direction,
+    /// Memory of the moving average and spread, in samples.
+    pub half_life: f64,
+    /// Samples to see before judging.
+    pub warmup: u64,
+    /// How likely the recent deviations must be to be unusual before an alert.
+    pub likelihood: f64,
+    /// How far beyond the recent range, as a fraction of its width, is news by itself.
+    pub range_tolerance: f64,
+    /// How many samples the recent range covers.
+    pub range_window: u64,
+    /// After an alert starts, samples during which the likelihood test starts no new one.
+    pub refractory: u64,
+    /// Also judge each value against the usual value at this hour of the day.
+    pub hour_of_day: bool,
+    /// Smallest absolute deviation from the moving average worth an alert.
+    pub min_abs_deviation: f64,
+    /// Smallest deviation relative to the moving average worth an alert.
+    pub min_rel_deviation: f64,
 }
 
 /// The highest and lowest values of the last few blocks of samples, without a copy of
@@ -175,7 +213,7 @@ pub struct LikelihoodState {
 /// The detector: judge against the state so far, then learn every value (the baseline
 /// follows a new level, while the history of deviations says when that is news).
 pub struct LikelihoodDetector {
-    config: LikelihoodConfig,
+    config: LikelihoodSpec,
     level_alpha: f64,
     recent_alpha: f64,
     history_alpha: f64,
@@ -198,14 +236,14 @@ enum Finding {
 }
 
 impl LikelihoodDetector {
-    /// A fresh detector with the options of `config`.
-    pub fn new(config: LikelihoodConfig) -> Self {
+    /// A fresh detector with the settings of `config`.
+    pub fn new(config: LikelihoodSpec) -> Self {
         Self {
-            level_alpha: alpha_for_half_life(config.half_life.unwrap_or(300.0)),
+            level_alpha: alpha_for_half_life(config.half_life),
             recent_alpha: alpha_for_half_life(RECENT_HALF_LIFE),
             history_alpha: alpha_for_half_life(HISTORY_HALF_LIFE),
             state: LikelihoodState {
-                profile: config.hour_of_day.unwrap_or(true).then(Default::default),
+                profile: config.hour_of_day.then(Default::default),
                 ..Default::default()
             },
             config,
@@ -213,7 +251,7 @@ impl LikelihoodDetector {
     }
 
     fn direction(&self) -> Direction {
-        self.config.direction.unwrap_or_default()
+        self.config.direction
     }
 
     /// `t` spreads of deviation, on the side that counts.
@@ -261,7 +299,7 @@ impl LikelihoodDetector {
     /// The recent range widened by the tolerance, if it has a width.
     fn widened_range(&self) -> Option<(f64, f64)> {
         let (lo, hi) = self.state.range.bounds()?;
-        let slack = (hi - lo) * self.config.range_tolerance.unwrap_or(0.05);
+        let slack = (hi - lo) * self.config.range_tolerance;
         (hi > lo).then_some((lo - slack, hi + slack))
     }
 
@@ -276,8 +314,8 @@ impl LikelihoodDetector {
     fn big_enough(&self, x: f64) -> bool {
         let center = self.state.level.mean;
         let delta = (x - center).abs();
-        delta >= self.config.min_abs_deviation.unwrap_or(0.0)
-            && delta >= self.config.min_rel_deviation.unwrap_or(0.0) * center.abs()
+        delta >= self.config.min_abs_deviation
+            && delta >= self.config.min_rel_deviation * center.abs()
     }
 
     fn reason(&self, ts_ms: i64, x: f64, finding: &Finding) -> String {
@@ -287,9 +325,7 @@ impl LikelihoodDetector {
                 fmt_num(x),
                 fmt_num(*lo),
                 fmt_num(*hi),
-                self.state
-                    .seen
-                    .min(self.config.range_window.unwrap_or(10_000))
+                self.state.seen.min(self.config.range_window)
             ),
             Finding::Unlikely { tail } => {
                 let (_, basis) = self.deviation(ts_ms, x);
@@ -320,19 +356,19 @@ impl Detector for LikelihoodDetector {
                 expected: Some(self.state.level.mean),
                 band: self.widened_range(),
                 reason: "is not a number".into(),
-                warming_up: self.state.seen < self.config.warmup(),
+                warming_up: self.state.seen < self.config.warmup,
             };
         }
         let deviation = self.deviation(ts_ms, value).0.min(DEVIATION_CAP) / DEVIATION_CAP;
         // Early on, weigh deviations equally so the average does not start from zero.
         let alpha = self.recent_alpha.max(1.0 / (self.state.seen + 1) as f64);
         self.state.recent += alpha * (deviation - self.state.recent);
-        let judging = self.state.seen >= self.config.warmup();
+        let judging = self.state.seen >= self.config.warmup;
         let out_of_range = self.out_of_range(value).filter(|_| judging);
         let history = &self.state.history;
         let z = (self.state.recent - history.mean) / history.std().max(HISTORY_SPREAD_FLOOR);
         let likelihood = Normal::standard().cdf(z);
-        let unlikely = judging && likelihood >= self.config.likelihood.unwrap_or(0.99999);
+        let unlikely = judging && likelihood >= self.config.likelihood;
         let finding = match (out_of_range, unlikely) {
             (Some(f), _) => Some(f),
             (None, true) => Some(Finding::Unlikely {
@@ -366,10 +402,10 @@ impl Detector for LikelihoodDetector {
         };
         // Learn everything: the moving average follows a new level, and the history of
         // deviations learns how unusual this stretch was.
-        let block_len = (self.config.range_window.unwrap_or(10_000) / RANGE_BLOCKS).max(1);
+        let block_len = (self.config.range_window / RANGE_BLOCKS).max(1);
         let state = &mut self.state;
         if anomalous && !state.firing {
-            state.quiet = self.config.refractory.unwrap_or(200);
+            state.quiet = self.config.refractory;
         } else {
             state.quiet = state.quiet.saturating_sub(1);
         }
@@ -409,7 +445,7 @@ mod tests {
 
     /// Indices where an alert starts (anomalous after a normal sample), with the reasons.
     fn alerts(config: &LikelihoodConfig, series: &[f64]) -> Vec<(usize, String)> {
-        let mut d = LikelihoodDetector::new(config.clone());
+        let mut d = LikelihoodDetector::new(config.spec());
         let mut firing = false;
         let mut out = Vec::new();
         for (i, x) in series.iter().enumerate() {
@@ -558,7 +594,7 @@ mod tests {
     }
 
     fn alerts_every_5_min(config: &LikelihoodConfig, series: &[f64]) -> Vec<(usize, String)> {
-        let mut d = LikelihoodDetector::new(config.clone());
+        let mut d = LikelihoodDetector::new(config.spec());
         let mut firing = false;
         let mut out = Vec::new();
         for (i, x) in series.iter().enumerate() {
@@ -609,13 +645,13 @@ mod tests {
         // A week of minutes: every range block and hour slot in use.
         let s = noise(12_000, 8);
         let config = LikelihoodConfig::default();
-        let mut a = LikelihoodDetector::new(config.clone());
+        let mut a = LikelihoodDetector::new(config.spec());
         for (i, x) in s[..10_000].iter().enumerate() {
             a.observe(i as i64 * MIN, *x);
         }
         let snap = serde_json::to_string(&a.snapshot()).unwrap();
         assert!(snap.len() < 1024, "{} bytes: {snap}", snap.len());
-        let mut b = LikelihoodDetector::new(config);
+        let mut b = LikelihoodDetector::new(config.spec());
         b.restore(&serde_json::from_str(&snap).unwrap()).unwrap();
         for (i, x) in s[10_000..].iter().enumerate() {
             let t = (10_000 + i) as i64 * MIN;

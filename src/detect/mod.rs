@@ -19,18 +19,16 @@ pub mod packed;
 #[cfg(test)]
 mod scenarios;
 pub mod sketch;
+pub mod spec;
 pub mod threshold;
 
-use baselines::{
-    BaselineDetector, EwmaBaseline, MadBaseline, QuantileBaseline, RollingBaseline,
-    SeasonalBaseline,
-};
-use combined::{CombinedConfig, CombinedDetector};
-use config::{BaselineConfig, Kind};
-use likelihood::{LikelihoodConfig, LikelihoodDetector};
+use combined::CombinedConfig;
+use config::BaselineConfig;
+use likelihood::LikelihoodConfig;
 
 use serde::{Deserialize, Serialize};
 
+pub use spec::DetectorSpec;
 pub use threshold::{ThresholdConfig, ThresholdDetector};
 
 /// What a detector says about one new value.
@@ -126,7 +124,8 @@ pub trait Detector: Send {
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError>;
 }
 
-/// A detector as written in a rule: `detector = { kind = "threshold", above = 600 }`.
+/// A detector as written in a rule: `detector = { kind = "threshold", above = 600 }`;
+/// [`DetectorConfig::validate`] turns it into the [`DetectorSpec`] detectors are built from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DetectorConfig {
@@ -161,121 +160,6 @@ pub enum DetectorConfig {
 }
 
 impl DetectorConfig {
-    /// A fresh detector instance for one series.
-    pub fn build(&self) -> Box<dyn Detector> {
-        let day_ms = 86_400_000;
-        match self {
-            DetectorConfig::Threshold(c) => Box::new(ThresholdDetector::new(c.clone())),
-            DetectorConfig::Zscore(c) => {
-                let window = c
-                    .window
-                    .map(|w| w.get().as_millis() as i64)
-                    .unwrap_or(7 * day_ms);
-                Box::new(BaselineDetector::new(
-                    c.clone(),
-                    Kind::Zscore,
-                    RollingBaseline::new(window),
-                ))
-            }
-            DetectorConfig::Ewma(c) => Box::new(BaselineDetector::new(
-                c.clone(),
-                Kind::Ewma,
-                EwmaBaseline::new(c.half_life.unwrap_or(60.0)),
-            )),
-            DetectorConfig::Mad(c) => Box::new(BaselineDetector::new(
-                c.clone(),
-                Kind::Mad,
-                MadBaseline::new(c.half_life.unwrap_or(1000.0)),
-            )),
-            DetectorConfig::Quantile(c) => {
-                let q = c.quantile.unwrap_or(0.99);
-                let mut c = c.clone();
-                c.sigmas = Some(QuantileBaseline::sigmas(q));
-                Box::new(BaselineDetector::new(
-                    c.clone(),
-                    Kind::Quantile,
-                    QuantileBaseline::new(q, c.half_life.unwrap_or(2000.0)),
-                ))
-            }
-            DetectorConfig::Seasonal(c) => Box::new(BaselineDetector::new(
-                c.clone(),
-                Kind::Seasonal,
-                SeasonalBaseline::new(c.season.unwrap_or_default(), c.min_seasons.unwrap_or(3)),
-            )),
-            DetectorConfig::Changepoint(c) => {
-                Box::new(changepoint::ChangepointDetector::new(c.clone()))
-            }
-            DetectorConfig::Likelihood(c) => Box::new(LikelihoodDetector::new(c.clone())),
-            DetectorConfig::Combined(c) => Box::new(CombinedDetector::new(c)),
-            DetectorConfig::Binomial(c) => Box::new(binomial::BinomialDetector::new(c)),
-            DetectorConfig::Drift(c) => Box::new(drift::DriftDetector::new(c)),
-            DetectorConfig::Exceedance(c) => Box::new(exceedance::ExceedanceDetector::new(c)),
-        }
-    }
-
-    /// True for an `exceedance` detector with `pooled = true`: a sliced rule's coarser
-    /// slices count values against their finest series' limits.
-    pub fn is_pooled(&self) -> bool {
-        matches!(self, DetectorConfig::Exceedance(c) if c.pooled == Some(true))
-    }
-
-    /// Human-readable problems with the configuration (empty when valid).
-    pub fn validate(&self) -> Vec<String> {
-        match self {
-            DetectorConfig::Threshold(c) => c.validate(),
-            DetectorConfig::Zscore(c) => c.validate(Kind::Zscore),
-            DetectorConfig::Ewma(c) => c.validate(Kind::Ewma),
-            DetectorConfig::Mad(c) => c.validate(Kind::Mad),
-            DetectorConfig::Quantile(c) => c.validate(Kind::Quantile),
-            DetectorConfig::Seasonal(c) => c.validate(Kind::Seasonal),
-            DetectorConfig::Changepoint(c) => c.validate(Kind::Changepoint),
-            DetectorConfig::Likelihood(c) => c.validate(),
-            DetectorConfig::Binomial(c) => c.validate(),
-            DetectorConfig::Drift(c) => c.validate(),
-            DetectorConfig::Exceedance(c) => c.validate(),
-            DetectorConfig::Combined(c) => {
-                let mut errs: Vec<String> = c.of.iter().flat_map(|d| d.validate()).collect();
-                if c.of.is_empty() {
-                    errs.push("`combined` needs at least one detector in `of`".into());
-                }
-                errs
-            }
-        }
-    }
-
-    /// How much history warms this detector up when evaluated every `period`: enough
-    /// evaluations for its warm-up twice over (seasonal: its seasons), at most 7 days.
-    /// None for detectors without a baseline.
-    pub fn warmup_span(&self, period: std::time::Duration) -> Option<std::time::Duration> {
-        let week = std::time::Duration::from_secs(7 * 86_400);
-        let span = match self {
-            DetectorConfig::Threshold(_) => return None,
-            DetectorConfig::Seasonal(c) => {
-                let days = c.min_seasons.unwrap_or(3) + 1;
-                let period_days = if c.season == Some(config::Season::Weekly) {
-                    7
-                } else {
-                    1
-                };
-                std::time::Duration::from_secs(days * period_days * 86_400)
-            }
-            DetectorConfig::Zscore(c)
-            | DetectorConfig::Ewma(c)
-            | DetectorConfig::Mad(c)
-            | DetectorConfig::Quantile(c)
-            | DetectorConfig::Changepoint(c) => period * (2 * c.warmup.unwrap_or(30)) as u32,
-            DetectorConfig::Likelihood(c) => period * (2 * c.warmup()) as u32,
-            // Its usual rate is what a week of history says.
-            DetectorConfig::Binomial(_)
-            | DetectorConfig::Drift(_)
-            | DetectorConfig::Exceedance(_) => week,
-            DetectorConfig::Combined(c) => {
-                c.of.iter().filter_map(|d| d.warmup_span(period)).max()?
-            }
-        };
-        Some(span.min(week))
-    }
-
     /// The detector `driftwatch score` uses unless told otherwise: the anomaly likelihood
     /// with its defaults, the settings measured on NAB in BENCHMARKS.md.
     pub fn default_baseline() -> Self {

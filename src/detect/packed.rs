@@ -230,7 +230,7 @@ mod tests {
         for (name, config) in kinds {
             // As the baselines bench measures it: 10,000 samples a minute apart.
             let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-            let mut d = config.build();
+            let mut d = config.validate().unwrap().build();
             for i in 0..10_000i64 {
                 d.observe(i * 60_000, 10.0 + rng.gen_range(-1.0..1.0));
             }
@@ -238,7 +238,7 @@ mod tests {
             let bytes = serde_json::to_vec(&snapshot).unwrap().len();
             eprintln!("{name}: {bytes} bytes");
             assert!(bytes < 1024, "{name}: {bytes} bytes: {snapshot}");
-            let mut back = config.build();
+            let mut back = config.validate().unwrap().build();
             back.restore(&snapshot).unwrap();
             assert_eq!(back.snapshot(), snapshot, "{name}");
         }

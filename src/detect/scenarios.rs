@@ -43,7 +43,7 @@ fn a_spike_is_found_by_every_spread_based_kind() {
             ..cfg()
         }),
     ] {
-        let hits = run(kind.build().as_mut(), &s);
+        let hits = run(kind.validate().unwrap().build().as_mut(), &s);
         assert!(hits.contains(&1200), "{kind:?} missed the spike: {hits:?}");
         assert!(hits.len() <= 3, "{kind:?} cried wolf: {hits:?}");
     }
@@ -55,7 +55,14 @@ fn a_level_shift_is_reported_once_then_rebaselined() {
     for x in &mut s[1000..] {
         *x += 8.0;
     }
-    let hits = run(DetectorConfig::Changepoint(cfg()).build().as_mut(), &s);
+    let hits = run(
+        DetectorConfig::Changepoint(cfg())
+            .validate()
+            .unwrap()
+            .build()
+            .as_mut(),
+        &s,
+    );
     assert!(
         !hits.is_empty() && hits[0] >= 1000 && hits[0] < 1010,
         "{hits:?}"
@@ -66,7 +73,14 @@ fn a_level_shift_is_reported_once_then_rebaselined() {
     );
     // A spread-based kind also re-baselines after `relearn_after` samples instead of
     // alarming for the remaining thousand.
-    let hits = run(DetectorConfig::Ewma(cfg()).build().as_mut(), &s);
+    let hits = run(
+        DetectorConfig::Ewma(cfg())
+            .validate()
+            .unwrap()
+            .build()
+            .as_mut(),
+        &s,
+    );
     assert!(hits.first().is_some_and(|h| *h == 1000), "{hits:?}");
     assert!(hits.len() <= 40, "{} anomalies after a shift", hits.len());
 }
@@ -77,7 +91,14 @@ fn a_slow_drift_is_caught_by_changepoint() {
     for (i, x) in s[1500..].iter_mut().enumerate() {
         *x += i as f64 * 0.01;
     }
-    let hits = run(DetectorConfig::Changepoint(cfg()).build().as_mut(), &s);
+    let hits = run(
+        DetectorConfig::Changepoint(cfg())
+            .validate()
+            .unwrap()
+            .build()
+            .as_mut(),
+        &s,
+    );
     assert!(hits.iter().any(|h| (1500..2400).contains(h)), "{hits:?}");
     assert!(
         !hits.iter().any(|h| *h < 1500),
@@ -92,7 +113,14 @@ fn a_variance_burst_is_flagged() {
     for x in &mut s[1500..1560] {
         *x = 10.0 + rng.gen_range(-12.0..12.0);
     }
-    let hits = run(DetectorConfig::Zscore(cfg()).build().as_mut(), &s);
+    let hits = run(
+        DetectorConfig::Zscore(cfg())
+            .validate()
+            .unwrap()
+            .build()
+            .as_mut(),
+        &s,
+    );
     assert!(hits.iter().any(|h| (1500..1560).contains(h)), "{hits:?}");
     assert!(!hits.iter().any(|h| *h < 1500), "{hits:?}");
 }
@@ -113,14 +141,14 @@ fn a_daily_pattern_does_not_alert_with_the_seasonal_kind() {
         min_seasons: Some(3),
         ..cfg()
     });
-    let hits = run(seasonal.build().as_mut(), &wave);
+    let hits = run(seasonal.validate().unwrap().build().as_mut(), &wave);
     assert!(hits.is_empty(), "the daily pattern alerted at {hits:?}");
     // The same wave with one hour gone wrong on day 8 is found.
     let mut broken = wave.clone();
     for x in &mut broken[8 * 1440 + 600..8 * 1440 + 660] {
         *x += 150.0;
     }
-    let hits = run(seasonal.build().as_mut(), &broken);
+    let hits = run(seasonal.validate().unwrap().build().as_mut(), &broken);
     assert!(
         hits.iter()
             .any(|h| (8 * 1440 + 600..8 * 1440 + 660).contains(h)),
@@ -140,12 +168,12 @@ fn snapshots_restore_identical_behaviour() {
         DetectorConfig::Changepoint(cfg()),
         DetectorConfig::default_baseline(),
     ] {
-        let mut a = kind.build();
+        let mut a = kind.validate().unwrap().build();
         for (i, x) in s[..500].iter().enumerate() {
             a.observe(i as i64 * MIN, *x);
         }
         let snap = serde_json::to_string(&a.snapshot()).unwrap();
-        let mut b = kind.build();
+        let mut b = kind.validate().unwrap().build();
         b.restore(&serde_json::from_str(&snap).unwrap()).unwrap();
         for (i, x) in s[500..].iter().enumerate() {
             let t = (500 + i) as i64 * MIN;
@@ -169,11 +197,18 @@ fn small_deviations_under_the_floors_do_not_page() {
     // A calm 0.1 s latency that doubles is many σ, but under a 0.5 s absolute floor.
     let mut s: Vec<f64> = noise(600, 7).iter().map(|x| x / 100.0).collect();
     s[500] = 0.2;
-    let loose = run(DetectorConfig::Ewma(cfg()).build().as_mut(), &s);
+    let loose = run(
+        DetectorConfig::Ewma(cfg())
+            .validate()
+            .unwrap()
+            .build()
+            .as_mut(),
+        &s,
+    );
     assert!(loose.contains(&500), "{loose:?}");
     let floored = DetectorConfig::Ewma(BaselineConfig {
         min_abs_deviation: Some(0.5),
         ..cfg()
     });
-    assert!(run(floored.build().as_mut(), &s).is_empty());
+    assert!(run(floored.validate().unwrap().build().as_mut(), &s).is_empty());
 }

@@ -70,6 +70,40 @@ impl ThresholdConfig {
         }
         errs
     }
+
+    /// The spec, each recovery limit defaulting to its firing limit.
+    pub(crate) fn spec(&self) -> ThresholdSpec {
+        ThresholdSpec {
+            above: self.above.map(|limit| Limit {
+                limit,
+                recover: self.recover_below.unwrap_or(limit),
+            }),
+            below: self.below.map(|limit| Limit {
+                limit,
+                recover: self.recover_above.unwrap_or(limit),
+            }),
+        }
+    }
+}
+
+/// A validated threshold detector: one side or both, each with its recovery limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThresholdSpec {
+    /// Breach when the value is strictly greater than the limit; recover at or below
+    /// `recover`.
+    pub above: Option<Limit>,
+    /// Breach when the value is strictly smaller than the limit; recover at or above
+    /// `recover`.
+    pub below: Option<Limit>,
+}
+
+/// One side of a threshold: where a breach starts and where it ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
+    /// The firing limit.
+    pub limit: f64,
+    /// The recovery limit while in breach on this side.
+    pub recover: f64,
 }
 
 /// Which side a breach is on; kept so recovery uses the matching limit.
@@ -83,7 +117,7 @@ enum Breach {
 /// A running threshold detector; its only state is whether it is in breach.
 #[derive(Debug, Clone)]
 pub struct ThresholdDetector {
-    config: ThresholdConfig,
+    config: ThresholdSpec,
     breach: Breach,
     /// What a value that does not breach is, worded once (judging a normal value, as
     /// nearly every one is, formats nothing).
@@ -92,7 +126,7 @@ pub struct ThresholdDetector {
 
 impl ThresholdDetector {
     /// A detector not in breach.
-    pub fn new(config: ThresholdConfig) -> Self {
+    pub fn new(config: ThresholdSpec) -> Self {
         let within = interned(within_reason(&config));
         Self {
             config,
@@ -102,23 +136,35 @@ impl ThresholdDetector {
     }
 
     fn high_limit(&self) -> Option<f64> {
-        match self.breach {
-            Breach::High => self.config.recover_below.or(self.config.above),
-            _ => self.config.above,
-        }
+        let above = self.config.above?;
+        Some(match self.breach {
+            Breach::High => above.recover,
+            _ => above.limit,
+        })
     }
 
     fn low_limit(&self) -> Option<f64> {
-        match self.breach {
-            Breach::Low => self.config.recover_above.or(self.config.below),
-            _ => self.config.below,
-        }
+        let below = self.config.below?;
+        Some(match self.breach {
+            Breach::Low => below.recover,
+            _ => below.limit,
+        })
+    }
+
+    /// The firing limit above, if any.
+    fn above(&self) -> Option<f64> {
+        self.config.above.map(|a| a.limit)
+    }
+
+    /// The firing limit below, if any.
+    fn below(&self) -> Option<f64> {
+        self.config.below.map(|b| b.limit)
     }
 }
 
 /// What a value that does not breach is, in the limits' own words.
-fn within_reason(config: &ThresholdConfig) -> String {
-    match (config.below, config.above) {
+fn within_reason(config: &ThresholdSpec) -> String {
+    match (config.below.map(|b| b.limit), config.above.map(|a| a.limit)) {
         (Some(b), Some(a)) => {
             format!("is within the thresholds {} to {}", fmt_num(b), fmt_num(a))
         }
@@ -170,13 +216,13 @@ impl Detector for ThresholdDetector {
             Breach::None
         };
         let band = (
-            self.config.below.unwrap_or(f64::NEG_INFINITY),
-            self.config.above.unwrap_or(f64::INFINITY),
+            self.below().unwrap_or(f64::NEG_INFINITY),
+            self.above().unwrap_or(f64::INFINITY),
         );
         let (anomalous, reason, expected): (bool, std::borrow::Cow<'static, str>, _) =
             match self.breach {
                 Breach::High => {
-                    let limit = self.config.above.unwrap_or_default();
+                    let limit = self.above().unwrap_or_default();
                     (
                         true,
                         format!("is above the threshold {}", fmt_num(limit)).into(),
@@ -184,18 +230,14 @@ impl Detector for ThresholdDetector {
                     )
                 }
                 Breach::Low => {
-                    let limit = self.config.below.unwrap_or_default();
+                    let limit = self.below().unwrap_or_default();
                     (
                         true,
                         format!("is below the threshold {}", fmt_num(limit)).into(),
                         Some(limit),
                     )
                 }
-                Breach::None => (
-                    false,
-                    self.within.into(),
-                    self.config.above.or(self.config.below),
-                ),
+                Breach::None => (false, self.within.into(), self.above().or(self.below())),
             };
         Verdict {
             evidence: 0.0,
@@ -244,12 +286,15 @@ mod tests {
     use super::*;
 
     fn det(above: Option<f64>, below: Option<f64>, rb: Option<f64>) -> ThresholdDetector {
-        ThresholdDetector::new(ThresholdConfig {
-            above,
-            below,
-            recover_below: rb,
-            recover_above: None,
-        })
+        ThresholdDetector::new(
+            ThresholdConfig {
+                above,
+                below,
+                recover_below: rb,
+                recover_above: None,
+            }
+            .spec(),
+        )
     }
 
     #[test]

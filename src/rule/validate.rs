@@ -77,9 +77,15 @@ pub fn validate_rule(
     let min_samples = min_samples_of(&cfg, &mut err);
 
     pooled_lists_its_finest_slice(&cfg, &slices, &group_by, &mut err);
-    for problem in cfg.detector.get_ref().validate() {
-        err(cfg.detector.span(), problem);
-    }
+    let detector = match cfg.detector.get_ref().validate() {
+        Ok(spec) => Some(spec),
+        Err(problems) => {
+            for problem in problems {
+                err(cfg.detector.span(), problem);
+            }
+            None
+        }
+    };
 
     let receivers = rule_receivers(&cfg, ctx, &mut err);
 
@@ -96,8 +102,9 @@ pub fn validate_rule(
     if !errors.is_empty() {
         return Err(errors);
     }
-    // Every branch that leaves the query unset reports an error, so this only guards.
-    let Some(query) = query else {
+    // Every branch that leaves the query or detector unset reports an error, so this
+    // only guards.
+    let (Some(query), Some(detector)) = (query, detector) else {
         errors.push(file.error(
             at(cfg.name.span()),
             Some(&name),
@@ -127,7 +134,7 @@ pub fn validate_rule(
             .unwrap_or_else(|| "{measure} {value} {reason} for {labels}".to_owned()),
         labels,
         annotations: cfg.annotations,
-        detector: cfg.detector.into_inner(),
+        detector,
         receivers,
         max_series,
     })

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::detect::DetectorConfig;
+use crate::detect::DetectorSpec;
 use crate::model::{Labels, Severity};
 use crate::rule::spec::{Aggregate, NoDataPolicy};
 use crate::sources::RuleQuery;
@@ -61,8 +61,8 @@ pub struct Rule {
     pub labels: Labels,
     /// Extra annotations on every alert.
     pub annotations: BTreeMap<String, String>,
-    /// The detector.
-    pub detector: DetectorConfig,
+    /// The detector, validated, its defaults resolved.
+    pub detector: DetectorSpec,
     /// Receivers to notify.
     pub receivers: Vec<String>,
     /// Series limit per evaluation.

@@ -14,6 +14,7 @@ pub mod decision_log;
 pub mod error;
 pub mod receivers;
 pub mod serve;
+pub mod settings;
 pub mod silences;
 pub mod status;
 pub mod summary;

@@ -16,28 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Default of `[server] header_read_timeout`.
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default of `[server] max_connections`.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-
-/// Limits on the HTTP server's clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpLimits {
-    /// The longest a client may take to send a request's headers.
-    pub header_read_timeout: Duration,
-    /// Connections open at once.
-    pub max_connections: usize,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        Self {
-            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-        }
-    }
-}
+use crate::server::settings::HttpLimits;
 
 /// Serves `router` on `listener` until `shutdown`, then lets each connection finish the
 /// request in flight. Dropping the future (an abort at the shutdown deadline) drops every

@@ -62,6 +62,43 @@ impl ConfigErrors {
     }
 }
 
+/// A problem a component's validator found in the values it was given, before the
+/// configuration loader places it in its file: a plain message and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where the problem is.
+    pub place: Place,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+/// Where a [`Problem`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// The bytes of the file being validated it concerns (`None`: no one place).
+    Span(Option<Range<usize>>),
+    /// A line and column (1-based, 0 when unknown) of another file the configuration
+    /// names, such as a template.
+    File {
+        /// That file's path as shown in errors.
+        path: String,
+        /// 1-based line, 0 when unknown.
+        line: usize,
+        /// 1-based column, 0 when unknown.
+        column: usize,
+    },
+}
+
+impl Problem {
+    /// A problem about the bytes `span` of the file being validated.
+    pub fn at(span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+        Self {
+            place: Place::Span(span),
+            message: message.into(),
+        }
+    }
+}
+
 /// The text of one file, able to turn byte offsets into line:col positions.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -119,6 +156,22 @@ impl SourceFile {
             column,
             rule: rule.map(str::to_owned),
             message: message.into(),
+        }
+    }
+
+    /// A component's problem placed: at its span of this file, or where it says in
+    /// another file; `prefix` goes before its message (e.g. `receiver "hook": `).
+    pub fn place(&self, problem: Problem, prefix: &str) -> ConfigError {
+        let message = format!("{prefix}{}", problem.message);
+        match problem.place {
+            Place::Span(span) => self.error(span, None, message),
+            Place::File { path, line, column } => ConfigError {
+                file: path,
+                line,
+                column,
+                rule: None,
+                message,
+            },
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use driftwatch::server::serve::HttpLimits;
+use driftwatch::server::settings::HttpLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

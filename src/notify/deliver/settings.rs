@@ -1,8 +1,8 @@
 //! The validated settings of receivers and of delivery: what a sender is built from.
 //!
 //! They live beside the senders that use them, not in `config`, so `notify` does not
-//! import the module that parses `driftwatch.toml`; `config` builds these values from the
-//! file's sections and reports every problem with its place.
+//! import the module that parses `driftwatch.toml`; each kind's section is validated into
+//! them by its `build` (`*_section.rs`), and `config` places every problem in the file.
 
 use std::time::Duration;
 
