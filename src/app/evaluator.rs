@@ -13,8 +13,8 @@ use crate::engine::evaluate::{EvaluationOutcome, RuleRuntime};
 use crate::engine::source_health::SourceHealth;
 use crate::engine::{Alert, Transition};
 use crate::model::AlertState;
-use crate::notify::intake::{self, Destination, Intake};
-use crate::notify::policy::NotifyPolicy;
+use crate::notify::pipeline::intake::{self, Destination, Intake};
+use crate::notify::pipeline::policy::NotifyPolicy;
 use crate::rule::Rule;
 use crate::sources::{FetchRequest, Source, SourceError};
 use crate::store::{CommitBatch, Store};
@@ -55,7 +55,7 @@ impl RuleTask {
         for (fingerprint, group) in &self.runtime.groups {
             alerts.push(group.alert.clone());
             if keep_baselines {
-                baselines.insert(fingerprint.clone(), group.detector.snapshot());
+                baselines.insert(fingerprint.to_string(), group.detector.snapshot());
             }
         }
         let mut runtime = RuleRuntime::new(rule);
@@ -126,7 +126,7 @@ pub struct Evaluator {
     pub statuses: Arc<crate::server::status::RuleStatuses>,
     /// Active and scheduled silences (kept in step with the store by the API), shared
     /// with the group flusher.
-    pub silences: Arc<crate::notify::silence::SilenceSet>,
+    pub silences: Arc<crate::notify::mute::silence::SilenceSet>,
     /// Routing, inhibition, time intervals and flap control.
     pub policy: Arc<NotifyPolicy>,
     /// Wakes the group flusher when alert changes join groups or silences change.

@@ -18,13 +18,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::validated::{RuleSet, ServiceConfig, SourceConfig};
+use crate::config::validated::{ServiceConfig, SourceConfig};
 use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SOURCE_DOWN_RULE;
-use crate::notify::group_flusher::GroupFlusher;
-use crate::notify::intake::Intake;
-use crate::notify::sender::Sender;
+use crate::notify::deliver::sender::Sender;
+use crate::notify::pipeline::group_flusher::GroupFlusher;
+use crate::notify::pipeline::intake::Intake;
 use crate::notify::Dispatcher;
+use crate::rule::RuleSet;
 use crate::sources::prometheus_query::PrometheusSource;
 use crate::sources::scrape::ScrapeSource;
 use crate::sources::sql::SqlSource;
@@ -45,7 +46,7 @@ type StoredBaselines = HashMap<String, HashMap<String, serde_json::Value>>;
 struct StoredState {
     alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>>,
     baselines: StoredBaselines,
-    flaps: HashMap<String, HashMap<String, crate::model::flap::FlapRecord>>,
+    flaps: HashMap<String, HashMap<crate::types::Fingerprint, crate::model::flap::FlapRecord>>,
 }
 
 /// How often the rules directory is checked for changes.
@@ -153,7 +154,7 @@ fn build_all_sources(
 
 /// Builds the senders for every receiver.
 pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, Sender>> {
-    crate::notify::sender::build_senders(&config.receivers, &config.delivery.allow_private)
+    crate::notify::deliver::sender::build_senders(&config.receivers, &config.delivery.allow_private)
         .map_err(Error::Other)
 }
 
@@ -179,11 +180,11 @@ async fn adopt_ungrouped_alerts(
             // A firing alert a silence held back under the old scheme was never sent.
             if a.state != crate::model::AlertState::Firing
                 || a.muted
-                || grouped.contains(&a.fingerprint)
+                || grouped.contains(a.fingerprint.as_str())
             {
                 continue;
             }
-            let payload = crate::notify::payload::alert_payload(a, &annotations);
+            let payload = crate::notify::render::payload::alert_payload(a, &annotations);
             entries.extend(evaluator.policy.route(a, &payload, receivers));
         }
     }

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::evaluator::{Evaluator, RuleTask};
 use crate::app::scheduler;
-use crate::config::validated::{Rule, RuleSet};
 use crate::engine::evaluate::RuleRuntime;
+use crate::rule::{Rule, RuleSet};
 use crate::server::status::ReloadSummary;
 
 /// One running rule.

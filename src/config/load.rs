@@ -8,7 +8,7 @@ use crate::config::routing::{build_policy, PolicySections};
 use crate::config::service::ServiceConfigFile;
 use crate::config::sources::source_configs;
 use crate::config::validated::ServiceConfig;
-use crate::notify::settings::{DeliveryConfig, ReceiverConfig};
+use crate::notify::deliver::settings::{DeliveryConfig, ReceiverConfig};
 use crate::rule::toml_text::{read, toml_message, with_suggestion};
 use crate::rule::RuleContext;
 use crate::server::settings::HttpLimits;
@@ -177,7 +177,7 @@ fn notify_policy(
     raw: &ServiceConfigFile,
     file: &SourceFile,
     errors: &mut Vec<ConfigError>,
-) -> crate::notify::policy::NotifyPolicy {
+) -> crate::notify::pipeline::policy::NotifyPolicy {
     let no_resolved = raw
         .receivers
         .iter()

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::routing::{InhibitSection, RouteSection, TimeIntervalSection};
-use crate::notify::allowlist::AllowedDestination;
 use crate::notify::deliver::alertmanager_section::AlertmanagerSection;
+use crate::notify::deliver::allowlist::AllowedDestination;
 use crate::notify::deliver::email_section::EmailSection;
 use crate::notify::deliver::webhook_section::WebhookSection;
 use crate::server::settings::ServerSection;

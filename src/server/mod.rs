@@ -32,7 +32,7 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
-use crate::notify::silence::SilenceSet;
+use crate::notify::mute::silence::SilenceSet;
 use crate::rule::Rule;
 use crate::server::status::{ReloadStatus, RuleStatuses};
 use crate::store::Store;

@@ -13,8 +13,7 @@ use crate::sources::exposition::Format;
 use crate::sources::scrape_store::{IngestStats, ScrapeStore};
 use crate::sources::RuleQuery;
 
-pub use crate::sources::scrape_settings::ScrapeSettings;
-pub use crate::sources::scrape_store::DEFAULT_MAX_SERIES;
+use crate::sources::scrape_settings::ScrapeSettings;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
 use crate::telemetry::Metrics;
 
