@@ -3,9 +3,11 @@
 
 pub mod evaluator;
 pub mod examples;
+pub mod leases;
 pub mod reload;
 pub mod scheduler;
 pub mod supervisor;
+pub mod takeover;
 mod tasks;
 pub mod watchdog;
 
@@ -66,6 +68,8 @@ pub struct Running {
     pub reloader: Arc<Reloader>,
     shutdown: CancellationToken,
     tasks: NamedTasks,
+    /// An sqlite store's single-process lock, held until the service stops.
+    _process_lock: Option<crate::store::ProcessLock>,
 }
 
 impl Running {
@@ -203,6 +207,7 @@ async fn adopt_ungrouped_alerts(
 /// Starts the service: restores state, then runs rules, dispatcher and server.
 pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) -> Result<Running> {
     let metrics = Metrics::new();
+    let process_lock = crate::store::lock_single_process(&config.store_url)?;
     let store = Store::connect(&config.store_url).await?;
     let shutdown = CancellationToken::new();
     let wake = Arc::new(Notify::new());
@@ -227,10 +232,14 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         config.default_receivers.clone(),
     );
     evaluator.policy = Arc::new(config.notify_policy.clone());
+    if let Some(settings) = &config.leases {
+        evaluator.leases = Arc::new(leases::Leases::on(settings.clone()));
+    }
     let evaluator = Arc::new(evaluator);
 
     // Restore alert state and baselines so a restart neither re-notifies nor forgets.
     let stored = restore_state(&store, &evaluator, &config, &rules).await?;
+    start_lease_keeper(&mut tasks, &store, &evaluator, &rules, &shutdown).await;
 
     metrics.rules_loaded.set(rules.rules.len() as i64);
     let supervisor = start_rules(&evaluator, &rules, stored, &config, shutdown.clone()).await;
@@ -268,6 +277,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         reloader,
         shutdown,
         tasks,
+        _process_lock: process_lock,
     })
 }
 
@@ -353,6 +363,31 @@ async fn start_rules(
             .await;
     }
     supervisor
+}
+
+/// With leases on, takes this replica's share of the rule leases before the rules start
+/// (so a lone replica evaluates from its first tick), then keeps them in a task.
+async fn start_lease_keeper(
+    tasks: &mut NamedTasks,
+    store: &Store,
+    evaluator: &Arc<Evaluator>,
+    rules: &RuleSet,
+    shutdown: &CancellationToken,
+) {
+    if evaluator.leases.settings().is_none() {
+        return;
+    }
+    evaluator
+        .leases
+        .set_rules(rules.rules.iter().map(|r| r.name.clone()));
+    let keeper = leases::Keeper {
+        store: store.clone(),
+        leases: Arc::clone(&evaluator.leases),
+        clock: Arc::clone(&evaluator.clock),
+        metrics: evaluator.metrics.clone(),
+    };
+    keeper.round().await;
+    tasks.spawn("rule leases", keeper.run(shutdown.clone()));
 }
 
 /// Spawns the notification path's tasks: the group flusher, the dispatcher (woken by

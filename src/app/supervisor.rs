@@ -131,6 +131,9 @@ impl Supervisor {
             .statuses
             .retain(|name| wanted.contains_key(name));
         self.evaluator
+            .leases
+            .set_rules(rules.rules.iter().map(|r| r.name.clone()));
+        self.evaluator
             .metrics
             .rules_loaded
             .set(self.running.len() as i64);

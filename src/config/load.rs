@@ -58,6 +58,12 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         }
     };
 
+    let postgres = Dialect::from_url(&store_url) == Some(Dialect::Postgres);
+    let leases = raw.cluster.settings(postgres).unwrap_or_else(|p| {
+        errors.push(file.place(p, ""));
+        None
+    });
+
     let sources = source_configs(&raw, &file, &mut errors);
 
     let base = path.parent().unwrap_or(Path::new("."));
@@ -82,6 +88,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         api_token,
         http,
         store_url,
+        leases,
         rules_dir,
         sources,
         receivers,

@@ -20,6 +20,8 @@ pub struct ServiceConfig {
     pub http: crate::server::settings::HttpLimits,
     /// driftwatch's own database URL.
     pub store_url: String,
+    /// Rule leases, when replicas sharing the store divide the rules (`None`: off).
+    pub leases: Option<crate::store::LeaseSettings>,
     /// Directory holding the rule files.
     pub rules_dir: PathBuf,
     /// Sources by name.

@@ -148,6 +148,7 @@ fn demo_config(
         api_token: None,
         http: Default::default(),
         store_url: format!("sqlite://{}", store_db.display()),
+        leases: None,
         rules_dir: options.rules_dir.clone(),
         sources: Default::default(),
         receivers: Default::default(),

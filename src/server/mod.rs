@@ -12,6 +12,7 @@ pub mod auth;
 pub mod correlation;
 pub mod decision_log;
 pub mod error;
+pub mod leases;
 pub mod receivers;
 pub mod serve;
 pub mod settings;
@@ -107,6 +108,7 @@ pub fn router(state: ServerState) -> Router {
         )
         .route("/api/v1/notifications", get(correlation::notifications))
         .route("/api/v1/rules", get(api::rules))
+        .route("/api/v1/leases", get(leases::leases))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/summary", get(summary::summary))
         .route("/api/v1/receivers", get(receivers::receivers))

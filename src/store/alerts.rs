@@ -8,11 +8,13 @@ use sqlx::Row;
 use super::decisions::write_decisions;
 use super::flaps::write_flap_records;
 use super::groups::{write_group_entries, GroupEntry};
+use super::leases::{check_fence, Fence};
 use super::outbox::{insert_messages, NewMessage};
 use super::{Store, StoreError};
 use crate::engine::{Alert, Transition};
 use crate::model::decision::Decision;
 use crate::model::flap::FlapRecord;
+use crate::sources::dialect::Dialect;
 use crate::types::Fingerprint;
 
 /// Everything one evaluation writes, committed atomically.
@@ -40,6 +42,9 @@ pub struct CommitBatch {
     pub retired_rule: Option<String>,
     /// Commit time (unix ms).
     pub at_ms: i64,
+    /// The rule lease the commit must still hold (replicas sharing rules), checked in
+    /// its transaction.
+    pub fence: Option<Fence>,
     /// The evaluation that produced the batch, recorded on each history row.
     pub evaluation_id: Option<String>,
 }
@@ -183,6 +188,13 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
+        if let Some(fence) = &batch.fence {
+            let lock = match self.dialect {
+                Dialect::Sqlite => "",
+                Dialect::Postgres => " FOR UPDATE",
+            };
+            check_fence(&mut tx, fence, lock).await?;
+        }
         for alert in &batch.alerts {
             let body =
                 serde_json::to_string(alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -136,6 +136,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
         api_token: Some(Secret::new(API_TOKEN)),
         http: Default::default(),
         store_url: store_url.to_owned(),
+        leases: None,
         rules_dir: "rules".into(),
         sources: Default::default(),
         receivers: Default::default(),

@@ -21,6 +21,7 @@ mod flap_records;
 mod grouping;
 mod hardening;
 mod helpers;
+mod leases;
 mod live_day;
 mod module_graph;
 mod promql;
