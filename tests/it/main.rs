@@ -28,6 +28,7 @@ mod promql;
 mod properties;
 mod receiver_disable;
 mod reload_api;
+mod replicas_chaos;
 mod retry_after;
 mod rule_tests;
 mod scenarios_e2e;
