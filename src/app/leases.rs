@@ -4,7 +4,7 @@
 //! lifetime, and a commit made under a lease that has since moved is refused (fencing,
 //! checked by the store inside the commit's transaction).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
@@ -30,8 +30,9 @@ pub enum Gate {
 pub struct Leases {
     settings: Option<LeaseSettings>,
     held: Mutex<HashMap<String, i64>>,
-    /// The rules this replica runs (set at start and by each reload).
-    rules: Mutex<BTreeSet<String>>,
+    /// The rules this replica runs (set at start and by each reload), with the source
+    /// each reads.
+    rules: Mutex<BTreeMap<String, String>>,
 }
 
 impl Leases {
@@ -69,16 +70,31 @@ impl Leases {
         }
     }
 
-    /// The rules this replica runs, whose leases it competes for.
-    pub fn set_rules(&self, names: impl IntoIterator<Item = String>) {
-        *self.rules.lock().unwrap_or_else(PoisonError::into_inner) = names.into_iter().collect();
+    /// The rules this replica runs (name, source), whose leases it competes for.
+    pub fn set_rules(&self, rules: impl IntoIterator<Item = (String, String)>) {
+        *self.rules.lock().unwrap_or_else(PoisonError::into_inner) = rules.into_iter().collect();
     }
 
     fn rules(&self) -> BTreeSet<String> {
         self.rules
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Whether a rule this replica evaluates reads `source` (always, with leases off).
+    pub fn needs_source(&self, source: &str) -> bool {
+        if self.settings.is_none() {
+            return true;
+        }
+        let held = self.lock();
+        self.rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|(rule, s)| s == source && held.contains_key(rule))
     }
 
     /// Forgets a lease a commit found moved.
@@ -248,5 +264,26 @@ mod tests {
         );
         leases.lost("r");
         assert_eq!(leases.gate("r"), Gate::NotHeld);
+    }
+
+    #[test]
+    fn a_source_is_scraped_only_for_a_rule_held_here() {
+        assert!(Leases::off().needs_source("exporter"), "leases off: always");
+        let leases = Leases::on(LeaseSettings {
+            replica_id: "a".into(),
+            ttl: std::time::Duration::from_secs(15),
+        });
+        leases.set_rules([
+            ("p95".to_owned(), "exporter".to_owned()),
+            ("errors".to_owned(), "db".to_owned()),
+        ]);
+        assert!(!leases.needs_source("exporter"));
+        leases.lock().insert("errors".into(), 1);
+        assert!(
+            !leases.needs_source("exporter"),
+            "held rules read another source"
+        );
+        leases.lock().insert("p95".into(), 1);
+        assert!(leases.needs_source("exporter"));
     }
 }

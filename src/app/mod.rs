@@ -217,11 +217,18 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         scrapers,
     } = build_all_sources(&config, Arc::clone(&clock), Some(metrics.clone()))?;
     let mut tasks = NamedTasks::default();
-    // Scrapes start first, so the first evaluations and warm-ups find data.
+    let leases = Arc::new(match &config.leases {
+        Some(settings) => leases::Leases::on(settings.clone()),
+        None => leases::Leases::off(),
+    });
+    // Scrapes start first, so the first evaluations and warm-ups find data; replicas
+    // sharing rules scrape a source only while they evaluate a rule that reads it.
     for scraper in scrapers {
+        let name = scraper.name().to_owned();
+        let needs = Arc::clone(&leases);
         tasks.spawn(
-            format!("scrape {}", scraper.name()),
-            scraper.run(shutdown.clone()),
+            format!("scrape {name}"),
+            scraper.run_while_needed(shutdown.clone(), move || needs.needs_source(&name)),
         );
     }
     let mut evaluator = Evaluator::new(
@@ -232,9 +239,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         config.default_receivers.clone(),
     );
     evaluator.policy = Arc::new(config.notify_policy.clone());
-    if let Some(settings) = &config.leases {
-        evaluator.leases = Arc::new(leases::Leases::on(settings.clone()));
-    }
+    evaluator.leases = leases;
     let evaluator = Arc::new(evaluator);
 
     // Restore alert state and baselines so a restart neither re-notifies nor forgets.
@@ -377,9 +382,12 @@ async fn start_lease_keeper(
     if evaluator.leases.settings().is_none() {
         return;
     }
-    evaluator
-        .leases
-        .set_rules(rules.rules.iter().map(|r| r.name.clone()));
+    evaluator.leases.set_rules(
+        rules
+            .rules
+            .iter()
+            .map(|r| (r.name.clone(), r.source.clone())),
+    );
     let keeper = leases::Keeper {
         store: store.clone(),
         leases: Arc::clone(&evaluator.leases),

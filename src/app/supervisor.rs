@@ -130,9 +130,12 @@ impl Supervisor {
         self.evaluator
             .statuses
             .retain(|name| wanted.contains_key(name));
-        self.evaluator
-            .leases
-            .set_rules(rules.rules.iter().map(|r| r.name.clone()));
+        self.evaluator.leases.set_rules(
+            rules
+                .rules
+                .iter()
+                .map(|r| (r.name.clone(), r.source.clone())),
+        );
         self.evaluator
             .metrics
             .rules_loaded
