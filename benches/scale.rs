@@ -81,26 +81,36 @@ fn warm(n: usize, ticks: u64) -> (RuleRuntime, Vec<Arc<Labels>>, DateTime<Utc>, 
     (rt, labels, at, ticks)
 }
 
+/// Times one evaluation of the next scrape, the snapshot made outside the timing.
+fn bench_ticks(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    warm: (RuleRuntime, Vec<Arc<Labels>>, DateTime<Utc>, u64),
+) {
+    let (mut rt, labels, mut at, mut tick) = warm;
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            || {
+                tick += 1;
+                at += chrono::Duration::seconds(10);
+                (snapshot(&labels, at, tick), at)
+            },
+            |(obs, at)| {
+                rt.ingest(obs, at - chrono::Duration::seconds(10), at, true);
+                rt.evaluate(at).series
+            },
+            BatchSize::LargeInput,
+        )
+    });
+}
+
 fn evaluate(c: &mut Criterion) {
     let mut group = c.benchmark_group("scale");
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(15));
     for (name, n) in [("10k", 10_000), ("100k", 100_000)] {
-        let (mut rt, labels, mut at, mut tick) = warm(n, 40);
-        group.bench_function(format!("evaluate_{name}_series_zscore_7d"), |b| {
-            b.iter_batched(
-                || {
-                    tick += 1;
-                    at += chrono::Duration::seconds(10);
-                    (snapshot(&labels, at, tick), at)
-                },
-                |(obs, at)| {
-                    rt.ingest(obs, at - chrono::Duration::seconds(10), at, true);
-                    rt.evaluate(at).series
-                },
-                BatchSize::LargeInput,
-            )
-        });
+        let name = format!("evaluate_{name}_series_zscore_7d");
+        bench_ticks(&mut group, &name, warm(n, 40));
     }
     group.finish();
 }
@@ -115,7 +125,7 @@ fn resident_bytes() -> Option<u64> {
 
 fn one_million(c: &mut Criterion) {
     let before = resident_bytes().unwrap_or(0);
-    let (mut rt, labels, mut at, mut tick) = warm(1_000_000, 3);
+    let warmed = warm(1_000_000, 3);
     let after = resident_bytes().unwrap_or(0);
     eprintln!(
         "scale/1m: resident set grew {:.2} GiB for 1,000,000 series ({} bytes a series, labels and one scrape's snapshot included)",
@@ -125,20 +135,7 @@ fn one_million(c: &mut Criterion) {
     let mut group = c.benchmark_group("scale");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    group.bench_function("evaluate_1m_series_zscore_7d", |b| {
-        b.iter_batched(
-            || {
-                tick += 1;
-                at += chrono::Duration::seconds(10);
-                (snapshot(&labels, at, tick), at)
-            },
-            |(obs, at)| {
-                rt.ingest(obs, at - chrono::Duration::seconds(10), at, true);
-                rt.evaluate(at).series
-            },
-            BatchSize::LargeInput,
-        )
-    });
+    bench_ticks(&mut group, "evaluate_1m_series_zscore_7d", warmed);
     group.finish();
 }
 
