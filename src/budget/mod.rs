@@ -17,6 +17,7 @@ pub mod forecast;
 pub mod load;
 pub mod pace;
 pub mod period;
+pub mod replay;
 pub mod runtime;
 pub mod settings;
 pub mod shape;
