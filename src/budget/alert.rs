@@ -12,7 +12,7 @@ use crate::budget::settings::Budget;
 use crate::budget::status::BudgetStatus;
 use crate::engine::alert::Timing;
 use crate::engine::{Alert, Judgement, Transition};
-use crate::model::{Labels, Severity};
+use crate::model::{AlertState, Labels, Severity};
 
 /// The label that tells a budget's alerts apart.
 pub const KIND_LABEL: &str = "budget_alert";
@@ -70,7 +70,8 @@ impl BudgetAlerts {
         out
     }
 
-    /// Judges every kind for every status; returns the state changes.
+    /// Judges every kind for every status; returns the state changes. Alerts of a
+    /// label set the budget no longer has (it was edited) resolve and are dropped.
     pub fn apply(
         &mut self,
         budget: &Budget,
@@ -79,7 +80,7 @@ impl BudgetAlerts {
     ) -> Vec<Transition> {
         let rule = budget.alert_rule();
         let extra = budget.labels.clone().with("budget", budget.name.as_str());
-        let mut out = Vec::new();
+        let mut out = self.drop_other_label_sets(&budget.group_names(), now);
         for status in statuses {
             for (kind, severity, timing) in KINDS {
                 let group = status.group.clone().with(KIND_LABEL, kind);
@@ -95,6 +96,52 @@ impl BudgetAlerts {
         }
         out
     }
+}
+
+impl BudgetAlerts {
+    /// Resolves and forgets the alerts whose group is not made of `names` (what the
+    /// budget groups by now).
+    fn drop_other_label_sets(&mut self, names: &[String], now: DateTime<Utc>) -> Vec<Transition> {
+        let stale: Vec<String> = self
+            .alerts
+            .values()
+            .filter(|a| !same_names(&a.group, names))
+            .map(|a| a.fingerprint.clone())
+            .collect();
+        let mut out = Vec::new();
+        for fp in stale {
+            let Some(mut alert) = self.alerts.remove(&fp) else {
+                continue;
+            };
+            if alert.state != AlertState::Firing {
+                continue;
+            }
+            alert.state = AlertState::Resolved;
+            alert.resolved_at = Some(now);
+            alert.active_since = None;
+            alert.evaluated_at = now;
+            alert.reason = "the budget's label set changed".to_owned();
+            out.push(Transition {
+                alert,
+                from: AlertState::Firing,
+                at: now,
+            });
+        }
+        out
+    }
+}
+
+/// Whether `group`'s label names, besides the kind, are exactly `names`.
+pub fn same_names(group: &Labels, names: &[String]) -> bool {
+    let mut have: Vec<&str> = group
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| *k != KIND_LABEL)
+        .collect();
+    let mut want: Vec<&str> = names.iter().map(String::as_str).collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    have == want
 }
 
 /// The judgement of one kind of alert on one status.

@@ -15,6 +15,7 @@ use crate::budget::shape::{Shape, LEARN_SPAN};
 use crate::budget::spend::SpendLedger;
 use crate::budget::status::{judge, BudgetStatus};
 use crate::engine::{Alert, Transition};
+use crate::model::AlertState;
 use crate::sources::Observation;
 
 /// How far back every evaluation reads again, so late rows are counted.
@@ -137,23 +138,30 @@ impl BudgetRuntime {
                 s
             }
         };
-        let statuses = judge(&b, &self.ledger, &shape, now, &self.alerts.groups());
-        let transitions = self.alerts.apply(&b, &statuses, now);
-        let alerts = self
+        let names = b.group_names();
+        let known: Vec<_> = self
             .alerts
-            .alerts
-            .values()
-            .filter(|a| {
-                transitions
-                    .iter()
-                    .any(|t| t.alert.fingerprint == a.fingerprint)
-                    || matches!(
-                        a.state,
-                        crate::model::AlertState::Pending | crate::model::AlertState::Firing
-                    )
-            })
-            .cloned()
+            .groups()
+            .into_iter()
+            .filter(|g| crate::budget::alert::same_names(g, &names))
             .collect();
+        let statuses = judge(&b, &self.ledger, &shape, now, &known);
+        let transitions = self.alerts.apply(&b, &statuses, now);
+        // What changed (the alerts a changed label set dropped included), then every
+        // other pending or firing alert.
+        let mut alerts: Vec<Alert> = transitions.iter().map(|t| t.alert.clone()).collect();
+        alerts.extend(
+            self.alerts
+                .alerts
+                .values()
+                .filter(|a| {
+                    !transitions
+                        .iter()
+                        .any(|t| t.alert.fingerprint == a.fingerprint)
+                })
+                .filter(|a| matches!(a.state, AlertState::Pending | AlertState::Firing))
+                .cloned(),
+        );
         BudgetOutcome {
             statuses,
             transitions,
