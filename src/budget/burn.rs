@@ -60,7 +60,8 @@ pub struct Burn {
     pub breach: bool,
 }
 
-/// The burn of `group` in the windows ending at `now`.
+/// The burn of `group` in the windows ending at `now`: spend over what the even pace
+/// spends in each window (the weekly shape's pace, or the flat pace where that is higher).
 pub fn burn(
     windows: BurnWindows,
     ledger: &SpendLedger,
@@ -70,7 +71,11 @@ pub fn burn(
 ) -> Burn {
     let one = |d: Duration| {
         let spend = ledger.sum(Some(group), now - d, now);
-        let expected = pace.expected(now - d, now);
+        // The shape raises the pace where traffic is busy; it never lowers it below
+        // flat, so a quiet hour's one expensive call is not a burn of the budget.
+        let expected = pace
+            .expected(now - d, now)
+            .max(pace.flat_expected(now - d, now));
         let rate = if expected > 0.0 {
             spend / expected
         } else {

@@ -39,16 +39,22 @@ pub fn parse_budgets(
     let mut budgets = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for file in files {
-        if file.text.parse::<toml::Table>().is_err() {
+        let Ok(table) = file.text.parse::<toml::Table>() else {
             continue;
-        }
-        for (start, end) in budget_chunks(&file.text) {
+        };
+        for (i, (start, end)) in budget_chunks(&file.text).into_iter().enumerate() {
             let chunk = file.text.get(start..end).unwrap_or_default();
             let parsed = match toml::from_str::<BudgetChunk>(chunk) {
                 Ok(c) => c.budget,
                 Err(e) => {
                     let span = e.span().map(|s| s.start + start..s.end + start);
-                    let message = with_suggestion(&toml_message(&e, chunk));
+                    let name = table
+                        .get("budget")
+                        .and_then(|b| b.get(i))
+                        .and_then(|b| b.get("name"))
+                        .and_then(|n| n.as_str())
+                        .map_or(String::new(), |n| format!("budget {n:?}: "));
+                    let message = format!("{name}{}", with_suggestion(&toml_message(&e, chunk)));
                     errors.push(file.error(span, None, message));
                     continue;
                 }
@@ -58,8 +64,11 @@ pub fn parse_budgets(
                     Ok(b) => match seen.get(&b.name) {
                         Some(first) => errors.push(file.error(
                             Some(start..start),
-                            Some(&b.name),
-                            format!("duplicate budget name (first defined in {first})"),
+                            None,
+                            format!(
+                                "budget {:?}: duplicate budget name (first defined in {first})",
+                                b.name
+                            ),
                         )),
                         None => {
                             seen.insert(b.name.clone(), file.path.clone());
@@ -189,20 +198,26 @@ grop_by = ["model"]
                 .map(|e| format!("{}:{}:{} {}", e.file, e.line, e.column, e.message))
                 .collect();
         let all = lines.join("\n");
-        assert!(all.contains("b.toml:3:10 a budget counts spend"), "{all}");
         assert!(
-            all.contains("b.toml:4:10 `amount` must be a number above 0"),
+            all.contains("b.toml:3:10 budget \"a\": a budget counts spend"),
             "{all}"
         );
         assert!(
-            all.contains("b.toml:6:12 unknown time zone \"Mars/Olympus\""),
+            all.contains("b.toml:4:10 budget \"a\": `amount` must be a number above 0"),
             "{all}"
         );
         assert!(
-            all.contains("b.toml:12:10 unknown variant `fortnight`"),
+            all.contains("b.toml:6:12 budget \"a\": unknown time zone \"Mars/Olympus\""),
             "{all}"
         );
-        assert!(all.contains("b.toml:20:1 unknown field `grop_by`"), "{all}");
+        assert!(
+            all.contains("b.toml:12:10 budget \"b\": unknown variant `fortnight`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("b.toml:20:1 budget \"c\": unknown field `grop_by`"),
+            "{all}"
+        );
         assert!(all.contains("did you mean `group_by`"), "{all}");
         assert_eq!(e.0.len(), 5, "{all}");
     }

@@ -58,6 +58,14 @@ impl Pace {
         self.amount * self.mass(a, b) / self.total
     }
 
+    /// What a flat pace (the amount spread evenly over the period's hours) spends in
+    /// `(a, b]`.
+    pub fn flat_expected(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+        let hours = self.bounds.length().num_milliseconds() as f64 / 3_600_000.0;
+        let window = (b - a).num_milliseconds().max(0) as f64 / 3_600_000.0;
+        self.amount * window / hours.max(f64::MIN_POSITIVE)
+    }
+
     /// What the even pace has spent by `at` since the period began.
     pub fn expected_by(&self, at: DateTime<Utc>) -> f64 {
         self.expected(self.bounds.start, at.min(self.bounds.end))

@@ -182,12 +182,10 @@ pub fn validate_budget(
 ) -> Result<Budget, Vec<ConfigError>> {
     let name = cfg.name.get_ref().clone();
     let mut errors = Vec::new();
+    // `rule` of a ConfigError prints as "rule …": a budget names itself in the message.
     let mut err = |span: Range<usize>, msg: String| {
-        errors.push(file.error(
-            Some(span.start + offset..span.end + offset),
-            Some(&name),
-            msg,
-        ));
+        let msg = format!("budget {name:?}: {msg}");
+        errors.push(file.error(Some(span.start + offset..span.end + offset), None, msg));
     };
     if name.is_empty()
         || !name
@@ -297,59 +295,8 @@ fn budget_query(
 ) -> (Option<RuleQuery>, Unit) {
     let written = cfg.unit.as_ref().map(|u| (*u.get_ref(), u.span()));
     let (query, natural) = match (&cfg.metric, &cfg.query) {
-        (Some(m), None) => {
-            let spend = [
-                (CatalogMetric::LlmCost, Unit::Usd),
-                (CatalogMetric::WorkflowCost, Unit::Usd),
-                (CatalogMetric::LlmTokens, Unit::Tokens),
-                (CatalogMetric::LlmPromptTokens, Unit::Tokens),
-                (CatalogMetric::LlmCompletionTokens, Unit::Tokens),
-            ];
-            match spend.iter().find(|(c, _)| c.name() == m.get_ref()) {
-                Some((metric, unit)) => {
-                    let filter = Labels(cfg.filter.clone().into_iter().collect());
-                    let query = RuleQuery::Catalog {
-                        metric: *metric,
-                        filter,
-                    };
-                    (Some(query), Some(*unit))
-                }
-                None => {
-                    let names: Vec<&str> = spend.iter().map(|(c, _)| c.name()).collect();
-                    err(
-                        m.span(),
-                        format!(
-                            "a budget counts spend: expected `metric` one of {}, found {:?}",
-                            names.join(", "),
-                            m.get_ref()
-                        ),
-                    );
-                    (None, None)
-                }
-            }
-        }
-        (None, Some(q)) => {
-            if let Err(e) = crate::sources::sql_guard::check_read_only_query(q.get_ref()) {
-                err(q.span(), e);
-            }
-            let lower = q.get_ref().to_ascii_lowercase();
-            if !lower.contains("ts") || !lower.contains("value") {
-                err(
-                    q.span(),
-                    "query must return columns named `ts` and `value`".to_owned(),
-                );
-            }
-            if !cfg.filter.is_empty() {
-                err(
-                    q.span(),
-                    "`filter` applies to `metric`; put the condition in the query".to_owned(),
-                );
-            }
-            let query = RuleQuery::Sql {
-                sql: q.get_ref().clone(),
-            };
-            (Some(query), None)
-        }
+        (Some(m), None) => catalog_spend(cfg, m, err),
+        (None, Some(q)) => (sql_spend(cfg, q, err), None),
         (Some(m), Some(_)) => {
             err(
                 m.span(),
@@ -379,6 +326,70 @@ fn budget_query(
         (None, None) => Unit::Usd,
     };
     (query, unit)
+}
+
+/// A catalog spend metric with its filter, and the unit it counts.
+fn catalog_spend(
+    cfg: &BudgetConfig,
+    m: &Spanned<String>,
+    err: &mut impl FnMut(Range<usize>, String),
+) -> (Option<RuleQuery>, Option<Unit>) {
+    let spend = [
+        (CatalogMetric::LlmCost, Unit::Usd),
+        (CatalogMetric::WorkflowCost, Unit::Usd),
+        (CatalogMetric::LlmTokens, Unit::Tokens),
+        (CatalogMetric::LlmPromptTokens, Unit::Tokens),
+        (CatalogMetric::LlmCompletionTokens, Unit::Tokens),
+    ];
+    match spend.iter().find(|(c, _)| c.name() == m.get_ref()) {
+        Some((metric, unit)) => {
+            let filter = Labels(cfg.filter.clone().into_iter().collect());
+            let query = RuleQuery::Catalog {
+                metric: *metric,
+                filter,
+            };
+            (Some(query), Some(*unit))
+        }
+        None => {
+            let names: Vec<&str> = spend.iter().map(|(c, _)| c.name()).collect();
+            err(
+                m.span(),
+                format!(
+                    "a budget counts spend: expected `metric` one of {}, found {:?}",
+                    names.join(", "),
+                    m.get_ref()
+                ),
+            );
+            (None, None)
+        }
+    }
+}
+
+/// A custom SQL spend query (one row per spend: `ts`, `value`, label columns).
+fn sql_spend(
+    cfg: &BudgetConfig,
+    q: &Spanned<String>,
+    err: &mut impl FnMut(Range<usize>, String),
+) -> Option<RuleQuery> {
+    if let Err(e) = crate::sources::sql_guard::check_read_only_query(q.get_ref()) {
+        err(q.span(), e);
+    }
+    let lower = q.get_ref().to_ascii_lowercase();
+    if !lower.contains("ts") || !lower.contains("value") {
+        err(
+            q.span(),
+            "query must return columns named `ts` and `value`".to_owned(),
+        );
+    }
+    if !cfg.filter.is_empty() {
+        err(
+            q.span(),
+            "`filter` applies to `metric`; put the condition in the query".to_owned(),
+        );
+    }
+    Some(RuleQuery::Sql {
+        sql: q.get_ref().clone(),
+    })
 }
 
 /// `group_by` as label names, each one the metric has.

@@ -22,10 +22,13 @@ fn end_bucket(at: DateTime<Utc>) -> i64 {
     bucket(at) + 1
 }
 
-/// Spend per group (the budget's `group_by` labels) per minute.
+/// Spend per group (the budget's `group_by` labels) per minute, with hourly totals kept
+/// beside the minutes so a month's sums and hourly series cost hundreds of steps, not
+/// tens of thousands.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpendLedger {
     groups: HashMap<Labels, BTreeMap<i64, f64>>,
+    hours: HashMap<Labels, BTreeMap<i64, f64>>,
     /// The range the ledger holds: `(from, until]`.
     from: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
@@ -71,6 +74,24 @@ impl SpendLedger {
         }
         self.from = Some(self.from.map_or(after, |f| f.min(after)));
         self.until = Some(self.until.map_or(until, |u| u.max(until)));
+        self.rebuild_hours(lo.div_euclid(60), hi.div_euclid(60));
+    }
+
+    /// Recomputes the hourly totals of hours `first..=last` from the minutes.
+    fn rebuild_hours(&mut self, first: i64, last: i64) {
+        for (group, minutes) in &self.groups {
+            let hours = self.hours.entry(group.clone()).or_default();
+            for h in first..=last {
+                let total: f64 = minutes.range(h * 60..(h + 1) * 60).map(|(_, v)| v).sum();
+                if minutes.range(h * 60..(h + 1) * 60).next().is_some() {
+                    hours.insert(h, total);
+                } else {
+                    hours.remove(&h);
+                }
+            }
+        }
+        self.hours
+            .retain(|g, h| !h.is_empty() && self.groups.contains_key(g));
     }
 
     /// Forgets spend at or before `before`.
@@ -80,6 +101,10 @@ impl SpendLedger {
             *buckets = buckets.split_off(&cut);
         }
         self.groups.retain(|_, b| !b.is_empty());
+        for hours in self.hours.values_mut() {
+            *hours = hours.split_off(&cut.div_euclid(60));
+        }
+        self.rebuild_hours(cut.div_euclid(60), cut.div_euclid(60));
         self.from = self.from.map(|f| f.max(before));
     }
 
@@ -104,10 +129,23 @@ impl SpendLedger {
         if lo >= hi {
             return 0.0;
         }
-        let one = |b: &BTreeMap<i64, f64>| b.range(lo..hi).map(|(_, v)| v).sum::<f64>();
+        // Whole hours from the hourly totals, the minutes at either end from the minutes.
+        let (h_lo, h_hi) = ((lo + 59).div_euclid(60), hi.div_euclid(60));
+        let empty = BTreeMap::new();
+        let one = |g: &Labels| {
+            let minutes = self.groups.get(g).unwrap_or(&empty);
+            let m = |a: i64, b: i64| minutes.range(a..b).map(|(_, v)| v).sum::<f64>();
+            if h_lo >= h_hi {
+                return m(lo, hi);
+            }
+            let hours = self.hours.get(g).unwrap_or(&empty);
+            m(lo, h_lo * 60)
+                + hours.range(h_lo..h_hi).map(|(_, v)| v).sum::<f64>()
+                + m(h_hi * 60, hi)
+        };
         match group {
-            Some(g) => self.groups.get(g).map_or(0.0, one),
-            None => self.groups.values().map(one).sum(),
+            Some(g) => one(g),
+            None => self.groups.keys().map(one).sum(),
         }
     }
 
@@ -116,6 +154,21 @@ impl SpendLedger {
     pub fn hourly(&self, group: Option<&Labels>, start: DateTime<Utc>, hours: usize) -> Vec<f64> {
         let mut out = vec![0.0; hours];
         let base = end_bucket(start);
+        if base.rem_euclid(60) == 0 {
+            let (h0, empty) = (base.div_euclid(60), BTreeMap::new());
+            let mut add = |b: &BTreeMap<i64, f64>| {
+                for (h, v) in b.range(h0..h0 + hours as i64) {
+                    if let Some(slot) = out.get_mut((h - h0) as usize) {
+                        *slot += v;
+                    }
+                }
+            };
+            match group {
+                Some(g) => add(self.hours.get(g).unwrap_or(&empty)),
+                None => self.hours.values().for_each(add),
+            }
+            return out;
+        }
         let hi = base + hours as i64 * 60;
         let mut add = |b: &BTreeMap<i64, f64>| {
             for (k, v) in b.range(base..hi) {

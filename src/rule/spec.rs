@@ -20,7 +20,7 @@ pub struct RuleFileConfig {
     /// The file's `[[budget]]` tables, read and validated by `budget::load`; the rules'
     /// loader only lets them be.
     #[serde(default)]
-    #[schemars(skip)]
+    #[schemars(with = "Vec<serde_json::Value>")]
     pub budget: Vec<toml::Value>,
 }
 

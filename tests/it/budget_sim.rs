@@ -22,12 +22,24 @@ use rand::SeedableRng;
 
 use crate::helpers::{Backend, TestDb};
 
-/// `days` of normal simulated traffic from `start` (no incidents).
+/// `days` of normal simulated traffic from `start` (no incidents), the new model
+/// rolled out from mid-period as the generator does.
 pub fn normal_runs(seed: u64, start: DateTime<Utc>, days: i64) -> Vec<Run> {
+    runs_with_rollout(seed, start, days, start + chrono::Duration::days(days / 2))
+}
+
+/// `days` of normal simulated traffic from `start`, the new model rolled out (over two
+/// days) from `rollout`.
+pub fn runs_with_rollout(
+    seed: u64,
+    start: DateTime<Utc>,
+    days: i64,
+    rollout: DateTime<Utc>,
+) -> Vec<Run> {
     let end = start + chrono::Duration::days(days);
     let mut rng = StdRng::seed_from_u64(substream(seed, 0));
     let rollout = NewModelRollout {
-        from: start + chrono::Duration::days(days / 2),
+        from: rollout,
         ramp: chrono::Duration::days(2),
     };
     arrivals(&mut rng, start, end, rollout)
@@ -41,7 +53,7 @@ pub fn normal_runs(seed: u64, start: DateTime<Utc>, days: i64) -> Vec<Run> {
 }
 
 /// Every call's (finish time, cost) as the writer records it.
-fn calls(runs: &[Run]) -> Vec<(DateTime<Utc>, f64)> {
+pub fn calls(runs: &[Run]) -> Vec<(DateTime<Utc>, f64)> {
     let mut out = Vec::new();
     for step in runs.iter().flat_map(|r| &r.steps) {
         let mut at = step.started_at;

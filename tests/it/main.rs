@@ -6,6 +6,8 @@ mod alerts_e2e;
 mod backtest_e2e;
 mod backtest_running;
 mod baseline_e2e;
+mod budget_cli;
+mod budget_figures;
 mod budget_service;
 mod budget_sim;
 mod check_cli;
