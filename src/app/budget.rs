@@ -161,12 +161,18 @@ impl Budgets {
         results
     }
 
-    /// Runs until shutdown: sleeps until the next budget is due, judges it.
+    /// Runs until shutdown: sleeps until the next budget is due, judges it. Without
+    /// budgets it waits for a reload only, and does not sleep on the clock (a test that
+    /// counts the tasks asleep on a manual clock counts the rules').
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         loop {
-            let now = self.evaluator.clock.now();
             let next = self.slots.lock().await.values().map(|s| s.next_at).min();
-            let wake = next.unwrap_or(now + chrono::Duration::hours(1));
+            let Some(wake) = next else {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = self.changed.notified() => continue,
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.changed.notified() => continue,
