@@ -201,3 +201,46 @@ async fn budget_alerts_on_sqlite() {
 async fn budget_alerts_on_postgres() {
     budget_alerts_take_the_alert_path_and_survive_restart_and_edits(Backend::Postgres).await;
 }
+
+/// A reload reads the budgets from the rules directory with the rules: an edited amount
+/// is running after it, and a broken budget keeps the previous budgets running and names
+/// its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_swaps_budgets_and_a_broken_budget_keeps_the_old_ones() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("budgets.toml");
+    let text = |amount: &str| {
+        format!("[[budget]]\nname = \"monthly\"\nmetric = \"llm.cost\"\namount = {amount}\nperiod = \"month\"\n")
+    };
+    std::fs::write(&file, text("100")).unwrap();
+    let mut config = service_config(&db.url, &db.store_url(), &receiver);
+    config.rules_dir = dir.path().to_owned();
+    let running = driftwatch::app::start(config, rules(""), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let amounts = |b: Vec<Arc<Budget>>| b.iter().map(|b| b.amount).collect::<Vec<_>>();
+    assert_eq!(amounts(running.budgets.budgets().await), vec![100.0]);
+
+    std::fs::write(&file, text("250")).unwrap();
+    let status = running.reloader.reload("test").await;
+    assert!(status.success, "{:?}", status.errors);
+    assert_eq!(amounts(running.budgets.budgets().await), vec![250.0]);
+
+    std::fs::write(&file, text("-1")).unwrap();
+    let status = running.reloader.reload("test").await;
+    assert!(!status.success);
+    let error = serde_json::to_string(&status.errors).unwrap();
+    assert!(
+        error.contains("budgets.toml") && error.contains("`amount` must be a number above 0"),
+        "{error}"
+    );
+    assert_eq!(
+        amounts(running.budgets.budgets().await),
+        vec![250.0],
+        "the old budget keeps running"
+    );
+    running.stop(Duration::from_secs(5)).await;
+    db.drop_db().await;
+}
