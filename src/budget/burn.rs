@@ -70,7 +70,8 @@ pub fn burn(
     now: DateTime<Utc>,
 ) -> Burn {
     let one = |d: Duration| {
-        let spend = ledger.sum(Some(group), now - d, now);
+        // `+ 0.0`: an empty float sum is -0.0, which would print as "-0.0×".
+        let spend = ledger.sum(Some(group), now - d, now) + 0.0;
         // The shape raises the pace where traffic is busy; it never lowers it below
         // flat, so a quiet hour's one expensive call is not a burn of the budget.
         let expected = pace
