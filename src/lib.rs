@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod backtest;
+pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -1,6 +1,7 @@
 //! Wiring: builds the store, sources, evaluator, dispatcher and HTTP server from the
 //! validated configuration, starts their tasks, and stops them on shutdown.
 
+pub mod budget;
 pub mod evaluator;
 pub mod examples;
 pub mod leases;
@@ -66,6 +67,8 @@ pub struct Running {
     pub evaluator: Arc<Evaluator>,
     /// Reloads the rules (SIGHUP, API, directory changes).
     pub reloader: Arc<Reloader>,
+    /// The budgets' task state (for tests that drive or look at it).
+    pub budgets: Arc<budget::Budgets>,
     shutdown: CancellationToken,
     tasks: NamedTasks,
     /// An sqlite store's single-process lock, held until the service stops.
@@ -204,8 +207,20 @@ async fn adopt_ungrouped_alerts(
     Ok(())
 }
 
-/// Starts the service: restores state, then runs rules, dispatcher and server.
+/// Starts the service: restores state, then runs rules, budgets (read from the rules
+/// directory), dispatcher and server.
 pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) -> Result<Running> {
+    let budgets = crate::budget::load_budgets(&config.rules_dir, &config.rule_context())?;
+    start_with_budgets(config, rules, budgets, clock).await
+}
+
+/// [`start`] with the budgets given instead of read from the rules directory.
+pub async fn start_with_budgets(
+    config: ServiceConfig,
+    rules: RuleSet,
+    budgets: Vec<Arc<crate::budget::Budget>>,
+    clock: SharedClock,
+) -> Result<Running> {
     let metrics = Metrics::new();
     let process_lock = crate::store::lock_single_process(&config.store_url)?;
     let store = Store::connect(&config.store_url).await?;
@@ -243,18 +258,25 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
     let evaluator = Arc::new(evaluator);
 
     // Restore alert state and baselines so a restart neither re-notifies nor forgets.
-    let stored = restore_state(&store, &evaluator, &config, &rules).await?;
+    let mut stored = restore_state(&store, &evaluator, &config, &rules).await?;
+    let budgets = Arc::new(
+        budget::Budgets::restore(Arc::clone(&evaluator), &budgets, &mut stored.alerts_by_rule)
+            .await,
+    );
+    tasks.spawn("budgets", Arc::clone(&budgets).run(shutdown.clone()));
     start_lease_keeper(&mut tasks, &store, &evaluator, &rules, &shutdown).await;
 
     metrics.rules_loaded.set(rules.rules.len() as i64);
     let supervisor = start_rules(&evaluator, &rules, stored, &config, shutdown.clone()).await;
-    let reloader = Arc::new(Reloader::new(
+    let mut reloader = Reloader::new(
         config.rules_dir.clone(),
         config.rule_context(),
         supervisor,
         metrics.clone(),
         Arc::clone(&clock),
-    ));
+    );
+    reloader.budgets = Some(Arc::clone(&budgets));
+    let reloader = Arc::new(reloader);
     tasks.spawn(
         "rules directory watch",
         reload::watch_rules_dir(Arc::clone(&reloader), RULES_WATCH_EVERY, shutdown.clone()),
@@ -270,6 +292,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         &evaluator,
         &reloader,
         sql_sources,
+        Arc::clone(&budgets.statuses),
         &shutdown,
     )
     .await?;
@@ -280,6 +303,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         store,
         evaluator,
         reloader,
+        budgets,
         shutdown,
         tasks,
         _process_lock: process_lock,
@@ -453,6 +477,7 @@ async fn serve_http(
     evaluator: &Evaluator,
     reloader: &Arc<Reloader>,
     sql_sources: HashMap<String, Arc<SqlSource>>,
+    budgets: Arc<crate::budget::BudgetStatuses>,
     shutdown: &CancellationToken,
 ) -> Result<SocketAddr> {
     let clock = &evaluator.clock;
@@ -478,6 +503,7 @@ async fn serve_http(
         sql_sources: Arc::new(sql_sources),
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
         receivers: Arc::new(config.receivers.keys().cloned().collect()),
+        budgets,
     });
     tasks.spawn(
         "HTTP server",

@@ -23,6 +23,8 @@ pub struct Reloader {
     status: Mutex<ReloadStatus>,
     metrics: Metrics,
     clock: SharedClock,
+    /// The budgets, reloaded with the rules from the same files (None: no budget task).
+    pub budgets: Option<Arc<crate::app::budget::Budgets>>,
 }
 
 impl Reloader {
@@ -53,6 +55,7 @@ impl Reloader {
             status: Mutex::new(status),
             metrics,
             clock,
+            budgets: None,
         }
     }
 
@@ -62,9 +65,23 @@ impl Reloader {
     pub async fn reload(&self, trigger: &str) -> ReloadStatus {
         let mut supervisor = self.supervisor.lock().await;
         let at = self.clock.now();
-        let status = match load_rules(&self.rules_dir, &self.ctx) {
-            Ok(rules) => {
+        let loaded = match (
+            load_rules(&self.rules_dir, &self.ctx),
+            crate::budget::load_budgets(&self.rules_dir, &self.ctx),
+        ) {
+            (Ok(rules), Ok(budgets)) => Ok((rules, budgets)),
+            (Err(mut a), Err(b)) => {
+                a.0.extend(b.0);
+                Err(a)
+            }
+            (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        };
+        let status = match loaded {
+            Ok((rules, budgets)) => {
                 let summary = supervisor.apply(&rules).await;
+                if let Some(running) = &self.budgets {
+                    running.apply(&budgets).await;
+                }
                 *self.current.lock().expect("rules lock") = supervisor.rules();
                 self.metrics.config_last_reload_successful.set(1);
                 tracing::info!(

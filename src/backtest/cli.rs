@@ -113,8 +113,16 @@ pub async fn run_backtest(options: BacktestOptions) -> Result<String> {
             render_comparison(&c)
         });
     }
-    let rules = rules_in(&options.rules_dir, &options.config, options.rule.as_deref())?;
+    let budgets = crate::budget::load_budgets(&options.rules_dir, &options.config.rule_context())?;
+    let only = options.rule.as_deref();
+    let rules = match only {
+        Some(name) if budgets.iter().any(|b| b.name == name) => RuleSet::default(),
+        _ => rules_in(&options.rules_dir, &options.config, only)?,
+    };
     let report = run_one(&options, &rules, options.plot.is_some()).await?;
+    let sources = crate::app::build_sources(&options.config)?;
+    let budget_replays =
+        super::budgets::replay_budgets(&budgets, &sources, only, options.from, options.to).await?;
     let (scores, detection) = match &options.incidents {
         Some(path) => score_file(path, &report, &rules)?,
         None => (None, None),
@@ -123,7 +131,8 @@ pub async fn run_backtest(options: BacktestOptions) -> Result<String> {
         plot_busiest(&report, path)?;
     }
     Ok(if options.json {
-        let mut json = serde_json::json!({ "report": report, "scores": scores });
+        let mut json =
+            serde_json::json!({ "report": report, "scores": scores, "budgets": budget_replays });
         if let Some(d) = &detection {
             json["detection"] = serde_json::json!(d);
         }
@@ -133,6 +142,7 @@ pub async fn run_backtest(options: BacktestOptions) -> Result<String> {
         if let Some(d) = &detection {
             text.push_str(&render_detection(d));
         }
+        text.push_str(&super::budgets::render_budgets(&budget_replays, &budgets));
         text
     })
 }

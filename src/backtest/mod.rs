@@ -1,6 +1,7 @@
 //! Backtests: replay rules over a source's history, exactly as the live engine would
 //! have evaluated them, without sending anything; then report what would have fired.
 
+pub mod budgets;
 pub mod cli;
 pub mod compare;
 pub mod detection;

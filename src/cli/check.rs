@@ -1,10 +1,11 @@
-//! `driftwatch check`: validate the configuration and every rule file.
+//! `driftwatch check`: validate the configuration and every rule file (rules and budgets).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use driftwatch::budget::load_budgets;
 use driftwatch::rule::load_rules;
 
 use super::{load_service_or_print, print_errors};
@@ -25,12 +26,22 @@ pub fn run(args: CheckArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let dir = args.rules_dir.unwrap_or_else(|| service.rules_dir.clone());
-    match load_rules(&dir, &service.rule_context()) {
-        Ok(rules) => {
+    let ctx = service.rule_context();
+    let loaded = match (load_rules(&dir, &ctx), load_budgets(&dir, &ctx)) {
+        (Ok(rules), Ok(budgets)) => Ok((rules, budgets)),
+        (Err(mut a), Err(b)) => {
+            a.0.extend(b.0);
+            Err(a)
+        }
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+    };
+    match loaded {
+        Ok((rules, budgets)) => {
             println!(
-                "ok: {} and {} rule(s) in {}",
+                "ok: {} and {} rule(s), {} budget(s) in {}",
                 args.config.display(),
                 rules.rules.len(),
+                budgets.len(),
                 dir.display()
             );
             ExitCode::SUCCESS

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use driftwatch::types::ConfigErrors;
 
 pub mod backtest;
+pub mod budget;
 pub mod check;
 pub mod demo;
 pub mod explain;
@@ -32,8 +33,8 @@ pub mod test;
     after_help = "Start with `driftwatch demo` to see alerts reach a webhook within a minute.\n\
                   As a service: `driftwatch check -c driftwatch.toml && driftwatch run -c driftwatch.toml`.\n\
                   HTTP: /metrics, /healthz, /readyz, /api/v1/alerts, /api/v1/rules, /api/v1/status,\n\
-                  /api/v1/summary, /api/v1/deadletters, /api/v1/receivers, /api/v1/silences,\n\
-                  /api/v1/alerts/FINGERPRINT/log; with the\n\
+                  /api/v1/summary, /api/v1/budgets, /api/v1/deadletters, /api/v1/receivers,\n\
+                  /api/v1/silences, /api/v1/alerts/FINGERPRINT/log, /api/v1/leases; with the\n\
                   bearer token: POST /-/reload, POST /api/v1/receivers/NAME/enable, POST /api/v1/silences,\n\
                   DELETE /api/v1/silences/ID. `driftwatch help <command>` for details."
 )]
@@ -75,6 +76,9 @@ pub enum Command {
     /// Replay rules over a source's history, as the live engine would have, sending
     /// nothing; report every alert that would have fired.
     Backtest(backtest::BacktestArgs),
+    /// LLM spend budgets (`[[budget]]` in the rule files): `budget status` prints each
+    /// budget's spend, even pace, burn rates and period-end forecast.
+    Budget(budget::BudgetArgs),
     /// Write a labelled month of simulated CMBAgent traffic (runs, steps, LLM calls, costs)
     /// to SQLite or PostgreSQL, with one incident of every kind injected, and a labels
     /// file for `backtest --incidents`. The same seed writes the same rows.
@@ -97,6 +101,7 @@ impl Command {
             Command::Silence(args) => silence::run(args).await,
             Command::Template(args) => template::run(args),
             Command::Backtest(args) => backtest::run(args).await,
+            Command::Budget(args) => budget::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Demo(args) => demo::run(args).await,
         }

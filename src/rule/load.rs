@@ -85,10 +85,15 @@ fn parse_rule_chunks(file: &SourceFile, errors: &mut Vec<ConfigError>) -> Vec<(u
         .map(|a| a.len())
         .unwrap_or(0);
     let mut starts = Vec::new();
+    // Where each rule's text ends: the next rule, or a `[[budget]]` table (budget::load).
+    let mut ends = Vec::new();
     let mut offset = 0;
     for line in file.text.split_inclusive('\n') {
         let t = line.trim();
         let header = t.split('#').next().unwrap_or("").trim().replace(' ', "");
+        if header == "[[rule]]" || header == "[[budget]]" {
+            ends.push(offset);
+        }
         if header == "[[rule]]" {
             starts.push(offset);
         }
@@ -108,7 +113,11 @@ fn parse_rule_chunks(file: &SourceFile, errors: &mut Vec<ConfigError>) -> Vec<(u
         return out;
     }
     for (i, start) in starts.iter().enumerate() {
-        let end = starts.get(i + 1).copied().unwrap_or(file.text.len());
+        let end = ends
+            .iter()
+            .copied()
+            .find(|e| e > start)
+            .unwrap_or(file.text.len());
         let chunk = &file.text[*start..end];
         match toml::from_str::<RuleFileConfig>(chunk) {
             Ok(mut f) if f.rule.len() == 1 => out.push((*start, f.rule.remove(0))),

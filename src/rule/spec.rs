@@ -17,6 +17,11 @@ pub struct RuleFileConfig {
     /// The rules in the file, in order.
     #[serde(default)]
     pub rule: Vec<RuleConfig>,
+    /// The file's `[[budget]]` tables, read and validated by `budget::load`; the rules'
+    /// loader only lets them be.
+    #[serde(default)]
+    #[schemars(with = "Vec<serde_json::Value>")]
+    pub budget: Vec<toml::Value>,
 }
 
 /// One rule exactly as written; validated into [`crate::rule::Rule`].

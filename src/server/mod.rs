@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod budgets;
 pub mod correlation;
 pub mod decision_log;
 pub mod error;
@@ -67,6 +68,8 @@ pub struct ServerState {
     pub api_token: auth::ApiToken,
     /// The configured receivers' names.
     pub receivers: Arc<Vec<String>>,
+    /// Every budget's latest status, as the budgets' task records it.
+    pub budgets: Arc<crate::budget::BudgetStatuses>,
 }
 
 /// The running rules as the API reaches them. The service's reloader implements it; the
@@ -111,6 +114,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/api/v1/leases", get(leases::leases))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/summary", get(summary::summary))
+        .route("/api/v1/budgets", get(budgets::budgets))
         .route("/api/v1/receivers", get(receivers::receivers))
         .route("/api/v1/deadletters", get(receivers::dead_letters))
         .route("/api/v1/silences", get(silences::list))

@@ -1,0 +1,268 @@
+//! The budgets' task: reads each budget's spend from its source on its schedule, judges
+//! it with the pure [`BudgetRuntime`], and commits its alert changes with their group
+//! entries in one store transaction, the same path a rule evaluation takes, so budget
+//! alerts are routed, grouped, silenced, templated and delivered like any other.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::evaluator::Evaluator;
+use crate::budget::settings::alert_rule;
+use crate::budget::{Budget, BudgetRuntime, BudgetStatuses, SavedState};
+use crate::engine::Alert;
+use crate::notify::render::payload::alert_payload;
+use crate::sources::FetchRequest;
+use crate::store::CommitBatch;
+
+/// One budget's runtime, when it is next due, and a commit the store refused.
+struct Slot {
+    runtime: BudgetRuntime,
+    next_at: DateTime<Utc>,
+    pending: Option<CommitBatch>,
+}
+
+/// How one budget evaluation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BudgetResult {
+    /// Judged and committed; the number of group entries written.
+    Ok(usize),
+    /// The source failed; nothing changed.
+    SourceError(String),
+    /// The store refused the commit; it is retried first next time.
+    StoreError(String),
+}
+
+/// Every configured budget, judged on its schedule.
+pub struct Budgets {
+    evaluator: Arc<Evaluator>,
+    /// The latest status of every budget, for the API.
+    pub statuses: Arc<BudgetStatuses>,
+    slots: Mutex<BTreeMap<String, Slot>>,
+    changed: Notify,
+}
+
+impl Budgets {
+    /// The budgets' task state, resumed from the alerts the store held for them (taken
+    /// out of `alerts_by_rule`, so they are not retired as a removed rule's) and their
+    /// saved state.
+    pub async fn restore(
+        evaluator: Arc<Evaluator>,
+        budgets: &[Arc<Budget>],
+        alerts_by_rule: &mut HashMap<String, Vec<Alert>>,
+    ) -> Self {
+        let saved: HashMap<String, serde_json::Value> = match evaluator.store.budget_states().await
+        {
+            Ok(s) => s.into_iter().collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the budgets' saved state; shapes are learnt again");
+                HashMap::new()
+            }
+        };
+        let now = evaluator.clock.now();
+        let mut slots = BTreeMap::new();
+        for b in budgets {
+            let mut runtime = BudgetRuntime::new(Arc::clone(b));
+            let state = saved
+                .get(&b.name)
+                .and_then(|v| serde_json::from_value::<SavedState>(v.clone()).ok());
+            runtime.restore(
+                alerts_by_rule.remove(&b.alert_rule()).unwrap_or_default(),
+                state,
+            );
+            let slot = Slot {
+                runtime,
+                next_at: now,
+                pending: None,
+            };
+            slots.insert(b.name.clone(), slot);
+        }
+        Self {
+            evaluator,
+            statuses: Arc::default(),
+            slots: Mutex::new(slots),
+            changed: Notify::new(),
+        }
+    }
+
+    /// The budgets running now.
+    pub async fn budgets(&self) -> Vec<Arc<Budget>> {
+        self.slots
+            .lock()
+            .await
+            .values()
+            .map(|s| Arc::clone(&s.runtime.budget))
+            .collect()
+    }
+
+    /// Swaps in reloaded budgets: a new one starts, an edited one keeps its alerts and
+    /// reads its spend again (so it is re-judged on the spend so far), a removed one's
+    /// firing alerts resolve and its stored alerts and state are deleted.
+    pub async fn apply(&self, budgets: &[Arc<Budget>]) {
+        let mut slots = self.slots.lock().await;
+        let now = self.evaluator.clock.now();
+        let mut next = BTreeMap::new();
+        for b in budgets {
+            let slot = match slots.remove(&b.name) {
+                Some(s) if *s.runtime.budget == **b => s,
+                Some(s) => Slot {
+                    runtime: s.runtime.edited(Arc::clone(b)),
+                    next_at: now,
+                    pending: s.pending,
+                },
+                None => Slot {
+                    runtime: BudgetRuntime::new(Arc::clone(b)),
+                    next_at: now,
+                    pending: None,
+                },
+            };
+            next.insert(b.name.clone(), slot);
+        }
+        for (name, old) in std::mem::replace(&mut *slots, next) {
+            let b = &old.runtime.budget;
+            let alerts = old.runtime.alerts.alerts.into_values().collect();
+            self.evaluator
+                .retire(
+                    &alert_rule(&name),
+                    alerts,
+                    &b.receivers,
+                    &b.annotations,
+                    old.pending,
+                )
+                .await;
+            if let Err(e) = self.evaluator.store.delete_budget_state(&name).await {
+                tracing::error!(budget = %name, error = %e, "could not delete a removed budget's state");
+            }
+        }
+        self.statuses
+            .retain(&slots.keys().cloned().collect::<Vec<_>>());
+        self.changed.notify_one();
+    }
+
+    /// Judges every budget due at `now` (all of them when `all`).
+    pub async fn tick_due(&self, now: DateTime<Utc>, all: bool) -> BTreeMap<String, BudgetResult> {
+        let mut slots = self.slots.lock().await;
+        let mut results = BTreeMap::new();
+        for (name, slot) in slots.iter_mut().filter(|(_, s)| all || s.next_at <= now) {
+            let result = self.tick(slot, now).await;
+            slot.next_at = now
+                + chrono::Duration::from_std(slot.runtime.budget.every)
+                    .unwrap_or(chrono::Duration::minutes(1));
+            self.evaluator
+                .metrics
+                .evaluations
+                .with_label_values(&[&alert_rule(name), result_label(&result)])
+                .inc();
+            results.insert(name.clone(), result);
+        }
+        results
+    }
+
+    /// Runs until shutdown: sleeps until the next budget is due, judges it. Without
+    /// budgets it waits for a reload only, and does not sleep on the clock (a test that
+    /// counts the tasks asleep on a manual clock counts the rules').
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            let next = self.slots.lock().await.values().map(|s| s.next_at).min();
+            let Some(wake) = next else {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = self.changed.notified() => continue,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.changed.notified() => continue,
+                _ = self.evaluator.clock.sleep_until(wake) => {}
+            }
+            self.tick_due(self.evaluator.clock.now(), false).await;
+        }
+    }
+
+    /// Reads, judges and commits one budget.
+    async fn tick(&self, slot: &mut Slot, now: DateTime<Utc>) -> BudgetResult {
+        let ev = &self.evaluator;
+        if let Some(batch) = slot.pending.take() {
+            if let Err(e) = ev.store.commit(&batch).await {
+                slot.pending = Some(batch);
+                return BudgetResult::StoreError(e.to_string());
+            }
+        }
+        let budget = Arc::clone(&slot.runtime.budget);
+        let Some(source) = ev.sources.get(&budget.source) else {
+            return BudgetResult::SourceError(format!("no source named {:?}", budget.source));
+        };
+        let (after, until) = slot.runtime.fetch_range(now);
+        let request = FetchRequest {
+            query: &budget.query,
+            after,
+            until,
+        };
+        let rows = match source.fetch(request).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(budget = %budget.name, error = %e, "budget source read failed; its alerts are held");
+                return BudgetResult::SourceError(e.to_string());
+            }
+        };
+        slot.runtime.ingest(after, until, &rows);
+        let outcome = slot.runtime.evaluate(now);
+        let mut batch = CommitBatch {
+            at_ms: now.timestamp_millis(),
+            evaluation_id: Some(uuid::Uuid::now_v7().to_string()),
+            ..Default::default()
+        };
+        for t in outcome.transitions.iter().filter(|t| t.notifies()) {
+            tracing::info!(budget = %budget.name, fingerprint = %t.alert.fingerprint, from = %t.from, to = %t.alert.state, summary = %t.alert.summary, "budget alert state changed");
+            let mut payload = alert_payload(&t.alert, &budget.annotations);
+            payload.evaluation_id = batch.evaluation_id.clone();
+            batch
+                .group_entries
+                .extend(ev.policy.route(&t.alert, &payload, &budget.receivers));
+        }
+        batch.alerts = outcome.alerts;
+        batch.transitions = outcome.transitions;
+        let entries = batch.group_entries.len();
+        self.statuses.record(&budget.name, outcome.statuses);
+        if let Some(saved) = outcome.saved {
+            self.save(&budget.name, &saved, now).await;
+        }
+        if let Err(e) = ev.store.commit(&batch).await {
+            tracing::error!(budget = %budget.name, error = %e, "store refused the budget commit; holding it");
+            slot.pending = Some(batch);
+            return BudgetResult::StoreError(e.to_string());
+        }
+        if entries > 0 {
+            ev.groups_wake.notify_one();
+        }
+        BudgetResult::Ok(entries)
+    }
+
+    async fn save(&self, name: &str, saved: &SavedState, now: DateTime<Utc>) {
+        let value = match serde_json::to_value(saved) {
+            Ok(v) => v,
+            Err(e) => {
+                return tracing::error!(budget = %name, error = %e, "could not encode the budget's state")
+            }
+        };
+        if let Err(e) = self
+            .evaluator
+            .store
+            .save_budget_state(name, &value, now.timestamp_millis())
+            .await
+        {
+            tracing::error!(budget = %name, error = %e, "could not save the budget's state");
+        }
+    }
+}
+
+fn result_label(r: &BudgetResult) -> &'static str {
+    match r {
+        BudgetResult::Ok(_) => "ok",
+        BudgetResult::SourceError(_) => "source_error",
+        BudgetResult::StoreError(_) => "store_error",
+    }
+}
