@@ -14,7 +14,7 @@ use crate::app::evaluator::Evaluator;
 use crate::budget::settings::alert_rule;
 use crate::budget::{Budget, BudgetRuntime, BudgetStatuses, SavedState};
 use crate::engine::Alert;
-use crate::notify::render::payload::alert_payload;
+use crate::notify::pipeline::intake::{self, Destination};
 use crate::sources::FetchRequest;
 use crate::store::CommitBatch;
 
@@ -217,11 +217,13 @@ impl Budgets {
         };
         for t in outcome.transitions.iter().filter(|t| t.notifies()) {
             tracing::info!(budget = %budget.name, fingerprint = %t.alert.fingerprint, from = %t.from, to = %t.alert.state, summary = %t.alert.summary, "budget alert state changed");
-            let mut payload = alert_payload(&t.alert, &budget.annotations);
-            payload.evaluation_id = batch.evaluation_id.clone();
-            batch
-                .group_entries
-                .extend(ev.policy.route(&t.alert, &payload, &budget.receivers));
+            let to = Destination {
+                receivers: &budget.receivers,
+                annotations: &budget.annotations,
+                evaluation_id: batch.evaluation_id.as_deref(),
+            };
+            let entries = intake::route(&ev.policy, &t.alert, to, None);
+            batch.group_entries.extend(entries);
         }
         batch.alerts = outcome.alerts;
         batch.transitions = outcome.transitions;
