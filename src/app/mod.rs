@@ -434,6 +434,10 @@ async fn serve_http(
         sql_sources: Arc::new(sql_sources),
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
         receivers: Arc::new(config.receivers.keys().cloned().collect()),
+        console: Arc::new(crate::server::console::Console::new(
+            config.console_read,
+            evaluator.sources.clone(),
+        )),
     });
     tasks.spawn(
         "HTTP server",

@@ -2,6 +2,7 @@
 //! outbox. The only module that speaks SQL to it. SQLite by default, PostgreSQL by URL.
 
 mod alerts;
+mod console;
 mod correlation;
 mod dead_letters;
 mod decisions;

@@ -1,0 +1,44 @@
+//! What the web console keeps in the store: the key its session cookies are signed
+//! with (shared by every replica), and re-sending one dead letter.
+
+use rand::RngCore;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+impl Store {
+    /// The console's signing key: read, or made now (32 random bytes, hex) if no replica
+    /// has made it yet. Two replicas racing both read the one row that won.
+    pub async fn console_key(&self, now_ms: i64) -> Result<String, StoreError> {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        sqlx::query(
+            "INSERT INTO console_key (id, secret, created_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(fresh)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT secret FROM console_key WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("secret")?)
+    }
+
+    /// Puts one dead letter back in the outbox, due at `now_ms` with its attempts reset;
+    /// false when `id` is no dead letter.
+    pub async fn requeue_dead_letter(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'pending', attempts = 0, due_at = $1, \
+             claimed_until = NULL WHERE id = $2 AND status = 'dead'",
+        )
+        .bind(now_ms)
+        .bind(id.to_owned())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done > 0)
+    }
+}
