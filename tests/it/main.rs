@@ -7,6 +7,7 @@ mod backtest_e2e;
 mod backtest_running;
 mod baseline_e2e;
 mod check_cli;
+mod console;
 mod correlation;
 mod crash;
 mod custom_query;

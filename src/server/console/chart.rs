@@ -25,7 +25,12 @@ pub fn draw(points: &[(DateTime<Utc>, f64)], threshold: Option<f64>) -> Result<S
         return Err("no samples in the last 24 hours".into());
     };
     let x0 = first.0.timestamp() as f64;
-    let x1 = (last.0.timestamp() as f64).max(x0 + 1.0);
+    // A lone sample gets a minute either side, so it is not drawn on the frame.
+    let (x0, x1) = if last.0 > first.0 {
+        (x0, last.0.timestamp() as f64)
+    } else {
+        (x0 - 60.0, x0 + 60.0)
+    };
     let values = points.iter().map(|p| p.1).chain(threshold);
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
         (l.min(v), h.max(v))
@@ -64,6 +69,13 @@ pub fn draw(points: &[(DateTime<Utc>, f64)], threshold: Option<f64>) -> Result<S
                 &BLUE,
             ))
             .map_err(|x| e(&x))?;
+        if points.len() <= 200 {
+            // Few samples (a rule over runs): each is a dot, so a lone one shows.
+            let dots = points
+                .iter()
+                .map(|p| Circle::new((x(&p.0), p.1), 3, BLUE.filled()));
+            chart.draw_series(dots).map_err(|x| e(&x))?;
+        }
         root.present().map_err(|x| e(&x))?;
     }
     Ok(svg)
@@ -150,5 +162,7 @@ mod tests {
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(svg.contains("<polyline"), "the series is a line: {svg}");
         assert!(draw(&[], Some(1.0)).is_err());
+        let lone = draw(&points[..1], None).unwrap();
+        assert!(lone.contains("<circle"), "a lone sample is a dot: {lone}");
     }
 }
