@@ -384,6 +384,9 @@ async fn the_console_in_a_real_browser_lists_silences_and_escapes() {
     silence_through_the_form(&browser, &base, &fp).await;
     let id = text_of(&browser, "#created-silence").await;
     assert!(!id.is_empty());
+    browser.goto(&format!("{base}/ui")).await.unwrap();
+    let listed = text_of(&browser, "main").await;
+    assert!(listed.contains(&format!("silenced by {id}")), "{listed}");
 
     // Its decision log says so, and the group's next notification leaves it out.
     let silenced = format!("silenced by {id}");
@@ -434,4 +437,53 @@ async fn the_console_in_a_real_browser_lists_silences_and_escapes() {
     drop(driver);
     running.stop(Duration::from_secs(5)).await;
     db.drop_db().await;
+}
+
+/// What the console keeps in the store, on SQLite and PostgreSQL: two replicas read one
+/// signing key, and one dead letter goes back to the outbox, due now, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_console_key_and_a_dead_letter_is_sent_again() {
+    use driftwatch::store::{DeliveryResult, NewMessage, Store};
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend).await;
+        let (one, two) = (
+            Store::connect(&db.store_url()).await.unwrap(),
+            Store::connect(&db.store_url()).await.unwrap(),
+        );
+        let key = one.console_key(1).await.unwrap();
+        assert_eq!(key.len(), 64, "{backend:?}");
+        assert_eq!(two.console_key(2).await.unwrap(), key, "{backend:?}");
+
+        let now = chrono::Utc::now().timestamp_millis();
+        let message = NewMessage {
+            id: "msg_console_dead".to_owned(),
+            receiver: "hook".to_owned(),
+            fingerprint: "00000000000000aa".to_owned(),
+            event: "firing".to_owned(),
+            payload: "{}".to_owned(),
+            created_at_ms: now,
+            evaluation_ids: Vec::new(),
+        };
+        one.enqueue(std::slice::from_ref(&message)).await.unwrap();
+        assert_eq!(one.claim_due(now, 10, 60_000).await.unwrap().len(), 1);
+        let dead = DeliveryResult::Dead {
+            id: message.id.clone(),
+            error: "410 Gone".to_owned(),
+        };
+        one.record_results(now, &[dead]).await.unwrap();
+        assert_eq!(one.dead_letters(None, 10).await.unwrap().len(), 1);
+        assert!(!two.requeue_dead_letter("msg_other", now).await.unwrap());
+        assert!(two.requeue_dead_letter(&message.id, now).await.unwrap());
+        assert!(one.dead_letters(None, 10).await.unwrap().is_empty());
+        let due = one.claim_due(now, 10, 60_000).await.unwrap();
+        assert_eq!(due.len(), 1, "{backend:?}: due again");
+        assert!(
+            !two.requeue_dead_letter(&message.id, now).await.unwrap(),
+            "only a dead letter is requeued"
+        );
+        for store in [one, two] {
+            store.close().await;
+        }
+        db.drop_db().await;
+    }
 }

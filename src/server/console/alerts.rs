@@ -44,6 +44,7 @@ struct Row<'a> {
     labels: Vec<(&'a str, &'a str)>,
     summary: &'a str,
     since: String,
+    silenced_by: Option<String>,
 }
 
 /// Alerts of one rule on the page.
@@ -74,7 +75,7 @@ fn listed(a: &Alert, f: &AlertFilter, label: Option<(&str, &str)>, now: DateTime
         && label.is_none_or(|(k, v)| a.labels.get(k) == Some(v))
 }
 
-fn row(a: &Alert) -> Row<'_> {
+fn row<'a>(a: &'a Alert, silenced_by: &dyn Fn(&Alert) -> Option<String>) -> Row<'a> {
     let since = match a.state {
         AlertState::Resolved => a.resolved_at,
         AlertState::Firing => a.fired_at.or(a.active_since),
@@ -94,14 +95,17 @@ fn row(a: &Alert) -> Row<'_> {
         since: since
             .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
             .unwrap_or_default(),
+        silenced_by: silenced_by(a),
     }
 }
 
-/// Renders the alerts page for `alerts` as `filter` selects, at `now`.
+/// Renders the alerts page for `alerts` as `filter` selects, at `now`; `silenced_by`
+/// names the silence muting a listed alert, if one does.
 pub fn render_alerts(
     alerts: &[Alert],
     filter: &AlertFilter,
     now: DateTime<Utc>,
+    silenced_by: &dyn Fn(&Alert) -> Option<String>,
     viewer: &Viewer,
 ) -> Result<String, PageError> {
     let label = match filter.label.trim() {
@@ -123,10 +127,10 @@ pub fn render_alerts(
     let mut groups: Vec<Group> = Vec::new();
     for a in shown.iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE) {
         match groups.last_mut() {
-            Some(g) if g.rule == a.rule => g.alerts.push(row(a)),
+            Some(g) if g.rule == a.rule => g.alerts.push(row(a, silenced_by)),
             _ => groups.push(Group {
                 rule: &a.rule,
-                alerts: vec![row(a)],
+                alerts: vec![row(a, silenced_by)],
             }),
         }
     }
@@ -160,5 +164,7 @@ pub async fn page(
         .load_alerts()
         .await
         .map_err(|e| PageError::internal(format!("cannot read alerts: {e}")))?;
-    render_alerts(&alerts, &filter, state.clock.now(), &viewer).map(Html)
+    let now = state.clock.now();
+    let silenced_by = |a: &Alert| state.silences.muting(&a.labels, now);
+    render_alerts(&alerts, &filter, now, &silenced_by, &viewer).map(Html)
 }
