@@ -182,6 +182,15 @@ mod tests {
     }
 
     #[test]
+    fn console_read_is_open_or_token() {
+        let token: ServerSection = toml::from_str("console_read = \"token\"\n").unwrap();
+        assert_eq!(token.console_read, ConsoleRead::Token);
+        assert_eq!(ServerSection::default().console_read, ConsoleRead::Open);
+        let bad = toml::from_str::<ServerSection>("console_read = \"closed\"\n").unwrap_err();
+        assert!(bad.to_string().contains("open"), "{bad}");
+    }
+
+    #[test]
     fn an_empty_section_has_the_defaults() {
         let section = ServerSection::default();
         assert_eq!(section.listen().unwrap(), "127.0.0.1:9187");

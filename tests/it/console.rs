@@ -440,9 +440,11 @@ async fn the_console_in_a_real_browser_lists_silences_and_escapes() {
 }
 
 /// What the console keeps in the store, on SQLite and PostgreSQL: two replicas read one
-/// signing key, and one dead letter goes back to the outbox, due now, once.
+/// signing key, and one dead letter goes back to the outbox, due now, once. Then, with
+/// `console_read = "token"`, reading needs the login.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replicas_share_the_console_key_and_a_dead_letter_is_sent_again() {
+async fn replicas_share_the_console_key_a_dead_letter_is_sent_again_and_reading_can_need_the_login()
+{
     use driftwatch::store::{DeliveryResult, NewMessage, Store};
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let db = TestDb::new(backend).await;
@@ -486,4 +488,59 @@ async fn replicas_share_the_console_key_and_a_dead_letter_is_sent_again() {
         }
         db.drop_db().await;
     }
+    reading_needs_the_login_when_the_setting_says_so().await;
+}
+
+/// With `[server] console_read = "token"`, a page sends a reader without a session to
+/// the login form, and answers once logged in.
+async fn reading_needs_the_login_when_the_setting_says_so() {
+    use driftwatch::server::settings::ConsoleRead;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let mut config = config(&db, &receiver);
+    config.console_read = ConsoleRead::Token;
+    let running = start(config, rules(SLOW_BY_MODE)).await;
+    let base = format!("http://{}", running.addr);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let refused = http.get(format!("{base}/ui/rules")).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 303);
+    assert_eq!(refused.headers()["location"], "/ui/login");
+    let login = http
+        .post(format!("{base}/ui/login"))
+        .form(&[("token", API_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let read = http
+        .get(format!("{base}/ui/rules"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status().as_u16(), 200);
+    let csp = read.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(read.text().await.unwrap().contains("workflow_slow"));
+    let forged = format!("{}0", session);
+    let refused = http
+        .get(format!("{base}/ui/rules"))
+        .header("cookie", forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status().as_u16(),
+        303,
+        "a tampered cookie is no session"
+    );
+    running.stop(Duration::from_secs(5)).await;
 }
