@@ -159,9 +159,14 @@ pub async fn page(
     Reader(viewer): Reader,
     Query(filter): Query<AlertFilter>,
 ) -> Result<Html<String>, PageError> {
+    let listed = [
+        AlertState::Firing,
+        AlertState::Pending,
+        AlertState::Resolved,
+    ];
     let alerts = state
         .store
-        .load_alerts()
+        .alerts_in_states(&listed)
         .await
         .map_err(|e| PageError::internal(format!("cannot read alerts: {e}")))?;
     let now = state.clock.now();

@@ -64,15 +64,11 @@ fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
 }
 
 async fn current_alerts(state: &ServerState) -> Result<Vec<Alert>, PageError> {
-    let all = state
+    state
         .store
-        .load_alerts()
+        .alerts_in_states(&[AlertState::Firing, AlertState::Pending])
         .await
-        .map_err(|e| PageError::internal(format!("cannot read alerts: {e}")))?;
-    Ok(all
-        .into_iter()
-        .filter(|a| matches!(a.state, AlertState::Firing | AlertState::Pending))
-        .collect())
+        .map_err(|e| PageError::internal(format!("cannot read alerts: {e}")))
 }
 
 /// Renders the form with its preview and `error`, answering `status`.
