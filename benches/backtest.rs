@@ -10,11 +10,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use driftwatch::backtest::backtest;
-use driftwatch::config::{parse_rules, RuleContext, SourceFile};
 use driftwatch::model::{Labels, Sample};
+use driftwatch::rule::{parse_rules, RuleContext};
 use driftwatch::sources::async_trait_free::BoxFuture;
 use driftwatch::sources::RuleQuery;
 use driftwatch::sources::{FetchRequest, Observation, Source, SourceError};
+use driftwatch::types::SourceFile;
 
 const SERIES: usize = 1_000;
 

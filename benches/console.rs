@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
-use driftwatch::config::{parse_rules, RuleContext, SourceFile};
 use driftwatch::engine::Alert;
 use driftwatch::model::{AlertState, Labels, Severity};
+use driftwatch::rule::{parse_rules, RuleContext};
 use driftwatch::server::console::alerts::{render_alerts, AlertFilter};
 use driftwatch::server::console::rules::{render_rules, row};
 use driftwatch::server::console::session::Viewer;
 use driftwatch::server::status::{ReloadStatus, RuleStatus};
 use driftwatch::store::{CommitBatch, Store};
+use driftwatch::types::SourceFile;
 
 const ALERTS: usize = 10_000;
 const RULES: usize = 100;

@@ -15,13 +15,15 @@ use std::time::Duration;
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use driftwatch::clock::SystemClock;
-use driftwatch::config::{parse_rules, RuleContext, SourceFile};
 use driftwatch::engine::evaluate::RuleRuntime;
+use driftwatch::rule::{parse_rules, RuleContext};
 use driftwatch::sources::exposition::{Format, Reader};
-use driftwatch::sources::scrape::{ScrapeSettings, ScrapeSource};
+use driftwatch::sources::scrape::ScrapeSource;
+use driftwatch::sources::scrape_settings::ScrapeSettings;
 use driftwatch::sources::scrape_store::ScrapeStore;
 use driftwatch::sources::SourceKind;
 use driftwatch::sources::{FetchRequest, Source};
+use driftwatch::types::SourceFile;
 
 const SERIES: usize = 100_000;
 
@@ -132,7 +134,7 @@ fn scrape_and_evaluate_100k_series(c: &mut Criterion) {
             timeout: Duration::from_secs(10),
             max_bytes: 64 << 20,
             retention: Duration::from_secs(60),
-            max_series: driftwatch::sources::scrape::DEFAULT_MAX_SERIES,
+            max_series: driftwatch::sources::scrape_store::DEFAULT_MAX_SERIES,
         },
         Arc::new(SystemClock),
         None,

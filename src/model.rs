@@ -14,6 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::types::Fingerprint;
+
 /// A sorted set of label name/value pairs; sorted so that equal sets compare and hash equal.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -212,7 +214,7 @@ impl fmt::Display for AlertState {
 
 /// A stable identity for one (rule, label set): the same inputs give the same
 /// fingerprint on every machine and after every restart.
-pub fn fingerprint(rule: &str, labels: &Labels) -> String {
+pub fn fingerprint(rule: &str, labels: &Labels) -> Fingerprint {
     let mut hasher = Sha256::new();
     hasher.update(rule.as_bytes());
     for (k, v) in labels.iter() {
@@ -223,7 +225,9 @@ pub fn fingerprint(rule: &str, labels: &Labels) -> String {
         hasher.update(v.as_bytes());
     }
     let digest = hasher.finalize();
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    Fingerprint::from_digest(&first)
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use crate::engine::evaluate::{EvaluationOutcome, RuleRuntime};
 use crate::engine::source_health::SourceHealth;
 use crate::engine::{Alert, Transition};
 use crate::model::AlertState;
-use crate::notify::intake::{self, Destination, Intake};
-use crate::notify::policy::NotifyPolicy;
+use crate::notify::pipeline::intake::{self, Destination, Intake};
+use crate::notify::pipeline::policy::NotifyPolicy;
 use crate::rule::Rule;
 use crate::sources::{FetchRequest, Source, SourceError};
 use crate::store::{CommitBatch, Store};
@@ -29,6 +29,8 @@ pub struct RuleTask {
     /// A batch the store refused; written before anything else next time, so a store
     /// outage delays notifications instead of losing them.
     pub(crate) pending: Option<CommitBatch>,
+    /// The rule lease token its state was resumed under (replicas sharing rules).
+    pub(crate) lease_token: Option<i64>,
 }
 
 impl RuleTask {
@@ -43,6 +45,7 @@ impl RuleTask {
             runtime,
             intake,
             pending: None,
+            lease_token: None,
         }
     }
 
@@ -55,13 +58,14 @@ impl RuleTask {
         for (fingerprint, group) in &self.runtime.groups {
             alerts.push(group.alert.clone());
             if keep_baselines {
-                baselines.insert(fingerprint.clone(), group.detector.snapshot());
+                baselines.insert(fingerprint.to_string(), group.detector.snapshot());
             }
         }
         let mut runtime = RuleRuntime::new(rule);
         runtime.restore(alerts, baselines);
         let mut task = RuleTask::resumed(runtime, self.intake);
         task.pending = self.pending;
+        task.lease_token = self.lease_token;
         task
     }
 }
@@ -83,14 +87,20 @@ pub enum EvalResult {
     /// The evaluation panicked (a bug): the rule's task restarts it after a backoff,
     /// from the alert states and baselines it had.
     Panicked(String),
+    /// Not evaluated: another replica holds the rule's lease.
+    NotHeld,
+    /// Evaluated, but the commit was refused: the rule's lease had moved to another
+    /// replica meanwhile (fencing); nothing of it was written.
+    Fenced(String),
 }
 
 impl EvalResult {
     /// The error message, when the evaluation failed.
     pub fn error(&self) -> Option<&str> {
         match self {
-            EvalResult::Ok { .. } => None,
-            EvalResult::SourceDown(e)
+            EvalResult::Ok { .. } | EvalResult::NotHeld => None,
+            EvalResult::Fenced(e)
+            | EvalResult::SourceDown(e)
             | EvalResult::QueryError(e)
             | EvalResult::StoreError(e)
             | EvalResult::Panicked(e) => Some(e),
@@ -104,6 +114,8 @@ impl EvalResult {
             EvalResult::QueryError(_) => "query_error",
             EvalResult::StoreError(_) => "store_error",
             EvalResult::Panicked(_) => "panic",
+            EvalResult::NotHeld => "not_held",
+            EvalResult::Fenced(_) => "fenced",
         }
     }
 }
@@ -126,11 +138,13 @@ pub struct Evaluator {
     pub statuses: Arc<crate::server::status::RuleStatuses>,
     /// Active and scheduled silences (kept in step with the store by the API), shared
     /// with the group flusher.
-    pub silences: Arc<crate::notify::silence::SilenceSet>,
+    pub silences: Arc<crate::notify::mute::silence::SilenceSet>,
     /// Routing, inhibition, time intervals and flap control.
     pub policy: Arc<NotifyPolicy>,
     /// Wakes the group flusher when alert changes join groups or silences change.
     pub groups_wake: Arc<Notify>,
+    /// The rule leases this replica holds (off unless replicas share rules).
+    pub leases: Arc<crate::app::leases::Leases>,
     /// Alert counts by rule and state, for the `driftwatch_alerts` gauge.
     counts: Mutex<HashMap<String, [i64; 4]>>,
 }
@@ -155,6 +169,7 @@ impl Evaluator {
             silences: Default::default(),
             policy: Default::default(),
             groups_wake: Arc::new(Notify::new()),
+            leases: Default::default(),
             counts: Mutex::new(HashMap::new()),
         }
     }
@@ -222,6 +237,12 @@ impl Evaluator {
 
     /// Evaluates one rule once, as of the scheduled instant `at`.
     pub async fn tick(&self, task: &mut RuleTask, at: chrono::DateTime<chrono::Utc>) -> EvalResult {
+        // Not held here: another replica evaluates it, and nothing is counted.
+        let fence = match crate::app::takeover::gate(self, task).await {
+            Ok(fence) => fence,
+            Err(EvalResult::NotHeld) => return EvalResult::NotHeld,
+            Err(refused) => return refused,
+        };
         let rule = Arc::clone(&task.runtime.rule);
         // One id links this evaluation's log lines, the alert changes it commits and
         // every delivery of the notifications they cause.
@@ -229,8 +250,10 @@ impl Evaluator {
         let span =
             tracing::info_span!("evaluation", rule = %rule.name, evaluation_id = %evaluation_id);
         let started = Instant::now();
-        let evaluation =
-            std::panic::AssertUnwindSafe(self.tick_inner(task, at, evaluation_id).instrument(span));
+        let evaluation = std::panic::AssertUnwindSafe(
+            self.tick_inner(task, at, evaluation_id, fence)
+                .instrument(span),
+        );
         let result = match futures::FutureExt::catch_unwind(evaluation).await {
             Ok(result) => result,
             Err(panic) => {
@@ -273,6 +296,7 @@ impl Evaluator {
         task: &mut RuleTask,
         now: chrono::DateTime<chrono::Utc>,
         evaluation_id: String,
+        fence: Option<crate::store::Fence>,
     ) -> EvalResult {
         if let Err(held) = self.commit_held(task).await {
             return held;
@@ -298,6 +322,7 @@ impl Evaluator {
         let mut batch = CommitBatch {
             at_ms: now.timestamp_millis(),
             evaluation_id: Some(evaluation_id),
+            fence,
             ..Default::default()
         };
         let result = match fetched {
@@ -349,6 +374,9 @@ impl Evaluator {
         };
         let messages = batch.group_entries.len();
         if let Err(e) = self.store.commit(&batch).await {
+            if let Some(fenced) = self.fenced(task, &e) {
+                return fenced;
+            }
             tracing::error!(error = %e, "store refused the evaluation commit; holding it");
             task.pending = Some(batch);
             return EvalResult::StoreError(e.to_string());
@@ -364,6 +392,9 @@ impl Evaluator {
     async fn commit_held(&self, task: &mut RuleTask) -> Result<(), EvalResult> {
         if let Some(batch) = task.pending.take() {
             if let Err(e) = self.store.commit(&batch).await {
+                if let Some(fenced) = self.fenced(task, &e) {
+                    return Err(fenced);
+                }
                 tracing::error!(error = %e, "store still refuses the held commit");
                 task.pending = Some(batch);
                 return Err(EvalResult::StoreError(e.to_string()));
@@ -373,6 +404,21 @@ impl Evaluator {
             }
         }
         Ok(())
+    }
+
+    /// A commit refused because the rule's lease moved: the batch is dropped (the new
+    /// holder evaluates from what was committed), the lease forgotten, and the task's
+    /// state marked stale so a later takeover resumes from the store.
+    fn fenced(&self, task: &mut RuleTask, error: &crate::store::StoreError) -> Option<EvalResult> {
+        let crate::store::StoreError::Fenced(why) = error else {
+            return None;
+        };
+        let rule = &task.runtime.rule.name;
+        tracing::warn!(rule = %rule, reason = %why, "commit refused: the rule's lease moved to another replica");
+        self.metrics.fenced_commits.with_label_values(&[rule]).inc();
+        self.leases.lost(rule);
+        task.lease_token = None;
+        Some(EvalResult::Fenced(why.clone()))
     }
 
     /// The rule's series count, and the series its limit dropped.

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::alert::Example;
 use crate::engine::evaluate::EvaluationOutcome;
 use crate::engine::evaluate::RuleRuntime;
+use crate::model::payload::Example;
 use crate::model::AlertState;
 use crate::rule::Rule;
 use crate::sources::{FetchRequest, Observation, Source};

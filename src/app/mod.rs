@@ -3,9 +3,11 @@
 
 pub mod evaluator;
 pub mod examples;
+pub mod leases;
 pub mod reload;
 pub mod scheduler;
 pub mod supervisor;
+pub mod takeover;
 mod tasks;
 pub mod watchdog;
 
@@ -18,13 +20,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::validated::{RuleSet, ServiceConfig, SourceConfig};
+use crate::config::validated::{ServiceConfig, SourceConfig};
 use crate::engine::evaluate::RuleRuntime;
 use crate::engine::source_health::SOURCE_DOWN_RULE;
-use crate::notify::group_flusher::GroupFlusher;
-use crate::notify::intake::Intake;
-use crate::notify::sender::Sender;
+use crate::notify::deliver::sender::Sender;
+use crate::notify::pipeline::group_flusher::GroupFlusher;
+use crate::notify::pipeline::intake::Intake;
 use crate::notify::Dispatcher;
+use crate::rule::RuleSet;
 use crate::sources::prometheus_query::PrometheusSource;
 use crate::sources::scrape::ScrapeSource;
 use crate::sources::sql::SqlSource;
@@ -45,7 +48,7 @@ type StoredBaselines = HashMap<String, HashMap<String, serde_json::Value>>;
 struct StoredState {
     alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>>,
     baselines: StoredBaselines,
-    flaps: HashMap<String, HashMap<String, crate::model::flap::FlapRecord>>,
+    flaps: HashMap<String, HashMap<crate::types::Fingerprint, crate::model::flap::FlapRecord>>,
 }
 
 /// How often the rules directory is checked for changes.
@@ -65,6 +68,8 @@ pub struct Running {
     pub reloader: Arc<Reloader>,
     shutdown: CancellationToken,
     tasks: NamedTasks,
+    /// An sqlite store's single-process lock, held until the service stops.
+    _process_lock: Option<crate::store::ProcessLock>,
 }
 
 impl Running {
@@ -153,7 +158,7 @@ fn build_all_sources(
 
 /// Builds the senders for every receiver.
 pub fn build_senders(config: &ServiceConfig) -> Result<HashMap<String, Sender>> {
-    crate::notify::sender::build_senders(&config.receivers, &config.delivery.allow_private)
+    crate::notify::deliver::sender::build_senders(&config.receivers, &config.delivery.allow_private)
         .map_err(Error::Other)
 }
 
@@ -179,11 +184,11 @@ async fn adopt_ungrouped_alerts(
             // A firing alert a silence held back under the old scheme was never sent.
             if a.state != crate::model::AlertState::Firing
                 || a.muted
-                || grouped.contains(&a.fingerprint)
+                || grouped.contains(a.fingerprint.as_str())
             {
                 continue;
             }
-            let payload = crate::notify::payload::alert_payload(a, &annotations);
+            let payload = crate::notify::render::payload::alert_payload(a, &annotations);
             entries.extend(evaluator.policy.route(a, &payload, receivers));
         }
     }
@@ -202,6 +207,7 @@ async fn adopt_ungrouped_alerts(
 /// Starts the service: restores state, then runs rules, dispatcher and server.
 pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) -> Result<Running> {
     let metrics = Metrics::new();
+    let process_lock = crate::store::lock_single_process(&config.store_url)?;
     let store = Store::connect(&config.store_url).await?;
     let shutdown = CancellationToken::new();
     let wake = Arc::new(Notify::new());
@@ -211,11 +217,18 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         scrapers,
     } = build_all_sources(&config, Arc::clone(&clock), Some(metrics.clone()))?;
     let mut tasks = NamedTasks::default();
-    // Scrapes start first, so the first evaluations and warm-ups find data.
+    let leases = Arc::new(match &config.leases {
+        Some(settings) => leases::Leases::on(settings.clone()),
+        None => leases::Leases::off(),
+    });
+    // Scrapes start first, so the first evaluations and warm-ups find data; replicas
+    // sharing rules scrape a source only while they evaluate a rule that reads it.
     for scraper in scrapers {
+        let name = scraper.name().to_owned();
+        let needs = Arc::clone(&leases);
         tasks.spawn(
-            format!("scrape {}", scraper.name()),
-            scraper.run(shutdown.clone()),
+            format!("scrape {name}"),
+            scraper.run_while_needed(shutdown.clone(), move || needs.needs_source(&name)),
         );
     }
     let mut evaluator = Evaluator::new(
@@ -226,10 +239,12 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         config.default_receivers.clone(),
     );
     evaluator.policy = Arc::new(config.notify_policy.clone());
+    evaluator.leases = leases;
     let evaluator = Arc::new(evaluator);
 
     // Restore alert state and baselines so a restart neither re-notifies nor forgets.
     let stored = restore_state(&store, &evaluator, &config, &rules).await?;
+    start_lease_keeper(&mut tasks, &store, &evaluator, &rules, &shutdown).await;
 
     metrics.rules_loaded.set(rules.rules.len() as i64);
     let supervisor = start_rules(&evaluator, &rules, stored, &config, shutdown.clone()).await;
@@ -267,6 +282,7 @@ pub async fn start(config: ServiceConfig, rules: RuleSet, clock: SharedClock) ->
         reloader,
         shutdown,
         tasks,
+        _process_lock: process_lock,
     })
 }
 
@@ -352,6 +368,34 @@ async fn start_rules(
             .await;
     }
     supervisor
+}
+
+/// With leases on, takes this replica's share of the rule leases before the rules start
+/// (so a lone replica evaluates from its first tick), then keeps them in a task.
+async fn start_lease_keeper(
+    tasks: &mut NamedTasks,
+    store: &Store,
+    evaluator: &Arc<Evaluator>,
+    rules: &RuleSet,
+    shutdown: &CancellationToken,
+) {
+    if evaluator.leases.settings().is_none() {
+        return;
+    }
+    evaluator.leases.set_rules(
+        rules
+            .rules
+            .iter()
+            .map(|r| (r.name.clone(), r.source.clone())),
+    );
+    let keeper = leases::Keeper {
+        store: store.clone(),
+        leases: Arc::clone(&evaluator.leases),
+        clock: Arc::clone(&evaluator.clock),
+        metrics: evaluator.metrics.clone(),
+    };
+    keeper.round().await;
+    tasks.spawn("rule leases", keeper.run(shutdown.clone()));
 }
 
 /// Spawns the notification path's tasks: the group flusher, the dispatcher (woken by

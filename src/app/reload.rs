@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::supervisor::Supervisor;
 use crate::clock::SharedClock;
-use crate::config::{load_rules, RuleContext};
 use crate::rule::Rule;
+use crate::rule::{load_rules, RuleContext};
 use crate::server::status::{ReloadError, ReloadStatus, ReloadSummary};
 use crate::telemetry::Metrics;
 

@@ -98,7 +98,7 @@ mod tests {
             clock,
             vec![],
         );
-        let ctx = crate::config::RuleContext {
+        let ctx = crate::rule::RuleContext {
             sources: vec!["s".into()],
             source_kinds: Default::default(),
             receivers: vec![],
@@ -107,7 +107,7 @@ mod tests {
         let text = "[[rule]]\nname = \"r\"\nmetric = \"workflow.duration\"\nwindow = \"10m\"\n\
                     severity = \"warning\"\ndetector = { kind = \"threshold\", above = 10 }\n";
         let rules =
-            crate::config::parse_rules(&[crate::config::SourceFile::new("t.toml", text)], &ctx)
+            crate::rule::parse_rules(&[crate::types::SourceFile::new("t.toml", text)], &ctx)
                 .unwrap();
         let mut task = RuleTask::new(crate::engine::evaluate::RuleRuntime::new(Arc::clone(
             &rules.rules[0],

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::evaluator::{Evaluator, RuleTask};
 use crate::app::scheduler;
-use crate::config::validated::{Rule, RuleSet};
 use crate::engine::evaluate::RuleRuntime;
+use crate::rule::{Rule, RuleSet};
 use crate::server::status::ReloadSummary;
 
 /// One running rule.
@@ -130,6 +130,12 @@ impl Supervisor {
         self.evaluator
             .statuses
             .retain(|name| wanted.contains_key(name));
+        self.evaluator.leases.set_rules(
+            rules
+                .rules
+                .iter()
+                .map(|r| (r.name.clone(), r.source.clone())),
+        );
         self.evaluator
             .metrics
             .rules_loaded

@@ -10,9 +10,11 @@ use crate::backtest::incidents::{read_incidents, score, Scores};
 use crate::backtest::plot::plot_series;
 use crate::backtest::report::{render_comparison, render_detection, render_table};
 use crate::backtest::{backtest, BacktestReport};
-use crate::config::load_rules;
-use crate::config::validated::{RuleQuery, RuleSet, ServiceConfig};
+use crate::config::validated::ServiceConfig;
+use crate::rule::load_rules;
+use crate::rule::RuleSet;
 use crate::simulate::labels::LabelsFile;
+use crate::sources::RuleQuery;
 use crate::{Error, Result};
 
 /// What `backtest` was asked to do.

@@ -264,7 +264,7 @@ mod tests {
     fn span(rule: &str, labels: Labels, start: i64, end: i64) -> AlertSpan {
         AlertSpan {
             rule: rule.into(),
-            fingerprint: format!("{rule}{labels}"),
+            fingerprint: crate::model::fingerprint(rule, &labels),
             labels,
             start: t(start),
             end: Some(t(end)),

@@ -111,7 +111,7 @@ mod tests {
     fn span(rule: &str, start: i64) -> AlertSpan {
         AlertSpan {
             rule: rule.into(),
-            fingerprint: "f".into(),
+            fingerprint: crate::model::fingerprint(rule, &Labels::new()),
             labels: Labels::from([("mode", "a")]),
             start: t(start),
             end: None,

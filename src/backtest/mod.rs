@@ -14,11 +14,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::validated::{Rule, RuleSet};
 use crate::engine::evaluate::{EvaluationOutcome, RuleRuntime};
 use crate::engine::replay::{replay, replay_running};
 use crate::model::{AlertState, Labels};
+use crate::rule::{Rule, RuleSet};
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
+use crate::types::Fingerprint;
 
 /// How much history is fetched at once: bounds memory on long replays.
 const CHUNK: chrono::Duration = chrono::Duration::hours(6);
@@ -29,7 +30,7 @@ pub struct AlertSpan {
     /// The rule.
     pub rule: String,
     /// The alert's fingerprint.
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     /// The group's labels.
     pub labels: Labels,
     /// When it started firing.
@@ -70,7 +71,7 @@ pub struct RuleReport {
     pub skipped: Option<String>,
     /// Judged values per fingerprint (kept for plots).
     #[serde(skip)]
-    pub traces: HashMap<String, (Labels, Vec<TracePoint>)>,
+    pub traces: HashMap<Fingerprint, (Labels, Vec<TracePoint>)>,
 }
 
 /// What a backtest found.
@@ -88,7 +89,7 @@ pub struct BacktestReport {
 #[derive(Default)]
 struct Collector {
     report: RuleReport,
-    open: HashMap<String, usize>,
+    open: HashMap<Fingerprint, usize>,
     keep_traces: bool,
 }
 

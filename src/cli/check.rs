@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use driftwatch::config::load_rules;
+use driftwatch::rule::load_rules;
 
 use super::{load_service_or_print, print_errors};
 

@@ -10,6 +10,7 @@ use clap::Args;
 
 use driftwatch::model::decision::{time_of, LogLine};
 use driftwatch::store::Store;
+use driftwatch::types::Fingerprint;
 
 use super::load_service_or_print;
 
@@ -64,25 +65,17 @@ pub async fn run(args: ExplainArgs) -> ExitCode {
     }
 }
 
-/// The alert's story when `target` is a fingerprint with entries, else the rule's.
+/// The alert's story when `target` is a fingerprint, else the rule's.
 async fn story(store_url: &str, target: &str, limit: i64) -> Result<Vec<LogLine>, String> {
     let store = Store::connect(store_url)
         .await
         .map_err(|e| format!("cannot open the store: {e}"))?;
-    let alert = store
-        .alert_log(target, limit)
-        .await
-        .map_err(|e| e.to_string())?;
-    let lines = if alert.is_empty() {
-        store
-            .rule_log(target, limit)
-            .await
-            .map_err(|e| e.to_string())?
-    } else {
-        alert
+    let lines = match Fingerprint::parse(target) {
+        Ok(fingerprint) => store.alert_log(&fingerprint, limit).await,
+        Err(_) => store.rule_log(target, limit).await,
     };
     store.close().await;
-    Ok(lines)
+    lines.map_err(|e| e.to_string())
 }
 
 /// One line per entry: the time, the alert (when a rule's story mixes several), the

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use driftwatch::config::ConfigErrors;
+use driftwatch::types::ConfigErrors;
 
 pub mod backtest;
 pub mod check;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use driftwatch::clock::SystemClock;
-use driftwatch::config::load_rules;
+use driftwatch::rule::load_rules;
 use driftwatch::telemetry::init_logging;
 
 use super::{load_service_or_print, print_errors};

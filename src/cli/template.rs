@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use driftwatch::notify::preview::{preview_payload, render_preview, PreviewTarget};
-use driftwatch::notify::settings::BodyFormat;
+use driftwatch::notify::deliver::settings::BodyFormat;
+use driftwatch::notify::render::preview::{preview_payload, render_preview, PreviewTarget};
 
 use super::load_service_or_print;
 

@@ -8,7 +8,7 @@ use crate::config::routing::{build_policy, PolicySections};
 use crate::config::service::ServiceConfigFile;
 use crate::config::sources::source_configs;
 use crate::config::validated::ServiceConfig;
-use crate::notify::settings::{DeliveryConfig, ReceiverConfig};
+use crate::notify::deliver::settings::{DeliveryConfig, ReceiverConfig};
 use crate::rule::toml_text::{read, toml_message, with_suggestion};
 use crate::rule::RuleContext;
 use crate::server::settings::HttpLimits;
@@ -58,6 +58,12 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         }
     };
 
+    let postgres = Dialect::from_url(&store_url) == Some(Dialect::Postgres);
+    let leases = raw.cluster.settings(postgres).unwrap_or_else(|p| {
+        errors.push(file.place(p, ""));
+        None
+    });
+
     let sources = source_configs(&raw, &file, &mut errors);
 
     let base = path.parent().unwrap_or(Path::new("."));
@@ -83,6 +89,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         http,
         console_read: raw.server.console_read,
         store_url,
+        leases,
         rules_dir,
         sources,
         receivers,
@@ -178,7 +185,7 @@ fn notify_policy(
     raw: &ServiceConfigFile,
     file: &SourceFile,
     errors: &mut Vec<ConfigError>,
-) -> crate::notify::policy::NotifyPolicy {
+) -> crate::notify::pipeline::policy::NotifyPolicy {
     let no_resolved = raw
         .receivers
         .iter()

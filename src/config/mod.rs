@@ -15,8 +15,5 @@ pub mod service;
 pub mod sources;
 pub mod validated;
 
-pub use crate::rule::{load_rules, parse_rules, Rule, RuleContext, RuleSet, Schedule};
-pub use crate::sources::RuleQuery;
-pub use crate::types::{ConfigError, ConfigErrors, SourceFile};
 pub use load::{load_service_config, parse_service_config};
 pub use validated::ServiceConfig;

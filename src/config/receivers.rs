@@ -6,9 +6,9 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::config::service::ReceiverSection;
-use crate::notify::allowlist::AllowedDestination;
+use crate::notify::deliver::allowlist::AllowedDestination;
 use crate::notify::deliver::receiver_site::ReceiverSite;
-use crate::notify::settings::ReceiverConfig;
+use crate::notify::deliver::settings::ReceiverConfig;
 use crate::types::{ConfigError, SourceFile};
 
 /// Validates the receiver `name` declared at `span` of `file` (its template and CA files
@@ -44,8 +44,8 @@ pub(crate) fn validate_receiver(
 #[cfg(test)]
 mod tests {
     use crate::config::parse_service_config;
-    use crate::notify::body::WebhookBody;
-    use crate::notify::settings::{EmailConfig, EmailTls, ReceiverConfig};
+    use crate::notify::deliver::settings::{EmailConfig, EmailTls, ReceiverConfig};
+    use crate::notify::render::body::WebhookBody;
 
     fn load(dir: &std::path::Path, text: &str) -> Result<crate::config::ServiceConfig, String> {
         parse_service_config(&dir.join("driftwatch.toml"), text).map_err(|e| e.to_string())

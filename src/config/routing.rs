@@ -9,14 +9,14 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::notify::inhibit::InhibitRule;
-use crate::notify::policy::{FlapControl, NotifyPolicy};
-use crate::notify::route::{GroupBy, Route};
-use crate::notify::silence::Matcher;
-use crate::notify::time_interval::{
+use crate::model::silence::Matcher;
+use crate::notify::mute::inhibit::InhibitRule;
+use crate::notify::mute::time_interval::{
     parse_days_of_month, parse_location, parse_months, parse_times, parse_weekdays, TimeInterval,
     TimeSpec,
 };
+use crate::notify::pipeline::policy::{FlapControl, NotifyPolicy};
+use crate::notify::pipeline::route::{GroupBy, Route};
 use crate::types::DurationSpec;
 use crate::types::{ConfigError, SourceFile};
 
@@ -385,7 +385,7 @@ mod tests {
     use std::path::Path;
 
     use crate::config::parse_service_config;
-    use crate::notify::route::GroupBy;
+    use crate::notify::pipeline::route::GroupBy;
 
     const RECEIVERS: &str = r#"
 [receivers.ops]

@@ -9,12 +9,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::routing::{InhibitSection, RouteSection, TimeIntervalSection};
-use crate::notify::allowlist::AllowedDestination;
 use crate::notify::deliver::alertmanager_section::AlertmanagerSection;
+use crate::notify::deliver::allowlist::AllowedDestination;
 use crate::notify::deliver::email_section::EmailSection;
 use crate::notify::deliver::webhook_section::WebhookSection;
 use crate::server::settings::ServerSection;
 use crate::sources::scrape_settings::ScrapeSourceSection;
+use crate::store::lease_settings::ClusterSection;
 use crate::telemetry::LogSection;
 use crate::types::{DurationSpec, EnvString};
 
@@ -28,6 +29,9 @@ pub struct ServiceConfigFile {
     /// driftwatch's own database.
     #[serde(default)]
     pub store: StoreSection,
+    /// Replicas sharing one PostgreSQL store.
+    #[serde(default)]
+    pub cluster: ClusterSection,
     /// Where rules live.
     #[serde(default)]
     pub rules: RulesSection,

@@ -4,14 +4,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::notify::settings::{DeliveryConfig, ReceiverConfig};
+use crate::notify::deliver::settings::{DeliveryConfig, ReceiverConfig};
+use crate::sources::SourceKind;
 use crate::telemetry::LogFormat;
 use crate::types::Secret;
-
-// The rule types live in `rule` and the query kinds in `sources`; they are re-exported
-// here because the tools above `config` (backtest, demo, ruletest) name them through it.
-pub use crate::rule::{Rule, RuleSet, Schedule};
-pub use crate::sources::{RuleQuery, SourceKind};
 
 /// The whole service configuration, validated.
 #[derive(Debug, Clone)]
@@ -26,6 +22,8 @@ pub struct ServiceConfig {
     pub console_read: crate::server::settings::ConsoleRead,
     /// driftwatch's own database URL.
     pub store_url: String,
+    /// Rule leases, when replicas sharing the store divide the rules (`None`: off).
+    pub leases: Option<crate::store::LeaseSettings>,
     /// Directory holding the rule files.
     pub rules_dir: PathBuf,
     /// Sources by name.
@@ -35,7 +33,7 @@ pub struct ServiceConfig {
     /// Receivers for rules that name none.
     pub default_receivers: Vec<String>,
     /// Routing, grouping, inhibition, time intervals and flap control.
-    pub notify_policy: crate::notify::policy::NotifyPolicy,
+    pub notify_policy: crate::notify::pipeline::policy::NotifyPolicy,
     /// Outbox delivery settings.
     pub delivery: DeliveryConfig,
     /// Log output format.
@@ -62,7 +60,7 @@ pub enum SourceConfig {
         timeout: Duration,
     },
     /// A scraped exposition endpoint.
-    Scrape(crate::sources::scrape::ScrapeSettings),
+    Scrape(crate::sources::scrape_settings::ScrapeSettings),
 }
 
 impl SourceConfig {

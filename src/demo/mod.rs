@@ -14,10 +14,11 @@ use std::time::Duration;
 use rand::SeedableRng;
 
 use crate::clock::SystemClock;
-use crate::config::validated::{RuleSet, Schedule, ServiceConfig, SourceConfig};
-use crate::config::{load_rules, RuleContext};
-use crate::notify::allowlist::AllowedDestination;
-use crate::notify::settings::{DeliveryConfig, ReceiverConfig, WebhookConfig};
+use crate::config::validated::{ServiceConfig, SourceConfig};
+use crate::notify::deliver::allowlist::AllowedDestination;
+use crate::notify::deliver::settings::{DeliveryConfig, ReceiverConfig, WebhookConfig};
+use crate::rule::{load_rules, RuleContext};
+use crate::rule::{RuleSet, Schedule};
 use crate::sources::dialect::Dialect;
 use crate::types::Secret;
 use crate::{Error, Result};
@@ -148,6 +149,7 @@ fn demo_config(
         http: Default::default(),
         console_read: Default::default(),
         store_url: format!("sqlite://{}", store_db.display()),
+        leases: None,
         rules_dir: options.rules_dir.clone(),
         sources: Default::default(),
         receivers: Default::default(),

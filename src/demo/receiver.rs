@@ -12,8 +12,8 @@ use axum::routing::post;
 use axum::Router;
 use tokio::sync::Notify;
 
-use crate::notify::payload::WebhookPayload;
-use crate::notify::signing::SigningKey;
+use crate::model::payload::WebhookPayload;
+use crate::notify::deliver::signing::SigningKey;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]

@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{AlertState, Labels, Severity};
 
-pub use crate::model::payload::Example;
+use crate::model::payload::Example;
+use crate::types::Fingerprint;
 
 /// One alert instance: a (rule, label set) and where it stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Stable identity of (rule, group labels).
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     /// The rule's name.
     pub rule: String,
     /// The group's labels (what `group_by` selected).

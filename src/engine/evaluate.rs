@@ -15,6 +15,7 @@ use crate::model::{fingerprint, AlertState, Labels};
 use crate::rule::spec::{Aggregate, NoDataPolicy};
 use crate::rule::Rule;
 use crate::sources::Observation;
+use crate::types::Fingerprint;
 
 /// How long a quiet, inactive group is remembered (with its baseline) after its last data.
 const FORGET_AFTER: chrono::Duration = chrono::Duration::hours(24);
@@ -41,7 +42,7 @@ pub struct GroupRuntime {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BaselineSnapshot {
     /// The group's fingerprint.
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     /// The detector's state.
     pub state: serde_json::Value,
 }
@@ -50,7 +51,7 @@ pub struct BaselineSnapshot {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     /// The group's fingerprint.
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     /// The aggregated value.
     pub value: f64,
     /// The baseline centre or threshold.
@@ -75,7 +76,7 @@ pub struct EvaluationOutcome {
     /// Detector states to persist.
     pub baselines: Vec<BaselineSnapshot>,
     /// Fingerprints forgotten (inactive and quiet for long).
-    pub forgotten: Vec<String>,
+    pub forgotten: Vec<Fingerprint>,
     /// Series (groups) seen this time.
     pub series: usize,
     /// Series dropped by the `max_series` limit.
@@ -91,7 +92,7 @@ pub struct RuleRuntime {
     /// The window cache.
     pub window: WindowBuffer,
     /// Groups by fingerprint.
-    pub groups: HashMap<String, GroupRuntime>,
+    pub groups: HashMap<Fingerprint, GroupRuntime>,
     /// Stored baselines of groups not seen since the restart: applied when they return,
     /// so a restart does not mean relearning.
     pub(super) stored: HashMap<String, serde_json::Value>,
@@ -102,7 +103,7 @@ pub struct RuleRuntime {
     /// Evaluations so far (a group judged in this one has `seen_in == evaluations`).
     pub(super) evaluations: u64,
     /// Fingerprints of a sliced rule's slices, computed once per label set.
-    pub(super) slice_fingerprints: HashMap<Labels, String>,
+    pub(super) slice_fingerprints: HashMap<Labels, Fingerprint>,
 }
 
 impl RuleRuntime {
@@ -132,7 +133,7 @@ impl RuleRuntime {
         self.stored = baselines;
         for alert in alerts {
             let mut detector = self.rule.detector.build();
-            if let Some(state) = self.stored.remove(&alert.fingerprint) {
+            if let Some(state) = self.stored.remove(alert.fingerprint.as_str()) {
                 if let Err(e) = detector.restore(&state) {
                     tracing::warn!(rule = %self.rule.name, fingerprint = %alert.fingerprint, error = %e, "baseline not restored; relearning");
                 }
@@ -257,13 +258,13 @@ impl RuleRuntime {
             );
         }
         let mut forget = Vec::new();
-        let mut absent: Vec<&String> = self
+        let mut absent: Vec<&Fingerprint> = self
             .groups
             .keys()
             .filter(|fp| self.groups[*fp].seen_in != self.evaluations)
             .collect();
         absent.sort();
-        let absent: Vec<String> = absent.into_iter().cloned().collect();
+        let absent: Vec<Fingerprint> = absent.into_iter().cloned().collect();
         for fp in absent {
             let runtime = self.groups.get_mut(&fp).expect("listed above");
             let breach = match rule.no_data {
@@ -415,7 +416,7 @@ pub(super) fn explained(runtime: &GroupRuntime, mut verdict: Verdict) -> Verdict
 /// Turns one series' verdict into its alert's judgement, transition and baseline write.
 pub(super) fn conclude(
     ctx: &EvalCtx,
-    fp: &str,
+    fp: &Fingerprint,
     runtime: &mut GroupRuntime,
     value: f64,
     verdict: Verdict,
@@ -425,7 +426,7 @@ pub(super) fn conclude(
     runtime.last_seen = now;
     if ctx.collect_points {
         out.points.push(Point {
-            fingerprint: fp.to_owned(),
+            fingerprint: fp.clone(),
             value,
             expected: verdict.expected,
             band: verdict.band,
@@ -493,7 +494,8 @@ pub(super) fn conclude(
 mod tests {
     use super::*;
     use crate::model::Sample;
-    use crate::rule::{parse_rules, RuleContext, SourceFile};
+    use crate::rule::{parse_rules, RuleContext};
+    use crate::types::SourceFile;
 
     /// The one rule of a rule file's text, against a context with one source "s".
     fn one_rule(text: &str) -> Arc<Rule> {

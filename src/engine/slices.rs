@@ -15,10 +15,11 @@ use crate::engine::evaluate::{
     conclude, explained, judge, judged_value, new_group, EvalCtx, EvaluationOutcome, RuleRuntime,
 };
 use crate::model::{fingerprint, AlertState, Labels};
+use crate::types::Fingerprint;
 
 /// One slice series judged at this evaluation, before causes are assigned.
 struct Judged {
-    fingerprint: String,
+    fingerprint: Fingerprint,
     labels: Labels,
     value: f64,
     verdict: Verdict,
@@ -392,8 +393,9 @@ impl RuleRuntime {
 mod tests {
     use super::*;
     use crate::model::Sample;
-    use crate::rule::{parse_rules, RuleContext, SourceFile};
+    use crate::rule::{parse_rules, RuleContext};
     use crate::sources::Observation;
+    use crate::types::SourceFile;
     use std::sync::Arc;
 
     /// The one rule `text` holds, parsed as a rule file is.

@@ -92,7 +92,8 @@ fn writes_unit_next(rest: &str, unit: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rule::{parse_rules, RuleContext, SourceFile};
+    use crate::rule::{parse_rules, RuleContext};
+    use crate::types::SourceFile;
 
     fn rule(summary: &str) -> Rule {
         let text = format!(

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::engine::aggregate::Group;
 use crate::model::Labels;
 use crate::sources::Observation;
+use crate::types::Fingerprint;
 
 /// One cached row: its group, time and value.
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +26,7 @@ pub struct WindowBuffer {
     entries: VecDeque<Entry>,
     labels: Vec<Labels>,
     /// Each interned label set's alert fingerprint, computed once.
-    fingerprints: Vec<Option<String>>,
+    fingerprints: Vec<Option<Fingerprint>>,
     /// Interned ids in label order; rebuilt only when a label set is added.
     order: Vec<u32>,
     index: HashMap<Labels, u32>,
@@ -145,12 +146,16 @@ impl WindowBuffer {
     }
 
     /// The fingerprint of interned group `id`, made by `make` the first time.
-    pub fn fingerprint(&mut self, id: u32, make: impl FnOnce(&Labels) -> String) -> &str {
+    pub fn fingerprint(
+        &mut self,
+        id: u32,
+        make: impl FnOnce(&Labels) -> Fingerprint,
+    ) -> &Fingerprint {
         let i = id as usize;
         if self.fingerprints[i].is_none() {
             self.fingerprints[i] = Some(make(&self.labels[i]));
         }
-        self.fingerprints[i].as_deref().expect("set above")
+        self.fingerprints[i].as_ref().expect("set above")
     }
 
     /// The window's values by interned group id, in label order.

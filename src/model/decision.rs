@@ -47,6 +47,24 @@ impl DecisionKind {
         }
     }
 
+    /// The kind a stored name stands for (`None`: written by a newer version).
+    pub fn parse(name: &str) -> Option<Self> {
+        use DecisionKind::*;
+        [
+            Grouped,
+            FlapStarted,
+            FlapHeld,
+            FlapSettled,
+            Silenced,
+            Inhibited,
+            Muted,
+            Sent,
+            ResolveNotSent,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// The kind of a hold.
     pub fn of_hold(hold: &Hold) -> Self {
         match hold {
@@ -157,31 +175,6 @@ pub struct Attempt {
     pub next_at_ms: Option<i64>,
 }
 
-/// A decision as read back (its kind as stored text, so rows of a newer version read).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StoredDecision {
-    /// The alert it is about.
-    pub fingerprint: String,
-    /// Its rule.
-    pub rule: String,
-    /// When (unix ms).
-    pub at_ms: i64,
-    /// What was decided (`grouped`, `silenced`, `sent`, …).
-    pub kind: String,
-    /// The receiver concerned.
-    pub receiver: Option<String>,
-    /// The group concerned.
-    pub group_key: Option<String>,
-    /// The notification it went out in.
-    pub message_id: Option<String>,
-    /// What caused a hold.
-    pub cause: Option<String>,
-    /// Until when a hold lasts, or when a group is due (unix ms).
-    pub until_ms: Option<i64>,
-    /// The decision in words.
-    pub text: String,
-}
-
 /// One line of an alert's story: a decision or a delivery attempt, in time order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogLine {
@@ -203,7 +196,7 @@ pub struct LogLine {
 
 /// The decisions and the attempts of the notifications they sent, as one story in time
 /// order (a decision before an attempt made at the same instant).
-pub fn timeline(decisions: &[StoredDecision], attempts: &[Attempt]) -> Vec<LogLine> {
+pub fn timeline(decisions: &[Decision], attempts: &[Attempt]) -> Vec<LogLine> {
     let mut lines: Vec<(i64, u8, LogLine)> = decisions
         .iter()
         .map(|d| (d.at_ms, 0, decision_line(d)))
@@ -213,16 +206,18 @@ pub fn timeline(decisions: &[StoredDecision], attempts: &[Attempt]) -> Vec<LogLi
     lines.into_iter().map(|(_, _, line)| line).collect()
 }
 
-fn decision_line(d: &StoredDecision) -> LogLine {
-    let text = match (d.kind.as_str(), d.until_ms) {
-        ("grouped", Some(due)) => format!("{}, due {}", d.text, time_of(due)),
-        ("silenced" | "muted", Some(until)) => format!("{} until {}", d.text, time_of(until)),
+fn decision_line(d: &Decision) -> LogLine {
+    let text = match (d.kind, d.until_ms) {
+        (DecisionKind::Grouped, Some(due)) => format!("{}, due {}", d.text, time_of(due)),
+        (DecisionKind::Silenced | DecisionKind::Muted, Some(until)) => {
+            format!("{} until {}", d.text, time_of(until))
+        }
         _ => d.text.clone(),
     };
     LogLine {
         at_ms: d.at_ms,
         fingerprint: Some(d.fingerprint.clone()),
-        kind: d.kind.clone(),
+        kind: d.kind.as_str().to_owned(),
         receiver: d.receiver.clone(),
         message_id: d.message_id.clone(),
         cause: d.cause.clone(),
@@ -268,4 +263,52 @@ pub fn time_of(ms: i64) -> String {
         || format!("{ms} ms"),
         |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_stored_name_and_an_unknown_one_is_none() {
+        let kinds = [
+            DecisionKind::Grouped,
+            DecisionKind::FlapStarted,
+            DecisionKind::FlapHeld,
+            DecisionKind::FlapSettled,
+            DecisionKind::Silenced,
+            DecisionKind::Inhibited,
+            DecisionKind::Muted,
+            DecisionKind::Sent,
+            DecisionKind::ResolveNotSent,
+        ];
+        for k in kinds {
+            assert_eq!(DecisionKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(DecisionKind::parse("escalated"), None);
+    }
+
+    #[test]
+    fn the_story_puts_a_decision_before_an_attempt_of_the_same_instant() {
+        let sent = Decision {
+            message_id: Some("m1".into()),
+            receiver: Some("ops".into()),
+            ..Decision::new("fp", "r", 1_000, DecisionKind::Sent, "sent as firing")
+        };
+        let attempt = Attempt {
+            message_id: "m1".into(),
+            receiver: "ops".into(),
+            attempt: 1,
+            at_ms: 1_000,
+            outcome: "retry".into(),
+            error: Some("HTTP 503".into()),
+            next_at_ms: Some(61_000),
+        };
+        let lines = timeline(&[sent], &[attempt]);
+        assert_eq!(lines[0].kind, "sent");
+        assert_eq!(
+            lines[1].text,
+            "attempt 1 of notification m1 to ops failed (HTTP 503); retry scheduled for 1970-01-01T00:01:01Z"
+        );
+    }
 }

@@ -16,7 +16,6 @@ pub mod toml_text;
 pub mod validate;
 pub mod validated;
 
-pub use crate::types::{ConfigError, ConfigErrors, SourceFile};
 pub use load::{load_rules, parse_rules, rule_files};
 pub use spec::{Aggregate, NoDataPolicy, RuleConfig, RuleFileConfig};
 pub use validate::{RuleContext, DEFAULT_MAX_SERIES};

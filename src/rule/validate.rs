@@ -524,7 +524,8 @@ fn list(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rule::{parse_rules, SourceFile};
+    use crate::rule::parse_rules;
+    use crate::types::SourceFile;
 
     fn ctx() -> RuleContext {
         RuleContext {

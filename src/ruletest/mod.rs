@@ -10,13 +10,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::config::validated::{Rule, RuleQuery};
-use crate::config::{parse_rules, RuleContext, SourceFile};
+use crate::rule::Rule;
+
 use crate::engine::evaluate::RuleRuntime;
 use crate::engine::replay::replay;
 use crate::model::{AlertState, Labels, Sample};
+use crate::rule::{parse_rules, RuleContext};
 use crate::sources::Observation;
+use crate::sources::RuleQuery;
 use crate::types::DurationSpec;
+use crate::types::SourceFile;
 
 /// A rule test file.
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@ use axum::Json;
 
 use crate::server::error::ApiError;
 use crate::server::ServerState;
+use crate::types::Fingerprint;
 
 /// Rows an answer holds at most.
 const MAX_ROWS: i64 = 500;
@@ -20,6 +21,8 @@ pub async fn alert_history(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = limit_of(&params)?;
+    let fingerprint = Fingerprint::parse(&fingerprint)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, e))?;
     let changes = state
         .store
         .alert_changes(&fingerprint, limit)

@@ -9,6 +9,7 @@ use axum::Json;
 
 use crate::server::error::ApiError;
 use crate::server::ServerState;
+use crate::types::Fingerprint;
 
 /// Entries an answer holds unless `limit` says otherwise, and at most.
 const DEFAULT_ROWS: i64 = 200;
@@ -39,6 +40,8 @@ pub async fn alert_log(
             }
         },
     };
+    let fingerprint =
+        Fingerprint::parse(&fingerprint).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
     let entries = state
         .store
         .alert_log(&fingerprint, limit)

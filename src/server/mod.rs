@@ -14,6 +14,7 @@ pub mod console;
 pub mod correlation;
 pub mod decision_log;
 pub mod error;
+pub mod leases;
 pub mod receivers;
 pub mod serve;
 pub mod settings;
@@ -34,7 +35,7 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
-use crate::notify::silence::SilenceSet;
+use crate::notify::mute::silence::SilenceSet;
 use crate::rule::Rule;
 use crate::server::status::{ReloadStatus, RuleStatuses};
 use crate::store::Store;
@@ -112,6 +113,7 @@ pub fn router(state: ServerState) -> Router {
         )
         .route("/api/v1/notifications", get(correlation::notifications))
         .route("/api/v1/rules", get(api::rules))
+        .route("/api/v1/leases", get(leases::leases))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/summary", get(summary::summary))
         .route("/api/v1/receivers", get(receivers::receivers))

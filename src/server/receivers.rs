@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use crate::notify::receiver_health::receiver_notices;
+use crate::notify::deliver::receiver_health::receiver_notices;
 use crate::server::error::ApiError;
 use crate::server::ServerState;
 

@@ -8,7 +8,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::notify::silence::{Matcher, Silence};
+use crate::model::silence::{Matcher, Silence};
 use crate::server::error::ApiError;
 use crate::server::ServerState;
 use crate::types::DurationSpec;

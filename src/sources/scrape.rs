@@ -13,8 +13,7 @@ use crate::sources::exposition::Format;
 use crate::sources::scrape_store::{IngestStats, ScrapeStore};
 use crate::sources::RuleQuery;
 
-pub use crate::sources::scrape_settings::ScrapeSettings;
-pub use crate::sources::scrape_store::DEFAULT_MAX_SERIES;
+use crate::sources::scrape_settings::ScrapeSettings;
 use crate::sources::{FetchRequest, Observation, Source, SourceError};
 use crate::telemetry::Metrics;
 
@@ -75,12 +74,25 @@ impl ScrapeSource {
     /// Scrapes on the interval until `shutdown`; a slow scrape delays the next one
     /// rather than overlapping it.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        self.run_while_needed(shutdown, || true).await;
+    }
+
+    /// Like [`ScrapeSource::run`], skipping the scrapes while `needed` says no rule this
+    /// process evaluates reads the source (replicas sharing rules scrape only for theirs).
+    pub async fn run_while_needed(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+        needed: impl Fn() -> bool,
+    ) {
         let mut ticker = tokio::time::interval(self.settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
+            }
+            if !needed() {
+                continue;
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,

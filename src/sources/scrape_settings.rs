@@ -7,7 +7,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::sources::scrape::DEFAULT_MAX_SERIES;
+use crate::sources::scrape_store::DEFAULT_MAX_SERIES;
 use crate::types::{DurationSpec, EnvString};
 
 /// `[sources.NAME] kind = "scrape"`.

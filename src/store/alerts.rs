@@ -8,11 +8,14 @@ use sqlx::Row;
 use super::decisions::write_decisions;
 use super::flaps::write_flap_records;
 use super::groups::{write_group_entries, GroupEntry};
+use super::leases::{check_fence, Fence};
 use super::outbox::{insert_messages, NewMessage};
 use super::{Store, StoreError};
 use crate::engine::{Alert, Transition};
 use crate::model::decision::Decision;
 use crate::model::flap::FlapRecord;
+use crate::sources::dialect::Dialect;
+use crate::types::Fingerprint;
 
 /// Everything one evaluation writes, committed atomically.
 #[derive(Debug, Default)]
@@ -26,19 +29,22 @@ pub struct CommitBatch {
     /// Alert changes joining their notification groups.
     pub group_entries: Vec<GroupEntry>,
     /// (rule, fingerprint, detector state) to persist.
-    pub baselines: Vec<(String, String, serde_json::Value)>,
+    pub baselines: Vec<(String, Fingerprint, serde_json::Value)>,
     /// (rule, fingerprint, flap-control record) to persist.
-    pub flap_records: Vec<(String, String, FlapRecord)>,
+    pub flap_records: Vec<(String, Fingerprint, FlapRecord)>,
     /// Decisions intake made (flap holds), for the decision log; the group entries
     /// write their own.
     pub decisions: Vec<Decision>,
     /// Fingerprints whose alert, baseline and flap record are forgotten.
-    pub forgotten: Vec<String>,
+    pub forgotten: Vec<Fingerprint>,
     /// A rule that no longer exists: every alert, baseline and flap record stored for it
     /// is deleted.
     pub retired_rule: Option<String>,
     /// Commit time (unix ms).
     pub at_ms: i64,
+    /// The rule lease the commit must still hold (replicas sharing rules), checked in
+    /// its transaction.
+    pub fence: Option<Fence>,
     /// The evaluation that produced the batch, recorded on each history row.
     pub evaluation_id: Option<String>,
 }
@@ -97,7 +103,7 @@ impl Store {
                 let body: String = r.try_get("body")?;
                 let alert: Alert =
                     serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                out.insert(alert.fingerprint.clone(), alert);
+                out.insert(alert.fingerprint.to_string(), alert);
             }
         }
         Ok(out)
@@ -182,6 +188,13 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
+        if let Some(fence) = &batch.fence {
+            let lock = match self.dialect {
+                Dialect::Sqlite => "",
+                Dialect::Postgres => " FOR UPDATE",
+            };
+            check_fence(&mut tx, fence, lock).await?;
+        }
         for alert in &batch.alerts {
             let body =
                 serde_json::to_string(alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -190,7 +203,7 @@ impl Store {
                  ON CONFLICT (fingerprint) DO UPDATE SET rule = excluded.rule, state = excluded.state, \
                  body = excluded.body, updated_at = excluded.updated_at",
             )
-            .bind(alert.fingerprint.clone())
+            .bind(alert.fingerprint.to_string())
             .bind(alert.rule.clone())
             .bind(alert.state.as_str())
             .bind(body)
@@ -203,7 +216,7 @@ impl Store {
                 "INSERT INTO alert_history (fingerprint, rule, from_state, to_state, at, value, summary, evaluation_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
-            .bind(t.alert.fingerprint.clone())
+            .bind(t.alert.fingerprint.to_string())
             .bind(t.alert.rule.clone())
             .bind(t.from.as_str())
             .bind(t.alert.state.as_str())
@@ -215,6 +228,7 @@ impl Store {
             .await?;
         }
         for (rule, fp, state) in &batch.baselines {
+            let fp = fp.to_string();
             sqlx::query(
                 "INSERT INTO baselines (fingerprint, rule, state, updated_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (fingerprint) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
@@ -231,7 +245,7 @@ impl Store {
         for fp in &batch.forgotten {
             for table in ["alerts", "baselines", "alert_flaps"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE fingerprint = $1"))
-                    .bind(fp.clone())
+                    .bind(fp.to_string())
                     .execute(&mut *tx)
                     .await?;
             }

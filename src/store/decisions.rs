@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError};
-use crate::model::decision::{timeline, Attempt, Decision, LogLine, StoredDecision};
+use crate::model::decision::{timeline, Attempt, Decision, DecisionKind, LogLine};
 
 /// Writes decision rows.
 pub(super) async fn write_decisions(
@@ -66,19 +66,23 @@ pub(super) async fn write_attempts(
     Ok(())
 }
 
-fn decision_of(r: &AnyRow) -> Result<StoredDecision, sqlx::Error> {
-    Ok(StoredDecision {
+/// A stored decision; `None` for a kind written by a newer version (left out).
+fn decision_of(r: &AnyRow) -> Result<Option<Decision>, sqlx::Error> {
+    let Some(kind) = DecisionKind::parse(&r.try_get::<String, _>("kind")?) else {
+        return Ok(None);
+    };
+    Ok(Some(Decision {
         fingerprint: r.try_get("fingerprint")?,
         rule: r.try_get("rule")?,
         at_ms: r.try_get("at")?,
-        kind: r.try_get("kind")?,
+        kind,
         receiver: r.try_get("receiver")?,
         group_key: r.try_get("group_key")?,
         message_id: r.try_get("message_id")?,
         cause: r.try_get("cause")?,
         until_ms: r.try_get("until_at")?,
         text: r.try_get("text")?,
-    })
+    }))
 }
 
 const COLUMNS: &str =
@@ -90,7 +94,7 @@ impl Store {
         &self,
         fingerprint: &str,
         limit: i64,
-    ) -> Result<Vec<StoredDecision>, StoreError> {
+    ) -> Result<Vec<Decision>, StoreError> {
         self.decisions_where("fingerprint", fingerprint, limit)
             .await
     }
@@ -100,7 +104,7 @@ impl Store {
         &self,
         rule: &str,
         limit: i64,
-    ) -> Result<Vec<StoredDecision>, StoreError> {
+    ) -> Result<Vec<Decision>, StoreError> {
         self.decisions_where("rule", rule, limit).await
     }
 
@@ -109,7 +113,7 @@ impl Store {
         column: &str,
         value: &str,
         limit: i64,
-    ) -> Result<Vec<StoredDecision>, StoreError> {
+    ) -> Result<Vec<Decision>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM decision_log WHERE {column} = $1 ORDER BY at DESC, id DESC LIMIT $2"
         );
@@ -118,10 +122,13 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        let mut out = rows
+        let mut out: Vec<Decision> = rows
             .iter()
             .map(decision_of)
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
         out.reverse();
         Ok(out)
     }
@@ -143,10 +150,7 @@ impl Store {
         self.with_attempts(decisions).await
     }
 
-    async fn with_attempts(
-        &self,
-        decisions: Vec<StoredDecision>,
-    ) -> Result<Vec<LogLine>, StoreError> {
+    async fn with_attempts(&self, decisions: Vec<Decision>) -> Result<Vec<LogLine>, StoreError> {
         let mut ids: Vec<&str> = decisions
             .iter()
             .filter_map(|d| d.message_id.as_deref())

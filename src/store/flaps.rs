@@ -8,11 +8,12 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError};
 use crate::model::flap::FlapRecord;
+use crate::types::Fingerprint;
 
 /// Upserts (rule, fingerprint, record) rows.
 pub(super) async fn write_flap_records(
     tx: &mut Transaction<'static, Any>,
-    records: &[(String, String, FlapRecord)],
+    records: &[(String, Fingerprint, FlapRecord)],
     at_ms: i64,
 ) -> Result<(), StoreError> {
     for (rule, fingerprint, record) in records {
@@ -22,7 +23,7 @@ pub(super) async fn write_flap_records(
              ON CONFLICT (fingerprint) DO UPDATE SET rule = excluded.rule, record = excluded.record, \
              updated_at = excluded.updated_at",
         )
-        .bind(fingerprint.clone())
+        .bind(fingerprint.to_string())
         .bind(rule.clone())
         .bind(body)
         .bind(at_ms)
@@ -36,17 +37,19 @@ impl Store {
     /// Every stored flap record: by rule, then by fingerprint.
     pub async fn load_flap_records(
         &self,
-    ) -> Result<HashMap<String, HashMap<String, FlapRecord>>, StoreError> {
+    ) -> Result<HashMap<String, HashMap<Fingerprint, FlapRecord>>, StoreError> {
         let rows = sqlx::query("SELECT fingerprint, rule, record FROM alert_flaps")
             .fetch_all(&self.pool)
             .await?;
-        let mut out: HashMap<String, HashMap<String, FlapRecord>> = HashMap::new();
+        let mut out: HashMap<String, HashMap<Fingerprint, FlapRecord>> = HashMap::new();
         for r in rows {
             let record: FlapRecord = serde_json::from_str(&r.try_get::<String, _>("record")?)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let fingerprint = Fingerprint::parse(&r.try_get::<String, _>("fingerprint")?)
+                .map_err(StoreError::Corrupt)?;
             out.entry(r.try_get("rule")?)
                 .or_default()
-                .insert(r.try_get("fingerprint")?, record);
+                .insert(fingerprint, record);
         }
         Ok(out)
     }

@@ -8,9 +8,13 @@ mod dead_letters;
 mod decisions;
 mod flaps;
 mod groups;
+pub mod lease_settings;
+mod leases;
 mod outbox;
 mod receivers;
+mod resume;
 mod silences;
+mod single_process;
 
 use std::time::Duration;
 
@@ -22,8 +26,11 @@ pub use alerts::{AlertChange, CommitBatch};
 pub use correlation::{is_evaluation_id, NotificationRecord};
 pub use dead_letters::DeadLetter;
 pub use groups::{GroupEntry, SettledGroup};
+pub use leases::{Fence, LeaseRow, LeaseSettings, DEFAULT_LEASE_TTL};
 pub use outbox::{DeliveryResult, NewMessage, OutboxMessage, OutboxStats};
 pub use receivers::{ReceiverState, Reenabled};
+pub use resume::RuleState;
+pub use single_process::{lock_single_process, ProcessLock};
 
 use crate::sources::dialect::Dialect;
 
@@ -42,6 +49,13 @@ pub enum StoreError {
     /// A stored row could not be read back.
     #[error("store row is corrupt: {0}")]
     Corrupt(String),
+    /// The evaluation's rule is no longer leased to this replica under its token: another
+    /// replica took it over, and this commit would overwrite what that one wrote.
+    #[error("commit refused (fenced): {0}")]
+    Fenced(String),
+    /// The sqlite store is in use by another process.
+    #[error("{0}")]
+    InUse(String),
     /// The URL names no supported database.
     #[error("store url must start with sqlite: or postgres:")]
     BadUrl,

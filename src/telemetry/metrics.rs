@@ -44,6 +44,14 @@ pub struct Metrics {
     pub notifications_inhibited: IntCounterVec,
     /// Group flushes with news held back by a mute time interval, by receiver.
     pub notifications_muted: IntCounterVec,
+    /// 1 for each rule whose lease this replica holds (replicas sharing rules).
+    pub rule_leased: IntGaugeVec,
+    /// Lease changes of this replica, by change: `acquired`, `released` (rebalance or
+    /// stop), `lost` (a renewal found it taken).
+    pub lease_changes: IntCounterVec,
+    /// Evaluation commits refused because the rule's lease had moved to another replica
+    /// (fencing), by rule.
+    pub fenced_commits: IntCounterVec,
     /// Alerts that started flapping (their changes are then held), by rule.
     pub alerts_flapping: IntCounterVec,
     /// Scrapes by source and result (`ok`, `error`).
@@ -85,6 +93,9 @@ impl Metrics {
             notifications_silenced: make.counters("driftwatch_notifications_silenced_total", "Firing alerts held back from their group's notification by a silence, by rule.", &["rule"]),
             notifications_inhibited: make.counters("driftwatch_notifications_inhibited_total", "Firing alerts held back by an inhibiting alert, by rule.", &["rule"]),
             notifications_muted: make.counters("driftwatch_notifications_muted_total", "Group flushes with news held back by a mute time interval, by receiver.", &["receiver"]),
+            rule_leased: make.int_gauges("driftwatch_rule_leased", "1 for each rule whose lease this replica holds (replicas sharing rules).", &["rule"]),
+            lease_changes: make.counters("driftwatch_lease_changes_total", "Rule lease changes of this replica: acquired, released, lost.", &["change"]),
+            fenced_commits: make.counters("driftwatch_fenced_commits_total", "Evaluation commits refused because the rule's lease had moved to another replica.", &["rule"]),
             alerts_flapping: make.counters("driftwatch_alerts_flapping_total", "Alerts that started flapping; their changes are held until they settle.", &["rule"]),
             scrapes: make.counters("driftwatch_scrapes_total", "Scrapes of scrape sources by source and result.", &["source", "result"]),
             scrape_seconds: make.histograms("driftwatch_scrape_duration_seconds", "Time one scrape took: fetch, parse and store.", vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0], &["source"]),

@@ -1,5 +1,6 @@
 //! The shared vocabulary: newtypes that can only hold valid values (durations, label
-//! names, cron expressions, secrets, environment-expanded strings, http URLs), the
+//! names, cron expressions, secrets, environment-expanded strings, http URLs, alert
+//! fingerprints), the
 //! problems a component's validator finds, and the located configuration error every
 //! loader reports.
 //!
@@ -9,6 +10,7 @@
 pub mod cron;
 pub mod duration;
 pub mod env;
+pub mod fingerprint;
 pub mod label;
 pub mod located;
 pub mod secret;
@@ -17,6 +19,7 @@ pub mod url;
 pub use cron::CronSpec;
 pub use duration::DurationSpec;
 pub use env::{expand_env, EnvString};
+pub use fingerprint::Fingerprint;
 pub use label::LabelName;
 pub use located::{ConfigError, ConfigErrors, Place, Problem, SourceFile};
 pub use secret::Secret;

@@ -8,8 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use driftwatch::config::parse_service_config;
-use driftwatch::config::{parse_rules, SourceFile};
 use driftwatch::demo::receiver::Receiver;
+use driftwatch::rule::parse_rules;
+use driftwatch::types::SourceFile;
 
 use crate::external::{free_port, wait_ready, Proc};
 use crate::helpers::{finished_run, service_config, start, Backend, TestDb};

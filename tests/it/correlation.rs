@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use driftwatch::clock::SystemClock;
-use driftwatch::config::{parse_rules, RuleContext, SourceFile};
 use driftwatch::demo::receiver::Receiver;
-use driftwatch::notify::settings::ReceiverConfig;
+use driftwatch::notify::deliver::settings::ReceiverConfig;
+use driftwatch::rule::{parse_rules, RuleContext};
+use driftwatch::types::SourceFile;
 
 use crate::helpers::{finished_run, service_config, Backend, TestDb, SECRET, SLOW_BY_MODE};
 

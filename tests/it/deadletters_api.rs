@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use driftwatch::demo::receiver::Receiver;
-use driftwatch::notify::settings::{ReceiverConfig, WebhookConfig};
+use driftwatch::notify::deliver::settings::{ReceiverConfig, WebhookConfig};
 use driftwatch::types::Secret;
 
 use crate::helpers::{
@@ -154,9 +154,12 @@ async fn a_body_template_that_cannot_render_dead_letters_at_once_with_its_error(
         unreachable!("the test service's `hook` is a webhook")
     };
     // Compiles, but a one-alert notification has no fourth alert to print.
-    w.body = driftwatch::notify::body::WebhookBody::Template(
-        driftwatch::notify::template::Template::compile("fourth.j2", "{{ alerts[3].rule }}")
-            .unwrap(),
+    w.body = driftwatch::notify::render::body::WebhookBody::Template(
+        driftwatch::notify::render::template::Template::compile(
+            "fourth.j2",
+            "{{ alerts[3].rule }}",
+        )
+        .unwrap(),
     );
     let running = start(config, rules(RULE)).await;
     let client = reqwest::Client::new();

@@ -70,6 +70,8 @@ async fn explain_tells_the_route_the_notification_and_each_delivery_attempt() {
     assert_eq!(kinds, ["grouped", "sent", "attempt", "attempt"], "{log}");
     let bad = reqwest::get(format!("{url}?limit=0")).await.unwrap();
     assert_eq!(bad.status(), 400);
+    let not_a_fingerprint = format!("http://{}/api/v1/alerts/x'--/log", running.addr);
+    assert_eq!(reqwest::get(not_a_fingerprint).await.unwrap().status(), 400);
     running.stop(Duration::from_secs(5)).await;
 
     // The CLI reads the same story from the store, by the alert's fingerprint.

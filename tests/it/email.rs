@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use driftwatch::config::parse_service_config;
-use driftwatch::config::{parse_rules, SourceFile};
 use driftwatch::demo::receiver::Receiver;
-use driftwatch::notify::allowlist::AllowedDestination;
-use driftwatch::notify::email::EmailSender;
-use driftwatch::notify::sample::sample_payload;
-use driftwatch::notify::settings::{EmailConfig, ReceiverConfig};
-use driftwatch::notify::webhook::FailureKind;
+use driftwatch::notify::deliver::allowlist::AllowedDestination;
+use driftwatch::notify::deliver::email::EmailSender;
+use driftwatch::notify::deliver::settings::{EmailConfig, ReceiverConfig};
+use driftwatch::notify::deliver::webhook::FailureKind;
+use driftwatch::notify::render::sample::sample_payload;
+use driftwatch::rule::parse_rules;
+use driftwatch::types::SourceFile;
 
 use crate::external::{free_port, python, Proc};
 use crate::helpers::{finished_run, service_config, start, Backend, TestDb};

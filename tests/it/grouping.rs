@@ -26,7 +26,7 @@ fn with_policy(mut config: ServiceConfig, policy: &str) -> ServiceConfig {
     config
 }
 
-fn payloads(got: &[Delivery]) -> Vec<driftwatch::notify::payload::WebhookPayload> {
+fn payloads(got: &[Delivery]) -> Vec<driftwatch::model::payload::WebhookPayload> {
     got.iter().filter_map(|d| d.payload.clone()).collect()
 }
 

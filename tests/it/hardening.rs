@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use driftwatch::config::RuleQuery;
 use driftwatch::demo::receiver::Receiver;
 use driftwatch::sources::sql::SqlSource;
+use driftwatch::sources::RuleQuery;
 use driftwatch::sources::{FetchRequest, Source};
 use driftwatch::types::Secret;
 use sqlx::AnyPool;

@@ -5,14 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use driftwatch::clock::SystemClock;
-use driftwatch::config::validated::{RuleSet, ServiceConfig, SourceConfig};
-use driftwatch::config::{parse_rules, RuleContext, SourceFile};
+use driftwatch::config::validated::{ServiceConfig, SourceConfig};
 use driftwatch::demo::receiver::Receiver;
 use driftwatch::demo::schema::create_schema;
 use driftwatch::demo::workload::{Run, Step, Writer};
-use driftwatch::notify::settings::{DeliveryConfig, ReceiverConfig, WebhookConfig};
+use driftwatch::notify::deliver::settings::{DeliveryConfig, ReceiverConfig, WebhookConfig};
+use driftwatch::rule::RuleSet;
+use driftwatch::rule::{parse_rules, RuleContext};
 use driftwatch::sources::dialect::Dialect;
 use driftwatch::types::Secret;
+use driftwatch::types::SourceFile;
 use sqlx::AnyPool;
 
 /// The signing secret tests use.
@@ -135,6 +137,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
         http: Default::default(),
         console_read: Default::default(),
         store_url: store_url.to_owned(),
+        leases: None,
         rules_dir: "rules".into(),
         sources: Default::default(),
         receivers: Default::default(),

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use driftwatch::backtest::backtest;
 use driftwatch::clock::{Clock, ManualClock};
-use driftwatch::config::load_rules;
-use driftwatch::config::validated::{Rule, RuleSet, Schedule};
 use driftwatch::demo::receiver::{Delivery, Receiver};
 use driftwatch::demo::workload::Run;
 use driftwatch::engine::replay::ticks;
 use driftwatch::model::AlertState;
+use driftwatch::rule::load_rules;
+use driftwatch::rule::{Rule, RuleSet, Schedule};
 use driftwatch::simulate::labels::{LabelledIncident, LabelsFile};
 use driftwatch::simulate::{default_start, generate, write_month, Month};
 use driftwatch::sources::dialect::Dialect;
@@ -393,7 +393,7 @@ async fn backtest_episodes(
         for span in spans.filter(|s| s.start > start) {
             out.insert(Episode {
                 rule: span.rule.clone(),
-                fingerprint: span.fingerprint.clone(),
+                fingerprint: span.fingerprint.to_string(),
                 labels: span.labels.to_string(),
                 fired: span.start,
                 resolved: span.end,

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use driftwatch::config::validated::SourceConfig;
-use driftwatch::config::{parse_rules, SourceFile};
 use driftwatch::demo::receiver::Receiver;
 use driftwatch::model::AlertState;
+use driftwatch::rule::parse_rules;
+use driftwatch::types::SourceFile;
 
 use crate::external::{free_port, start_exporter, start_prometheus};
 use crate::helpers::{service_config, start, Backend, TestDb, SECRET};

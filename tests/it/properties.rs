@@ -7,9 +7,13 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
 
-use driftwatch::config::{parse_rules, parse_service_config, RuleContext, SourceFile};
+use driftwatch::config::parse_service_config;
+
+use driftwatch::rule::{parse_rules, RuleContext};
+
 use driftwatch::demo::receiver::Receiver;
 use driftwatch::sources::exposition::{Format, Reader};
+use driftwatch::types::SourceFile;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -156,7 +160,7 @@ fn check_rules(text: &str) -> Result<(), TestCaseError> {
 
 fn check_errors(
     text: &str,
-    errors: Option<Vec<driftwatch::config::ConfigError>>,
+    errors: Option<Vec<driftwatch::types::ConfigError>>,
 ) -> Result<(), TestCaseError> {
     let syntax_span = toml::from_str::<toml::Value>(text)
         .err()

@@ -75,7 +75,7 @@ async fn broken_rule_file_keeps_old_rules_and_fixing_it_recovers() {
     std::fs::write(dir.path().join("a.toml"), SLOW).unwrap();
     let mut config = service_config(&db.url, &db.store_url(), &receiver);
     config.rules_dir = dir.path().to_path_buf();
-    let rules = driftwatch::config::load_rules(&config.rules_dir, &config.rule_context()).unwrap();
+    let rules = driftwatch::rule::load_rules(&config.rules_dir, &config.rule_context()).unwrap();
     let running = start(config, rules).await;
     let base = format!("http://{}", running.addr);
     let client = reqwest::Client::new();

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftwatch::config::validated::SourceConfig;
-use driftwatch::config::{parse_rules, SourceFile};
 use driftwatch::demo::receiver::{Delivery, Receiver};
 use driftwatch::model::AlertState;
-use driftwatch::sources::scrape::ScrapeSettings;
+use driftwatch::rule::parse_rules;
+use driftwatch::sources::scrape_settings::ScrapeSettings;
+use driftwatch::types::SourceFile;
 
 use crate::external::{free_port, start_exporter};
 use crate::helpers::{service_config, start, Backend, TestDb, SECRET};
@@ -21,7 +22,7 @@ fn scrape_source(url: String, interval: Duration) -> SourceConfig {
         timeout: interval,
         max_bytes: 1 << 20,
         retention: Duration::from_secs(120),
-        max_series: driftwatch::sources::scrape::DEFAULT_MAX_SERIES,
+        max_series: driftwatch::sources::scrape_store::DEFAULT_MAX_SERIES,
     })
 }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use driftwatch::clock::ManualClock;
-use driftwatch::sources::scrape::{ScrapeSettings, ScrapeSource};
+use driftwatch::sources::scrape::ScrapeSource;
+use driftwatch::sources::scrape_settings::ScrapeSettings;
 use driftwatch::telemetry::Metrics;
 
 /// New series each scrape brings (a gauge and a counter per id).

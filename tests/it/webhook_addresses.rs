@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use driftwatch::clock::SystemClock;
-use driftwatch::notify::allowlist::AllowedDestination;
-use driftwatch::notify::resolver::StaticLookup;
-use driftwatch::notify::settings::{DeliveryConfig, WebhookConfig};
-use driftwatch::notify::webhook::{FailureKind, WebhookSender};
+use driftwatch::notify::deliver::allowlist::AllowedDestination;
+use driftwatch::notify::deliver::resolver::StaticLookup;
+use driftwatch::notify::deliver::settings::{DeliveryConfig, WebhookConfig};
+use driftwatch::notify::deliver::webhook::{FailureKind, WebhookSender};
 use driftwatch::notify::{Dispatcher, StepOutcome};
 use driftwatch::store::{NewMessage, Store};
 use driftwatch::telemetry::Metrics;

@@ -9,8 +9,8 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use driftwatch::demo::receiver::Receiver;
-use driftwatch::notify::settings::WebhookConfig;
-use driftwatch::notify::webhook::WebhookSender;
+use driftwatch::notify::deliver::settings::WebhookConfig;
+use driftwatch::notify::deliver::webhook::WebhookSender;
 use driftwatch::types::Secret;
 
 use crate::helpers::SECRET;

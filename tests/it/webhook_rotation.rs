@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use driftwatch::demo::receiver::Receiver;
-use driftwatch::notify::settings::WebhookConfig;
-use driftwatch::notify::webhook::WebhookSender;
+use driftwatch::notify::deliver::settings::WebhookConfig;
+use driftwatch::notify::deliver::webhook::WebhookSender;
 use driftwatch::types::Secret;
 
 const NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -64,7 +64,8 @@ fn previous_secrets_are_validated_and_need_a_current_one() {
         "secret = \"{NEW}\"\nprevious_secrets = [\"{OLD}\"]\n"
     ))
     .unwrap();
-    let driftwatch::notify::settings::ReceiverConfig::Webhook(w) = &ok.receivers["ops"] else {
+    let driftwatch::notify::deliver::settings::ReceiverConfig::Webhook(w) = &ok.receivers["ops"]
+    else {
         panic!("ops is a webhook")
     };
     assert_eq!(w.previous_secrets.len(), 1);

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use ipnet::IpNet;
 
-use crate::notify::allowlist::AllowedDestination;
+use crate::notify::deliver::allowlist::AllowedDestination;
 
 /// Why an address is not an ordinary public destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

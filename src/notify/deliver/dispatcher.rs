@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
+use crate::notify::deliver::receiver_gate::{Health, ReceiverGate};
+use crate::notify::deliver::sender::Sender;
+use crate::notify::deliver::settings::DeliveryConfig;
 use crate::notify::deliver::verdict::{verdict, DeadReason, Verdict};
-use crate::notify::receiver_gate::{Health, ReceiverGate};
-use crate::notify::sender::Sender;
-use crate::notify::settings::DeliveryConfig;
-use crate::notify::webhook::{DeliveryError, FailureKind};
+use crate::notify::deliver::webhook::{DeliveryError, FailureKind};
 use crate::store::{DeliveryResult, OutboxMessage, Store, StoreError};
 use crate::telemetry::Metrics;
 

@@ -10,14 +10,14 @@ use std::time::SystemTime;
 use lettre::message::{Message, MultiPart, SinglePart};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 
-use crate::notify::address_policy::AddressPolicy;
-use crate::notify::allowlist::AllowedDestination;
-use crate::notify::payload::WebhookPayload;
-use crate::notify::resolver::{CheckedResolver, HostLookup, SystemLookup};
-use crate::notify::settings::EmailConfig;
-use crate::notify::settings::EmailTls;
-use crate::notify::smtp_transport::{SendError, SmtpTransport};
-use crate::notify::webhook::{DeliveryError, FailureKind};
+use crate::model::payload::WebhookPayload;
+use crate::notify::deliver::address_policy::AddressPolicy;
+use crate::notify::deliver::allowlist::AllowedDestination;
+use crate::notify::deliver::resolver::{CheckedResolver, HostLookup, SystemLookup};
+use crate::notify::deliver::settings::EmailConfig;
+use crate::notify::deliver::settings::EmailTls;
+use crate::notify::deliver::smtp_transport::{SendError, SmtpTransport};
+use crate::notify::deliver::webhook::{DeliveryError, FailureKind};
 
 /// Sends to one email receiver.
 #[derive(Clone)]
@@ -157,7 +157,7 @@ pub fn render_email(
     config: &EmailConfig,
     payload: &WebhookPayload,
 ) -> Result<(String, String, String), String> {
-    let render = |t: &crate::notify::template::Template| {
+    let render = |t: &crate::notify::render::template::Template| {
         t.render(payload).map_err(|e| format!("template {e}"))
     };
     let subject = render(&config.subject)?
@@ -185,8 +185,8 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::sample::sample_payload;
-    use crate::notify::template::{
+    use crate::notify::render::sample::sample_payload;
+    use crate::notify::render::template::{
         Template, DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_SUBJECT, DEFAULT_EMAIL_TEXT,
     };
 
@@ -242,8 +242,8 @@ mod tests {
         let config = email_config("smtp.internal");
         let allowlist = ["smtp.internal".parse().unwrap()];
         let metadata = "169.254.169.254".parse().unwrap();
-        let lookup =
-            crate::notify::resolver::StaticLookup::new().with("smtp.internal", &[metadata]);
+        let lookup = crate::notify::deliver::resolver::StaticLookup::new()
+            .with("smtp.internal", &[metadata]);
         let sender = EmailSender::with_lookup(config, &allowlist, Arc::new(lookup)).unwrap();
         let stored = serde_json::to_string(&sample_payload("mail")).unwrap();
         let err = sender.send("msg_1", &stored).await.unwrap_err();
@@ -260,7 +260,8 @@ mod tests {
     async fn a_broken_template_dead_letters_instead_of_retrying() {
         let mut config = email_config("smtp.example.com");
         config.subject =
-            crate::notify::template::Template::compile("subject", "{{ alerts[0].nope }}").unwrap();
+            crate::notify::render::template::Template::compile("subject", "{{ alerts[0].nope }}")
+                .unwrap();
         let sender = EmailSender::new(config, &[]).unwrap();
         let stored = serde_json::to_string(&sample_payload("mail")).unwrap();
         let err = sender.send("msg_1", &stored).await.unwrap_err();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::notify::receiver_health::{failing_too_long, receiver_notices};
+use crate::notify::deliver::receiver_health::{failing_too_long, receiver_notices};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 

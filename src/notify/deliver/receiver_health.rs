@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::engine::Alert;
 use crate::model::{AlertState, Labels, Severity};
-use crate::notify::payload::{new_message_id, render_payload};
+use crate::notify::render::payload::{new_message_id, render_payload};
 use crate::store::NewMessage;
 
 /// The rule name the notices carry.
@@ -83,7 +83,7 @@ pub fn receiver_notices<'a>(
             Some(NewMessage {
                 id,
                 receiver: other.to_owned(),
-                fingerprint: alert.fingerprint.clone(),
+                fingerprint: alert.fingerprint.to_string(),
                 event: alert.state.as_str().to_owned(),
                 payload,
                 created_at_ms: now.timestamp_millis(),
@@ -96,7 +96,7 @@ pub fn receiver_notices<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::payload::WebhookPayload;
+    use crate::model::payload::WebhookPayload;
 
     #[test]
     fn disables_only_after_the_configured_time() {

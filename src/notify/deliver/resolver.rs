@@ -10,8 +10,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::notify::address_policy::{AddressPolicy, AddressRefused};
-use crate::notify::allowlist::normalize_host;
+use crate::notify::deliver::address_policy::{AddressPolicy, AddressRefused};
+use crate::notify::deliver::allowlist::normalize_host;
 
 /// Turns a host name into addresses.
 pub trait HostLookup: Send + Sync {

@@ -1,15 +1,15 @@
 //! One sender per configured receiver, whatever its kind: webhooks and Alertmanager
 //! (HTTP, `Retry-After` and 410 handling) and email (SMTP). Every kind connects only
 //! where the address policy allows: each resolves its host through the
-//! [`CheckedResolver`](crate::notify::resolver::CheckedResolver) built from the same
+//! [`CheckedResolver`](crate::notify::deliver::resolver::CheckedResolver) built from the same
 //! `[delivery] allow_private` and the receiver's own `allow_private`.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::notify::allowlist::AllowedDestination;
-use crate::notify::email::EmailSender;
-use crate::notify::settings::ReceiverConfig;
-use crate::notify::webhook::{DeliveryError, FailureKind, WebhookSender};
+use crate::notify::deliver::allowlist::AllowedDestination;
+use crate::notify::deliver::email::EmailSender;
+use crate::notify::deliver::settings::ReceiverConfig;
+use crate::notify::deliver::webhook::{DeliveryError, FailureKind, WebhookSender};
 
 /// Delivers to one receiver.
 #[derive(Debug, Clone)]

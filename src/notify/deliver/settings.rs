@@ -9,9 +9,9 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::notify::allowlist::AllowedDestination;
-use crate::notify::body::WebhookBody;
-use crate::notify::template::Template;
+use crate::notify::deliver::allowlist::AllowedDestination;
+use crate::notify::render::body::WebhookBody;
+use crate::notify::render::template::Template;
 use crate::types::Secret;
 
 /// One notification receiver.

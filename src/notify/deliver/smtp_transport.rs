@@ -12,10 +12,10 @@ use lettre::transport::smtp::client::Tls;
 use lettre::transport::smtp::response::Response;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::notify::address_policy::AddressRefused;
-use crate::notify::resolver::CheckedResolver;
-use crate::notify::settings::EmailConfig;
-use crate::notify::webhook::{DeliveryError, FailureKind};
+use crate::notify::deliver::address_policy::AddressRefused;
+use crate::notify::deliver::resolver::CheckedResolver;
+use crate::notify::deliver::settings::EmailConfig;
+use crate::notify::deliver::webhook::{DeliveryError, FailureKind};
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use crate::notify::retry::{next_attempt_delay, wait_honouring_retry_after};
-use crate::notify::settings::DeliveryConfig;
-use crate::notify::webhook::{DeliveryError, FailureKind};
+use crate::notify::deliver::retry::{next_attempt_delay, wait_honouring_retry_after};
+use crate::notify::deliver::settings::DeliveryConfig;
+use crate::notify::deliver::webhook::{DeliveryError, FailureKind};
 
 /// What becomes of a message whose attempt failed.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -5,12 +5,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::notify::address_policy::{AddressPolicy, AddressRefused};
-use crate::notify::allowlist::AllowedDestination;
-use crate::notify::resolver::{CheckedResolver, HostLookup, SystemLookup};
-use crate::notify::retry::parse_retry_after;
-use crate::notify::settings::WebhookConfig;
-use crate::notify::signing::SigningKey;
+use crate::notify::deliver::address_policy::{AddressPolicy, AddressRefused};
+use crate::notify::deliver::allowlist::AllowedDestination;
+use crate::notify::deliver::resolver::{CheckedResolver, HostLookup, SystemLookup};
+use crate::notify::deliver::retry::parse_retry_after;
+use crate::notify::deliver::settings::WebhookConfig;
+use crate::notify::deliver::signing::SigningKey;
 
 /// What kind of failure an attempt met, which decides what happens next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-pub use crate::model::flap::FlapRecord;
+use crate::model::flap::FlapRecord;
 use crate::model::AlertState;
-use crate::notify::policy::FlapControl;
+use crate::notify::pipeline::policy::FlapControl;
 
 /// What to notify about one alert change, or one evaluation of a flapping alert.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,10 +4,11 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::model::group::Hold;
 use crate::model::group::{GroupMember, GroupRecord};
+use crate::model::silence::Matcher;
 use crate::model::Labels;
-use crate::notify::mute::{Hold, Muter};
-use crate::notify::silence::Matcher;
+use crate::notify::mute::Muter;
 
 /// One inhibit rule.
 #[derive(Debug, Clone)]

@@ -9,8 +9,7 @@ pub mod time_interval;
 
 use chrono::{DateTime, Utc};
 
-pub use crate::model::group::Hold;
-use crate::model::group::{GroupMember, GroupRecord};
+use crate::model::group::{GroupMember, GroupRecord, Hold};
 
 /// One reason to hold notifications back, asked at each flush of a group.
 pub trait Muter: Sync {

@@ -6,11 +6,12 @@ use std::sync::{PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 
+use crate::model::group::Hold;
 use crate::model::group::{GroupMember, GroupRecord};
 use crate::model::Labels;
-use crate::notify::mute::{Hold, Muter};
+use crate::notify::mute::Muter;
 
-pub use crate::model::silence::{MatchOp, Matcher, Silence};
+use crate::model::silence::Silence;
 
 /// The silences group flushes consult, refreshed from the store when they change.
 #[derive(Debug, Default)]
@@ -82,6 +83,7 @@ impl Muter for SilenceSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::silence::Matcher;
 
     fn labels() -> Labels {
         Labels::new()

@@ -7,7 +7,8 @@ use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::model::group::GroupRecord;
-use crate::notify::mute::{Hold, Muter};
+use crate::model::group::Hold;
+use crate::notify::mute::Muter;
 
 /// One `times`/`weekdays`/`days_of_month`/`months` combination; every part given must
 /// hold (an empty part holds always).

@@ -7,12 +7,11 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
+use crate::model::payload::AlertPayload;
 use crate::notify::mute::{alert_hold, group_hold, Muter};
-use crate::notify::payload::{group_payload, AlertPayload};
+use crate::notify::render::payload::group_payload;
 
-pub use crate::model::group::{
-    next_flush_after_change, Flush, GroupMember, GroupRecord, GroupSettings, Hold,
-};
+use crate::model::group::{Flush, GroupMember, GroupRecord};
 
 /// Shortest wait before a group holding muted alerts looks again.
 const HELD_RECHECK_MS: i64 = 1_000;
@@ -138,6 +137,7 @@ pub fn flush(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::group::{next_flush_after_change, GroupSettings, Hold};
     use crate::model::{AlertState, Labels};
 
     fn settings() -> GroupSettings {

@@ -10,15 +10,16 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
+use crate::model::group::{Flush, GroupMember, GroupRecord, Hold};
 use crate::model::AlertState;
-use crate::notify::group::{flush, Flush, GroupMember, GroupRecord, Hold};
-use crate::notify::inhibit::Inhibitor;
+use crate::notify::mute::inhibit::Inhibitor;
+use crate::notify::mute::silence::SilenceSet;
+use crate::notify::mute::time_interval::IntervalMuter;
 use crate::notify::mute::Muter;
-use crate::notify::payload::new_message_id;
 use crate::notify::pipeline::flush_log::flush_decisions;
-use crate::notify::policy::NotifyPolicy;
-use crate::notify::silence::SilenceSet;
-use crate::notify::time_interval::IntervalMuter;
+use crate::notify::pipeline::group::flush;
+use crate::notify::pipeline::policy::NotifyPolicy;
+use crate::notify::render::payload::new_message_id;
 use crate::store::{NewMessage, SettledGroup, Store, StoreError};
 use crate::telemetry::Metrics;
 

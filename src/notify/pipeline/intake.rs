@@ -9,11 +9,13 @@ use chrono::{DateTime, Utc};
 
 use crate::engine::{Alert, Transition};
 use crate::model::decision::{Decision, DecisionKind};
+use crate::model::flap::FlapRecord;
 use crate::model::AlertState;
-use crate::notify::mute::flap::{self, FlapRecord, FlapVerdict};
-use crate::notify::payload::alert_payload;
-use crate::notify::policy::NotifyPolicy;
+use crate::notify::mute::flap::{self, FlapVerdict};
+use crate::notify::pipeline::policy::NotifyPolicy;
+use crate::notify::render::payload::alert_payload;
 use crate::store::GroupEntry;
+use crate::types::Fingerprint;
 
 /// Where one rule's alert changes go.
 #[derive(Debug, Clone, Copy)]
@@ -32,9 +34,9 @@ pub struct IntakeOutcome {
     /// The changes as entries of their groups, to commit with the evaluation.
     pub entries: Vec<GroupEntry>,
     /// Flap records that changed (fingerprint, record), to commit with the evaluation.
-    pub flap_records: Vec<(String, FlapRecord)>,
+    pub flap_records: Vec<(Fingerprint, FlapRecord)>,
     /// Alerts that started flapping here (fingerprints).
-    pub started_flapping: Vec<String>,
+    pub started_flapping: Vec<Fingerprint>,
     /// What flap control decided, for the decision log.
     pub decisions: Vec<Decision>,
 }
@@ -42,12 +44,12 @@ pub struct IntakeOutcome {
 /// One rule's intake: its flap records, by alert fingerprint.
 #[derive(Debug, Default, Clone)]
 pub struct Intake {
-    records: HashMap<String, FlapRecord>,
+    records: HashMap<Fingerprint, FlapRecord>,
 }
 
 impl Intake {
     /// An intake resuming from stored flap records.
-    pub fn new(records: HashMap<String, FlapRecord>) -> Self {
+    pub fn new(records: HashMap<Fingerprint, FlapRecord>) -> Self {
         Self { records }
     }
 
@@ -57,7 +59,7 @@ impl Intake {
     }
 
     /// Drops the records of alerts the engine forgot.
-    pub fn forget(&mut self, fingerprints: &[String]) {
+    pub fn forget(&mut self, fingerprints: &[Fingerprint]) {
         for fp in fingerprints {
             self.records.remove(fp);
         }
@@ -146,7 +148,7 @@ impl Intake {
         to: Destination<'_>,
         current: &impl Fn(&str) -> Option<&'a Alert>,
         now: DateTime<Utc>,
-        touched: &mut HashSet<String>,
+        touched: &mut HashSet<Fingerprint>,
         out: &mut IntakeOutcome,
     ) {
         for (fp, record) in self.records.iter_mut() {
@@ -200,7 +202,7 @@ pub fn route(
 mod tests {
     use super::*;
     use crate::model::{Labels, Severity};
-    use crate::notify::policy::FlapControl;
+    use crate::notify::pipeline::policy::FlapControl;
     use std::time::Duration;
 
     fn policy() -> NotifyPolicy {

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use crate::engine::Alert;
-use crate::notify::inhibit::InhibitRule;
-use crate::notify::payload::AlertPayload;
-use crate::notify::route::{group_key, Route};
-use crate::notify::time_interval::TimeInterval;
+use crate::model::payload::AlertPayload;
+use crate::notify::mute::inhibit::InhibitRule;
+use crate::notify::mute::time_interval::TimeInterval;
+use crate::notify::pipeline::route::{group_key, Route};
 use crate::store::GroupEntry;
 
 /// When an alert counts as flapping.

@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::model::silence::Matcher;
 use crate::model::Labels;
-use crate::notify::silence::Matcher;
 
-pub use crate::model::group::GroupSettings;
+use crate::model::group::GroupSettings;
 
 /// Which labels form an alert's group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::payload::{AlertPayload, WebhookPayload};
 use crate::model::AlertState;
-use crate::notify::payload::{AlertPayload, WebhookPayload};
 
 /// Alertmanager's "zero" time, which its webhooks send as `endsAt` of a firing alert.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -212,7 +212,7 @@ pub fn api_alerts(payload: &WebhookPayload, firing_ttl: Duration) -> Vec<Postabl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::sample::sample_payload;
+    use crate::notify::render::sample::sample_payload;
 
     /// The example from Alertmanager's configuration reference (`<webhook_config>`),
     /// filled in as an Alertmanager 0.25 sends it.

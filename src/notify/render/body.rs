@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::notify::payload::WebhookPayload;
-use crate::notify::settings::BodyFormat;
-use crate::notify::template::Template;
-use crate::notify::{alertmanager, slack};
+use crate::model::payload::WebhookPayload;
+use crate::notify::deliver::settings::BodyFormat;
+use crate::notify::render::template::Template;
+use crate::notify::render::{alertmanager, slack};
 
 /// How a webhook's body is made from the stored payload.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -73,7 +73,7 @@ impl WebhookBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::sample::sample_payload;
+    use crate::notify::render::sample::sample_payload;
 
     #[test]
     fn the_driftwatch_body_is_the_stored_bytes_untouched() {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::engine::Alert;
 use crate::model::{AlertState, Labels};
 
-pub use crate::model::payload::{AlertPayload, WebhookPayload, PAYLOAD_VERSION};
+use crate::model::payload::{AlertPayload, WebhookPayload, PAYLOAD_VERSION};
 
 /// Builds the payload for one alert's notification.
 pub fn render_payload(
@@ -33,7 +33,7 @@ pub fn alert_payload(alert: &Alert, annotations: &BTreeMap<String, String>) -> A
     all.insert("summary".into(), alert.summary.clone());
     all.insert("reason".into(), alert.reason.clone());
     AlertPayload {
-        fingerprint: alert.fingerprint.clone(),
+        fingerprint: alert.fingerprint.to_string(),
         rule: alert.rule.clone(),
         state: alert.state,
         severity: alert.severity.as_str().to_owned(),

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use crate::notify::body::WebhookBody;
-use crate::notify::email::render_email;
-use crate::notify::payload::WebhookPayload;
-use crate::notify::sample::sample_payload;
-use crate::notify::settings::BodyFormat;
-use crate::notify::settings::ReceiverConfig;
-use crate::notify::template::Template;
+use crate::model::payload::WebhookPayload;
+use crate::notify::deliver::email::render_email;
+use crate::notify::deliver::settings::BodyFormat;
+use crate::notify::deliver::settings::ReceiverConfig;
+use crate::notify::render::body::WebhookBody;
+use crate::notify::render::sample::sample_payload;
+use crate::notify::render::template::Template;
 
 /// What to render.
 #[derive(Debug, Clone)]

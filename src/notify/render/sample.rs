@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::payload::{AlertPayload, WebhookPayload, PAYLOAD_VERSION};
 use crate::model::{AlertState, Labels};
-use crate::notify::payload::{AlertPayload, WebhookPayload, PAYLOAD_VERSION};
 
 /// The sample notification for `receiver`; the same every time.
 pub fn sample_payload(receiver: &str) -> WebhookPayload {

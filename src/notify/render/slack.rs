@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
+use crate::model::payload::{AlertPayload, WebhookPayload};
 use crate::model::AlertState;
-use crate::notify::payload::{AlertPayload, WebhookPayload};
 
 /// Alerts listed one section each; the rest are counted.
 const MAX_LISTED: usize = 20;
@@ -107,7 +107,7 @@ pub fn message(payload: &WebhookPayload) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::sample::sample_payload;
+    use crate::notify::render::sample::sample_payload;
 
     #[test]
     fn a_message_has_text_and_blocks_within_slacks_limits() {

@@ -9,7 +9,7 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::notify::payload::{AlertPayload, WebhookPayload};
+use crate::model::payload::{AlertPayload, WebhookPayload};
 
 /// The shipped default email subject.
 pub const DEFAULT_EMAIL_SUBJECT: &str = include_str!("templates/email_subject.j2");
@@ -187,7 +187,7 @@ pub fn default_email_templates() -> (Template, Template, Template) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::sample::sample_payload;
+    use crate::notify::render::sample::sample_payload;
 
     #[test]
     fn a_syntax_error_names_the_template_and_line() {

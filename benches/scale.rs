@@ -1,0 +1,143 @@
+//! Scale: one rule's whole evaluation — window, groups, a 7-day z-score per series, the
+//! alert state machine and the choice of baselines to write — over 10,000 and 100,000
+//! series of a scrape snapshot, from warm state; and what a series costs in memory when a
+//! rule holds 1,000,000 (printed once, from the process's resident set).
+// criterion_group! generates undocumented items; the bench functions say what they measure.
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use driftwatch::engine::evaluate::RuleRuntime;
+use driftwatch::model::{Labels, Sample};
+use driftwatch::rule::{parse_rules, RuleContext};
+use driftwatch::sources::{Observation, SourceKind};
+use driftwatch::types::SourceFile;
+
+/// The rule the issue measures against Prometheus: each series judged by a 7-day z-score,
+/// every 10 s.
+const RULE: &str = r#"
+[[rule]]
+name = "latency_z"
+metric = "request_latency_seconds"
+group_by = ["series"]
+aggregate = "last"
+window = "10s"
+every = "10s"
+max_series = 2000000
+severity = "warning"
+detector = { kind = "zscore", window = "7d", sigmas = 6 }
+"#;
+
+fn runtime() -> RuleRuntime {
+    let ctx = RuleContext {
+        sources: vec!["exporter".to_owned()],
+        source_kinds: BTreeMap::from([("exporter".to_owned(), SourceKind::Scrape)]),
+        receivers: vec![],
+        default_receivers: vec![],
+    };
+    let text = RULE.replace("[[rule]]", "[[rule]]\nsource = \"exporter\"");
+    let rules = parse_rules(&[SourceFile::new("scale.toml", &text)], &ctx)
+        .unwrap_or_else(|e| panic!("{e}"));
+    RuleRuntime::new(Arc::clone(&rules.rules[0]))
+}
+
+/// The series' label sets, shared as a scrape store hands them out.
+fn labels(n: usize) -> Vec<Arc<Labels>> {
+    (0..n)
+        .map(|i| Arc::new(Labels::new().with("series", format!("s{i:07}"))))
+        .collect()
+}
+
+/// One scrape's snapshot at `at`: every series with a value around 1 (deterministic).
+fn snapshot(labels: &[Arc<Labels>], at: DateTime<Utc>, tick: u64) -> Vec<Observation> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Observation {
+            labels: Arc::clone(l),
+            sample: Sample {
+                ts: at,
+                value: 1.0 + (((i as u64).wrapping_mul(2_654_435_761) ^ tick) % 97) as f64 / 970.0,
+            },
+        })
+        .collect()
+}
+
+/// A runtime that has judged `ticks` scrapes of `n` series, and the time of the next.
+fn warm(n: usize, ticks: u64) -> (RuleRuntime, Vec<Arc<Labels>>, DateTime<Utc>, u64) {
+    let mut rt = runtime();
+    let labels = labels(n);
+    let mut at = DateTime::from_timestamp(1_800_000_000, 0).expect("valid");
+    for tick in 0..ticks {
+        let obs = snapshot(&labels, at, tick);
+        rt.ingest(obs, at - chrono::Duration::seconds(10), at, true);
+        rt.evaluate(at);
+        at += chrono::Duration::seconds(10);
+    }
+    (rt, labels, at, ticks)
+}
+
+/// Times one evaluation of the next scrape, the snapshot made outside the timing.
+fn bench_ticks(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    warm: (RuleRuntime, Vec<Arc<Labels>>, DateTime<Utc>, u64),
+) {
+    let (mut rt, labels, mut at, mut tick) = warm;
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            || {
+                tick += 1;
+                at += chrono::Duration::seconds(10);
+                (snapshot(&labels, at, tick), at)
+            },
+            |(obs, at)| {
+                rt.ingest(obs, at - chrono::Duration::seconds(10), at, true);
+                rt.evaluate(at).series
+            },
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+fn evaluate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scale");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(15));
+    for (name, n) in [("10k", 10_000), ("100k", 100_000)] {
+        let name = format!("evaluate_{name}_series_zscore_7d");
+        bench_ticks(&mut group, &name, warm(n, 40));
+    }
+    group.finish();
+}
+
+/// Resident set size of this process, in bytes (Linux).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn one_million(c: &mut Criterion) {
+    let before = resident_bytes().unwrap_or(0);
+    let warmed = warm(1_000_000, 3);
+    let after = resident_bytes().unwrap_or(0);
+    eprintln!(
+        "scale/1m: resident set grew {:.2} GiB for 1,000,000 series ({} bytes a series, labels and one scrape's snapshot included)",
+        after.saturating_sub(before) as f64 / (1u64 << 30) as f64,
+        after.saturating_sub(before) / 1_000_000
+    );
+    let mut group = c.benchmark_group("scale");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    bench_ticks(&mut group, "evaluate_1m_series_zscore_7d", warmed);
+    group.finish();
+}
+
+criterion_group!(benches, evaluate, one_million);
+criterion_main!(benches);
