@@ -504,6 +504,10 @@ async fn serve_http(
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
         receivers: Arc::new(config.receivers.keys().cloned().collect()),
         budgets,
+        console: Arc::new(crate::server::console::Console::new(
+            config.console_read,
+            evaluator.sources.clone(),
+        )),
     });
     tasks.spawn(
         "HTTP server",

@@ -87,6 +87,7 @@ pub fn parse_service_config(path: &Path, text: &str) -> Result<ServiceConfig, Co
         listen,
         api_token,
         http,
+        console_read: raw.server.console_read,
         store_url,
         leases,
         rules_dir,

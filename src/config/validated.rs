@@ -18,6 +18,8 @@ pub struct ServiceConfig {
     pub api_token: Option<Secret>,
     /// The HTTP server's header-read timeout and connection limit.
     pub http: crate::server::settings::HttpLimits,
+    /// Who may read the web console (`[server] console_read`).
+    pub console_read: crate::server::settings::ConsoleRead,
     /// driftwatch's own database URL.
     pub store_url: String,
     /// Rule leases, when replicas sharing the store divide the rules (`None`: off).

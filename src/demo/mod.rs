@@ -147,6 +147,7 @@ fn demo_config(
         listen: options.listen.clone(),
         api_token: None,
         http: Default::default(),
+        console_read: Default::default(),
         store_url: format!("sqlite://{}", store_db.display()),
         leases: None,
         rules_dir: options.rules_dir.clone(),

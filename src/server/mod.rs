@@ -1,6 +1,7 @@
-//! The HTTP server: `/metrics`, `/healthz`, `/readyz`, the read API under `/api/v1`, and
-//! the token-protected `POST /-/reload` and `POST /api/v1/receivers/{name}/enable`,
-//! served with limits against slow clients ([`serve`]).
+//! The HTTP server: `/metrics`, `/healthz`, `/readyz`, the read API under `/api/v1`,
+//! the token-protected `POST /-/reload` and `POST /api/v1/receivers/{name}/enable`, and
+//! the web console under `/ui` ([`console`]), served with limits against slow clients
+//! ([`serve`]).
 
 #![cfg_attr(
     not(test),
@@ -10,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod budgets;
+pub mod console;
 pub mod correlation;
 pub mod decision_log;
 pub mod error;
@@ -70,6 +72,8 @@ pub struct ServerState {
     pub receivers: Arc<Vec<String>>,
     /// Every budget's latest status, as the budgets' task records it.
     pub budgets: Arc<crate::budget::BudgetStatuses>,
+    /// The web console's settings, sources and session key.
+    pub console: Arc<console::Console>,
 }
 
 /// The running rules as the API reaches them. The service's reloader implements it; the
@@ -93,7 +97,8 @@ pub fn router(state: ServerState) -> Router {
             .route("/-/reload", post(api::reload))
             .route("/api/v1/receivers/{name}/enable", post(receivers::enable))
             .route("/api/v1/silences", post(silences::create))
-            .route("/api/v1/silences/{id}", delete(silences::expire)),
+            .route("/api/v1/silences/{id}", delete(silences::expire))
+            .route("/api/v1/deadletters/{id}/requeue", post(receivers::requeue)),
         state.api_token.clone(),
     );
     Router::new()
@@ -119,6 +124,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/api/v1/deadletters", get(receivers::dead_letters))
         .route("/api/v1/silences", get(silences::list))
         .merge(mutating)
+        .merge(console::router())
         .fallback(|| async {
             error::ApiError::new(
                 StatusCode::NOT_FOUND,

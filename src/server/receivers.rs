@@ -129,8 +129,24 @@ pub async fn enable(
     query: Result<Query<EnableQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(query) = query?;
-    if !state.receivers.contains(&name) {
-        return Err(unknown_receiver(&name, &state));
+    let done = enable_receiver(&state, &name, query.requeue, "through the API").await?;
+    Ok(Json(serde_json::json!({
+        "receiver": name,
+        "was_disabled": done.was_disabled,
+        "requeued": done.requeued,
+    })))
+}
+
+/// Enables receiver `name` (`how` says through what, for the notices and the log), and
+/// with `requeue` sends its dead letters again.
+pub(crate) async fn enable_receiver(
+    state: &ServerState,
+    name: &str,
+    requeue: bool,
+    how: &str,
+) -> Result<crate::store::Reenabled, ApiError> {
+    if !state.receivers.iter().any(|r| r == name) {
+        return Err(unknown_receiver(name, state));
     }
     let disabled: Vec<String> = state
         .store
@@ -143,8 +159,8 @@ pub async fn enable(
         .collect();
     let now = state.clock.now();
     let notices = receiver_notices(
-        &name,
-        "through the API",
+        name,
+        how,
         true,
         state
             .receivers
@@ -155,13 +171,38 @@ pub async fn enable(
     );
     let done = state
         .store
-        .enable_receiver(&name, now.timestamp_millis(), query.requeue, &notices)
+        .enable_receiver(name, now.timestamp_millis(), requeue, &notices)
         .await
         .map_err(|e| ApiError::internal(format!("cannot enable receiver {name}: {e}")))?;
-    tracing::warn!(receiver = %name, was_disabled = done.was_disabled, requeued = done.requeued, "receiver enabled through the API");
-    Ok(Json(serde_json::json!({
-        "receiver": name,
-        "was_disabled": done.was_disabled,
-        "requeued": done.requeued,
-    })))
+    tracing::warn!(receiver = %name, was_disabled = done.was_disabled, requeued = done.requeued, how, "receiver enabled");
+    Ok(done)
+}
+
+/// `POST /api/v1/deadletters/{id}/requeue` (bearer token): sends one dead letter
+/// again: back in the outbox, due now, its attempts reset.
+pub async fn requeue(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    requeue_dead_letter(&state, &id).await?;
+    Ok(Json(serde_json::json!({ "id": id, "requeued": true })))
+}
+
+/// Puts dead letter `id` back in the outbox and wakes nothing: the dispatcher finds it
+/// due at its next look.
+pub(crate) async fn requeue_dead_letter(state: &ServerState, id: &str) -> Result<(), ApiError> {
+    let now = state.clock.now().timestamp_millis();
+    let done = state
+        .store
+        .requeue_dead_letter(id, now)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot requeue dead letter {id}: {e}")))?;
+    if !done {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no dead letter {id:?}"),
+        ));
+    }
+    tracing::info!(%id, "dead letter requeued");
+    Ok(())
 }

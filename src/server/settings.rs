@@ -36,6 +36,22 @@ pub struct ServerSection {
     /// Connections open at once (default 1024); more wait until one closes.
     #[serde(default)]
     pub max_connections: Option<usize>,
+    /// Who may read the web console under `/ui`: `"open"` (default: anyone who reaches
+    /// the port) or `"token"` (only after logging in with the API token). Changing
+    /// anything always needs the login.
+    #[serde(default)]
+    pub console_read: ConsoleRead,
+}
+
+/// Who may read the web console.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleRead {
+    /// Anyone who reaches the port.
+    #[default]
+    Open,
+    /// Only a logged-in session.
+    Token,
 }
 
 impl Default for ServerSection {
@@ -45,6 +61,7 @@ impl Default for ServerSection {
             api_token: None,
             header_read_timeout: None,
             max_connections: None,
+            console_read: ConsoleRead::Open,
         }
     }
 }
@@ -162,6 +179,15 @@ mod tests {
                 "server.max_connections must be at least 1"
             ]
         );
+    }
+
+    #[test]
+    fn console_read_is_open_or_token() {
+        let token: ServerSection = toml::from_str("console_read = \"token\"\n").unwrap();
+        assert_eq!(token.console_read, ConsoleRead::Token);
+        assert_eq!(ServerSection::default().console_read, ConsoleRead::Open);
+        let bad = toml::from_str::<ServerSection>("console_read = \"closed\"\n").unwrap_err();
+        assert!(bad.to_string().contains("open"), "{bad}");
     }
 
     #[test]

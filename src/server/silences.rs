@@ -36,7 +36,7 @@ pub struct NewSilence {
 
 /// Reloads the shared silence set from the store and has groups holding alerts flush now,
 /// so a change applies at once.
-async fn refresh(state: &ServerState) -> Result<Vec<Silence>, ApiError> {
+pub(crate) async fn refresh(state: &ServerState) -> Result<Vec<Silence>, ApiError> {
     let all = state
         .store
         .silences()

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod budgets;
+mod console;
 mod correlation;
 mod dead_letters;
 mod decisions;

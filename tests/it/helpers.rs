@@ -135,6 +135,7 @@ pub fn service_config(source_url: &str, store_url: &str, receiver: &Receiver) ->
         listen: "127.0.0.1:0".to_owned(),
         api_token: Some(Secret::new(API_TOKEN)),
         http: Default::default(),
+        console_read: Default::default(),
         store_url: store_url.to_owned(),
         leases: None,
         rules_dir: "rules".into(),

@@ -11,6 +11,7 @@ mod budget_figures;
 mod budget_service;
 mod budget_sim;
 mod check_cli;
+mod console;
 mod correlation;
 mod crash;
 mod custom_query;

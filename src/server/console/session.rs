@@ -1,0 +1,281 @@
+//! Console sessions: logging in with the API token sets an HttpOnly, SameSite=Strict
+//! cookie signed (HMAC-SHA256) with a key kept in the store, so every replica accepts
+//! it; it expires after [`SESSION_LIFETIME`] or at logout. Each form carries a CSRF
+//! token derived from the session, checked on every POST.
+//!
+//! Three extractors say who is asking: [`Viewer`] (anyone, with their session if any),
+//! [`Reader`] (refused without a session when `[server] console_read = "token"`) and
+//! [`Editor`] (always needs a session).
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::server::console::page::{html, v, Frame, PageError};
+use crate::server::settings::ConsoleRead;
+use crate::server::ServerState;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "dw_session";
+/// How long a login lasts.
+pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(12);
+
+/// A logged-in session, checked.
+#[derive(Debug, Clone)]
+pub struct Session {
+    csrf: String,
+}
+
+/// Whoever asks, with their session if the cookie is valid.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    /// The session, when logged in.
+    pub session: Option<Session>,
+}
+
+impl Viewer {
+    /// The CSRF token this viewer's forms carry.
+    pub fn csrf(&self) -> Option<String> {
+        self.session.as_ref().map(|s| s.csrf.clone())
+    }
+}
+
+/// A viewer allowed to read the console.
+#[derive(Debug, Clone)]
+pub struct Reader(pub Viewer);
+
+/// A logged-in viewer, allowed to change things once the form's CSRF token checks.
+#[derive(Debug, Clone)]
+pub struct Editor(pub Viewer);
+
+impl Editor {
+    /// Checks a form's CSRF token against the session's.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), PageError> {
+        let expected = self.0.csrf().unwrap_or_default();
+        if !expected.is_empty() && same(expected.as_bytes(), presented.as_bytes()) {
+            Ok(())
+        } else {
+            Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "the form's CSRF token does not match your session; reload the page and try again",
+            ))
+        }
+    }
+}
+
+/// Compares without an early exit.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+fn mac(key: &[u8], parts: &[&str]) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    for p in parts {
+        mac.update(p.as_bytes());
+        mac.update(b"\n");
+    }
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A cookie value for a session ending at `expires` (unix seconds).
+pub fn sign(key: &[u8], expires: i64) -> String {
+    let mut nonce = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let exp = expires.to_string();
+    let tag = mac(key, &["session", &exp, &nonce]);
+    format!("{exp}.{nonce}.{tag}")
+}
+
+/// The session a cookie value holds, if its signature checks and it has not expired.
+pub fn verify(key: &[u8], value: &str, now: i64) -> Option<Session> {
+    let mut parts = value.split('.');
+    let (exp, nonce, tag) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some()
+        || !same(
+            mac(key, &["session", exp, nonce]).as_bytes(),
+            tag.as_bytes(),
+        )
+    {
+        return None;
+    }
+    if exp.parse::<i64>().ok()? <= now {
+        return None;
+    }
+    let csrf = mac(key, &["csrf", value]);
+    Some(Session {
+        csrf: csrf.get(..32).unwrap_or_default().to_owned(),
+    })
+}
+
+/// The key cookies are signed with, read from (or made in) the store once.
+async fn key(state: &ServerState) -> Result<&[u8], PageError> {
+    let now = state.clock.now().timestamp_millis();
+    state
+        .console
+        .key
+        .get_or_try_init(|| async { state.store.console_key(now).await.map(String::into_bytes) })
+        .await
+        .map(Vec::as_slice)
+        .map_err(|e| PageError::internal(format!("cannot read the console key: {e}")))
+}
+
+fn cookie_value(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+}
+
+impl FromRequestParts<ServerState> for Viewer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ServerState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = cookie_value(parts) else {
+            return Ok(Viewer::default());
+        };
+        let key = key(state).await?;
+        let now = state.clock.now().timestamp();
+        Ok(Viewer {
+            session: verify(key, value, now),
+        })
+    }
+}
+
+impl FromRequestParts<ServerState> for Reader {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ServerState,
+    ) -> Result<Self, Self::Rejection> {
+        let viewer = Viewer::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if state.console.read == ConsoleRead::Token && viewer.session.is_none() {
+            return Err(Redirect::to("/ui/login").into_response());
+        }
+        Ok(Reader(viewer))
+    }
+}
+
+impl FromRequestParts<ServerState> for Editor {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ServerState,
+    ) -> Result<Self, Self::Rejection> {
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        if viewer.session.is_none() {
+            return Err(PageError::new(
+                StatusCode::UNAUTHORIZED,
+                "changing anything needs a login with the API token: log in first",
+            ));
+        }
+        Ok(Editor(viewer))
+    }
+}
+
+/// `GET /ui/login`: the login form.
+pub async fn login_form(viewer: Viewer) -> Result<Response, PageError> {
+    login_page(&viewer, StatusCode::OK, "")
+}
+
+fn login_page(viewer: &Viewer, status: StatusCode, error: &str) -> Result<Response, PageError> {
+    let page = html(
+        "login.html",
+        minijinja::context! { frame => v(&Frame::new("Log in", "login", viewer)), error },
+    )?;
+    Ok((status, page).into_response())
+}
+
+/// The login form's fields.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    /// The API token.
+    token: String,
+}
+
+/// `POST /ui/login`: with the right API token, sets the session cookie.
+pub async fn login(
+    State(state): State<ServerState>,
+    viewer: Viewer,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let bearer = format!("Bearer {}", form.token.trim());
+    if let Err(e) = state.api_token.check(Some(&bearer)) {
+        return login_page(&viewer, e.status, "That is not the API token.");
+    }
+    let key = key(&state).await?;
+    let expires = (state.clock.now() + SESSION_LIFETIME).timestamp();
+    let cookie = format!(
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        sign(key, expires),
+        SESSION_LIFETIME.num_seconds()
+    );
+    tracing::info!("console login");
+    Ok(with_cookie(&cookie, Redirect::to("/ui")))
+}
+
+/// The logout form's fields.
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+/// `POST /ui/logout`: clears the session cookie.
+pub async fn logout(editor: Editor, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+    editor.check_csrf(&form.csrf)?;
+    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok(with_cookie(&cookie, Redirect::to("/ui")))
+}
+
+fn with_cookie(cookie: &str, redirect: Redirect) -> Response {
+    let mut response = redirect.into_response();
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_cookie_checks_until_it_expires_and_not_with_another_key() {
+        let value = sign(b"key-one", 1_000);
+        let session = verify(b"key-one", &value, 999).unwrap();
+        assert_eq!(session.csrf.len(), 32);
+        assert!(verify(b"key-one", &value, 1_000).is_none(), "expired");
+        assert!(verify(b"key-two", &value, 999).is_none(), "other key");
+        let forged = value.replacen("1000", "9999", 1);
+        assert!(verify(b"key-one", &forged, 999).is_none(), "tampered");
+        let other = verify(b"key-one", &sign(b"key-one", 1_000), 999).unwrap();
+        assert_ne!(session.csrf, other.csrf, "each session its own CSRF token");
+    }
+}

@@ -1,0 +1,546 @@
+//! The web console in a real headless browser (Debian's chromium driven through
+//! chromedriver with fantoccini): a firing alert from a real evaluation is listed; a
+//! silence made through the form mutes its next notification and its decision log names
+//! the silence; without a login the form is refused; a label value holding `<script>`
+//! renders as text. Every page is screenshotted at 375 and 1280 px into
+//! `target/console-screenshots/`, and each must not be blank, scroll sideways, log a
+//! browser error or weigh over 200 KB.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use driftwatch::demo::receiver::{Delivery, Receiver};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    finished_run, rules, service_config, start, Backend, TestDb, API_TOKEN, SECRET, SLOW_BY_MODE,
+};
+
+/// The label value that must render as text.
+const SCRIPT_MODE: &str = "<script>alert(1)</script>";
+/// The heaviest a page may be, with its stylesheet and images.
+const MAX_PAGE_BYTES: f64 = 200.0 * 1024.0;
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is required (apt-get install chromium chromium-driver)");
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = match http.get(format!("{url}/status")).send().await {
+                Ok(r) => r.json::<Value>().await.ok(),
+                Err(_) => None,
+            };
+            if ready.is_some_and(|v| v["value"]["ready"] == json!(true)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Driver { child, url }
+    }
+
+    async fn browser(&self) -> Client {
+        let caps = json!({
+            "goog:chromeOptions": {
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"],
+            },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where screenshots go (not committed).
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The browser's log entries since the last call, as chromedriver keeps them.
+async fn browser_log(driver: &Driver, browser: &Client) -> Vec<Value> {
+    let session = browser.session_id().await.unwrap().unwrap();
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/session/{session}/se/log", driver.url))
+        .json(&json!({ "type": "browser" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["value"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("chromedriver gave no browser log: {answer}"))
+}
+
+async fn js(browser: &Client, script: &str) -> Value {
+    browser.execute(script, vec![]).await.unwrap()
+}
+
+/// Sets the viewport (not the window) to `width` px; returns the window's width.
+async fn viewport(browser: &Client, width: u32) -> u32 {
+    browser.set_window_size(width, 900).await.unwrap();
+    let inner = js(browser, "return window.innerWidth")
+        .await
+        .as_u64()
+        .unwrap() as i64;
+    let adjusted = (2 * i64::from(width) - inner).max(1) as u32;
+    browser.set_window_size(adjusted, 900).await.unwrap();
+    adjusted
+}
+
+/// Screenshots the whole page (the window made as tall as the page, up to 5000 px).
+async fn screenshot(browser: &Client, window_width: u32, file: &str) {
+    let tall = js(
+        browser,
+        "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight",
+    )
+    .await;
+    let height = tall.as_u64().unwrap().clamp(600, 5000) as u32;
+    browser.set_window_size(window_width, height).await.unwrap();
+    let shot = browser.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join(file), shot).unwrap();
+    browser.set_window_size(window_width, 900).await.unwrap();
+}
+
+/// Opens `path` at 375 and 1280 px, screenshots it, and checks it is a page: not
+/// blank, no sideways scroll, no browser error, at most 200 KB with its assets.
+async fn check_page(driver: &Driver, browser: &Client, base: &str, name: &str, path: &str) {
+    for width in [375, 1280] {
+        let window = viewport(browser, width).await;
+        browser_log(driver, browser).await;
+        browser.goto(&format!("{base}{path}")).await.unwrap();
+        screenshot(browser, window, &format!("{name}-{width}.png")).await;
+        let text = js(
+            browser,
+            "return document.querySelector('main').innerText.trim().length",
+        )
+        .await;
+        assert!(text.as_u64().unwrap() > 20, "{name} at {width} px is blank");
+        let (scroll, client) = (
+            js(browser, "return document.documentElement.scrollWidth").await,
+            js(browser, "return document.documentElement.clientWidth").await,
+        );
+        assert!(
+            scroll.as_u64() <= client.as_u64(),
+            "{name} at {width} px scrolls sideways: {scroll} > {client}"
+        );
+        let weight = js(
+            browser,
+            "return performance.getEntries().reduce((n, e) => n + (e.decodedBodySize || 0), 0)",
+        )
+        .await;
+        let weight = weight.as_f64().unwrap();
+        assert!(
+            weight > 0.0 && weight <= MAX_PAGE_BYTES,
+            "{name} weighs {weight} bytes"
+        );
+        let errors: Vec<Value> = browser_log(driver, browser)
+            .await
+            .into_iter()
+            .filter(|e| e["level"] == json!("SEVERE"))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name} at {width} px logged errors: {errors:?}"
+        );
+    }
+}
+
+fn modes_notified(got: &[Delivery]) -> Vec<Vec<String>> {
+    got.iter()
+        .filter_map(|d| d.payload.as_ref())
+        .map(|p| {
+            p.alerts
+                .iter()
+                .map(|a| a.labels.get("mode").unwrap_or("").to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// The test service's config: one route grouping by rule, flushing every second and
+/// repeating every two, so a silence shows at the group's next notification.
+fn config(db: &TestDb, receiver: &Receiver) -> driftwatch::config::validated::ServiceConfig {
+    let mut config = service_config(&db.url, &db.store_url(), receiver);
+    let text = "[receivers.hook]\nkind = \"webhook\"\nurl = \"https://hooks.example.com/x\"\n\
+        [route]\nreceiver = \"hook\"\ngroup_by = [\"rule\"]\ngroup_wait = \"0s\"\n\
+        group_interval = \"1s\"\nrepeat_interval = \"2s\"\n";
+    let parsed =
+        driftwatch::config::parse_service_config(std::path::Path::new("driftwatch.toml"), text)
+            .unwrap_or_else(|e| panic!("{e}"));
+    config.notify_policy = parsed.notify_policy;
+    config
+}
+
+/// The text of the element `css` selects, waiting (up to 10 s) for a navigation a
+/// click started to bring it.
+async fn text_of(browser: &Client, css: &str) -> String {
+    let found = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await;
+    match found {
+        Ok(element) => element.text().await.unwrap(),
+        Err(e) => panic!(
+            "no {css} ({e}) at {:?} with cookies {:?}: {}",
+            browser.current_url().await.map(|u| u.to_string()),
+            browser.get_all_cookies().await,
+            browser.source().await.unwrap_or_default()
+        ),
+    }
+}
+
+/// Waits (up to 10 s) until the browser has loaded a page whose path is `path`: the
+/// navigation a click started is over before the test goes on.
+async fn arrive(browser: &Client, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = browser.current_url().await.unwrap();
+        let ready = js(browser, "return document.readyState").await;
+        if url.path() == path && ready == json!("complete") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still at {url}, not {path}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Fills the silence form the alert page's "Silence…" button opens, and submits it.
+async fn silence_through_the_form(browser: &Client, base: &str, fingerprint: &str) {
+    browser
+        .goto(&format!("{base}/ui/alerts/{fingerprint}"))
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("silence-this"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    arrive(browser, "/ui/silences/new").await;
+    for (field, value) in [("created_by", "on-call"), ("comment", "known slow run")] {
+        let input = browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id(field))
+            .await
+            .unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    browser
+        .find(Locator::Id("create-silence"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    arrive(browser, "/ui/silences").await;
+}
+
+/// The alert's decision log as the API tells it: (kind, text) oldest first.
+async fn decision_log(base: &str, fingerprint: &str) -> Vec<(String, String)> {
+    let log: Value = reqwest::get(format!("{base}/api/v1/alerts/{fingerprint}/log"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+            (s("kind"), s("text"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_a_real_browser_lists_silences_and_escapes() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let running = start(config(&db, &receiver), rules(SLOW_BY_MODE)).await;
+    let base = format!("http://{}", running.addr);
+    let w = db.writer();
+    for (id, mode) in [("slow-1", "deep_research"), ("slow-2", SCRIPT_MODE)] {
+        w.insert(&finished_run(id, mode, 900.0, "completed"))
+            .await
+            .unwrap();
+    }
+    let both = |d: &[Delivery]| modes_notified(d).iter().any(|m| m.len() == 2);
+    receiver.wait_for(Duration::from_secs(30), both).await;
+    let alerts: Value = reqwest::get(format!(
+        "{base}/api/v1/alerts?state=firing&label=mode=deep_research"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let fp = alerts["alerts"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let driver = Driver::start().await;
+    let browser = driver.browser().await;
+
+    // The alerts page lists both firing alerts; the <script> label value is text.
+    browser.goto(&format!("{base}/ui")).await.unwrap();
+    let listed = text_of(&browser, "main").await;
+    assert!(listed.contains("mode=deep_research"), "{listed}");
+    assert!(listed.contains(&format!("mode={SCRIPT_MODE}")), "{listed}");
+    assert_eq!(
+        js(&browser, "return document.scripts.length").await,
+        json!(0)
+    );
+
+    // Without a login the form is refused and no silence is made.
+    silence_through_the_form(&browser, &base, &fp).await;
+    let refused = text_of(&browser, "#error-message").await;
+    assert!(refused.contains("log in first"), "{refused}");
+    let silences: Value = reqwest::get(format!("{base}/api/v1/silences"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(silences["silences"], json!([]));
+
+    // Logged in, the form previews the alert it matches and makes the silence.
+    browser.goto(&format!("{base}/ui/login")).await.unwrap();
+    let token = browser.find(Locator::Id("token")).await.unwrap();
+    token.send_keys(API_TOKEN).await.unwrap();
+    browser
+        .find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    arrive(&browser, "/ui").await;
+    assert!(text_of(&browser, "header form button")
+        .await
+        .contains("Log out"));
+    browser
+        .goto(&format!("{base}/ui/silences/new?from={fp}"))
+        .await
+        .unwrap();
+    let preview = text_of(&browser, "#preview").await;
+    assert!(preview.contains("workflow_slow"), "{preview}");
+    assert_eq!(
+        browser
+            .find_all(Locator::Css("#preview li"))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "only the deep_research alert matches its own labels: {preview}"
+    );
+    silence_through_the_form(&browser, &base, &fp).await;
+    let id = text_of(&browser, "#created-silence").await;
+    assert!(!id.is_empty());
+    browser.goto(&format!("{base}/ui")).await.unwrap();
+    let listed = text_of(&browser, "main").await;
+    assert!(listed.contains(&format!("silenced by {id}")), "{listed}");
+
+    // Its decision log says so, and the group's next notification leaves it out.
+    let silenced = format!("silenced by {id}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        let seen = receiver.deliveries().len();
+        browser
+            .goto(&format!("{base}/ui/alerts/{fp}"))
+            .await
+            .unwrap();
+        if text_of(&browser, "#decision-log").await.contains(&silenced) {
+            break seen;
+        }
+        assert!(Instant::now() < deadline, "no `{silenced}` in the log");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let only_script = move |d: &[Delivery]| {
+        modes_notified(d.get(seen..).unwrap_or_default())
+            .iter()
+            .any(|m| m == &[SCRIPT_MODE.to_owned()])
+    };
+    receiver
+        .wait_for(Duration::from_secs(20), only_script)
+        .await;
+    let log = decision_log(&base, &fp).await;
+    let held_at = log.iter().position(|(_, t)| t.contains(&silenced)).unwrap();
+    assert!(
+        !log[held_at..].iter().any(|(kind, _)| kind == "sent"),
+        "nothing sent after the silence: {log:?}"
+    );
+
+    for (name, path) in [
+        ("alerts", "/ui".to_owned()),
+        ("alert", format!("/ui/alerts/{fp}")),
+        ("rules", "/ui/rules".to_owned()),
+        ("silences", "/ui/silences".to_owned()),
+        ("silence-new", format!("/ui/silences/new?from={fp}")),
+        ("receivers", "/ui/receivers".to_owned()),
+        (
+            "summary",
+            "/ui/summary?scope=session_id&value=sess-slow-1".to_owned(),
+        ),
+        ("login", "/ui/login".to_owned()),
+    ] {
+        check_page(&driver, &browser, &base, name, &path).await;
+    }
+    browser.close().await.unwrap();
+    drop(driver);
+    running.stop(Duration::from_secs(5)).await;
+    db.drop_db().await;
+}
+
+/// What the console keeps in the store, on SQLite and PostgreSQL: two replicas read one
+/// signing key, and one dead letter goes back to the outbox, due now, once. Then, with
+/// `console_read = "token"`, reading needs the login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_console_key_a_dead_letter_is_sent_again_and_reading_can_need_the_login()
+{
+    use driftwatch::store::{DeliveryResult, NewMessage, Store};
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend).await;
+        let (one, two) = (
+            Store::connect(&db.store_url()).await.unwrap(),
+            Store::connect(&db.store_url()).await.unwrap(),
+        );
+        let key = one.console_key(1).await.unwrap();
+        assert_eq!(key.len(), 64, "{backend:?}");
+        assert_eq!(two.console_key(2).await.unwrap(), key, "{backend:?}");
+
+        let now = chrono::Utc::now().timestamp_millis();
+        let message = NewMessage {
+            id: "msg_console_dead".to_owned(),
+            receiver: "hook".to_owned(),
+            fingerprint: "00000000000000aa".to_owned(),
+            event: "firing".to_owned(),
+            payload: "{}".to_owned(),
+            created_at_ms: now,
+            evaluation_ids: Vec::new(),
+        };
+        one.enqueue(std::slice::from_ref(&message)).await.unwrap();
+        assert_eq!(one.claim_due(now, 10, 60_000).await.unwrap().len(), 1);
+        let dead = DeliveryResult::Dead {
+            id: message.id.clone(),
+            error: "410 Gone".to_owned(),
+        };
+        one.record_results(now, &[dead]).await.unwrap();
+        assert_eq!(one.dead_letters(None, 10).await.unwrap().len(), 1);
+        assert!(!two.requeue_dead_letter("msg_other", now).await.unwrap());
+        assert!(two.requeue_dead_letter(&message.id, now).await.unwrap());
+        assert!(one.dead_letters(None, 10).await.unwrap().is_empty());
+        let due = one.claim_due(now, 10, 60_000).await.unwrap();
+        assert_eq!(due.len(), 1, "{backend:?}: due again");
+        assert!(
+            !two.requeue_dead_letter(&message.id, now).await.unwrap(),
+            "only a dead letter is requeued"
+        );
+        for store in [one, two] {
+            store.close().await;
+        }
+        db.drop_db().await;
+    }
+    reading_needs_the_login_when_the_setting_says_so().await;
+}
+
+/// With `[server] console_read = "token"`, a page sends a reader without a session to
+/// the login form, and answers once logged in.
+async fn reading_needs_the_login_when_the_setting_says_so() {
+    use driftwatch::server::settings::ConsoleRead;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let mut config = config(&db, &receiver);
+    config.console_read = ConsoleRead::Token;
+    let running = start(config, rules(SLOW_BY_MODE)).await;
+    let base = format!("http://{}", running.addr);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let refused = http.get(format!("{base}/ui/rules")).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 303);
+    assert_eq!(refused.headers()["location"], "/ui/login");
+    let login = http
+        .post(format!("{base}/ui/login"))
+        .form(&[("token", API_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let read = http
+        .get(format!("{base}/ui/rules"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status().as_u16(), 200);
+    let csp = read.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(read.text().await.unwrap().contains("workflow_slow"));
+    let forged = format!("{}0", session);
+    let refused = http
+        .get(format!("{base}/ui/rules"))
+        .header("cookie", forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status().as_u16(),
+        303,
+        "a tampered cookie is no session"
+    );
+    running.stop(Duration::from_secs(5)).await;
+}
