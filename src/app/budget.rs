@@ -11,18 +11,21 @@ use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::evaluator::Evaluator;
+use crate::app::leases::Gate;
 use crate::budget::settings::alert_rule;
 use crate::budget::{Budget, BudgetRuntime, BudgetStatuses, SavedState};
 use crate::engine::Alert;
 use crate::notify::pipeline::intake::{self, Destination};
 use crate::sources::FetchRequest;
-use crate::store::CommitBatch;
+use crate::store::{CommitBatch, Fence};
 
 /// One budget's runtime, when it is next due, and a commit the store refused.
 struct Slot {
     runtime: BudgetRuntime,
     next_at: DateTime<Utc>,
     pending: Option<CommitBatch>,
+    /// The lease token its state was resumed under (replicas sharing rules).
+    lease_token: Option<i64>,
 }
 
 /// How one budget evaluation ended.
@@ -34,6 +37,10 @@ pub enum BudgetResult {
     SourceError(String),
     /// The store refused the commit; it is retried first next time.
     StoreError(String),
+    /// Not judged: another replica holds the budget's lease.
+    NotHeld,
+    /// The commit was refused: the budget's lease had moved to another replica.
+    Fenced(String),
 }
 
 /// Every configured budget, judged on its schedule.
@@ -63,6 +70,7 @@ impl Budgets {
             }
         };
         let now = evaluator.clock.now();
+        set_leased(&evaluator, budgets);
         let mut slots = BTreeMap::new();
         for b in budgets {
             let mut runtime = BudgetRuntime::new(Arc::clone(b));
@@ -77,6 +85,7 @@ impl Budgets {
                 runtime,
                 next_at: now,
                 pending: None,
+                lease_token: None,
             };
             slots.insert(b.name.clone(), slot);
         }
@@ -102,6 +111,7 @@ impl Budgets {
     /// reads its spend again (so it is re-judged on the spend so far), a removed one's
     /// firing alerts resolve and its stored alerts and state are deleted.
     pub async fn apply(&self, budgets: &[Arc<Budget>]) {
+        set_leased(&self.evaluator, budgets);
         let mut slots = self.slots.lock().await;
         let now = self.evaluator.clock.now();
         let mut next = BTreeMap::new();
@@ -112,11 +122,13 @@ impl Budgets {
                     runtime: s.runtime.edited(Arc::clone(b)),
                     next_at: now,
                     pending: s.pending,
+                    lease_token: s.lease_token,
                 },
                 None => Slot {
                     runtime: BudgetRuntime::new(Arc::clone(b)),
                     next_at: now,
                     pending: None,
+                    lease_token: None,
                 },
             };
             next.insert(b.name.clone(), slot);
@@ -151,11 +163,14 @@ impl Budgets {
             slot.next_at = now
                 + chrono::Duration::from_std(slot.runtime.budget.every)
                     .unwrap_or(chrono::Duration::minutes(1));
-            self.evaluator
-                .metrics
-                .evaluations
-                .with_label_values(&[&alert_rule(name), result_label(&result)])
-                .inc();
+            // Not judged here: another replica's evaluation, not this one's.
+            if result != BudgetResult::NotHeld {
+                self.evaluator
+                    .metrics
+                    .evaluations
+                    .with_label_values(&[&alert_rule(name), result_label(&result)])
+                    .inc();
+            }
             results.insert(name.clone(), result);
         }
         results
@@ -182,11 +197,81 @@ impl Budgets {
         }
     }
 
+    /// Whether the budget is judged here, and under which fence (leases on): a budget
+    /// whose lease this replica took over resumes its alerts and learnt shape from the
+    /// store; one whose lease moved away drops what it held.
+    async fn gate(&self, slot: &mut Slot) -> Result<Option<Fence>, BudgetResult> {
+        let budget = Arc::clone(&slot.runtime.budget);
+        match self.evaluator.leases.gate(&budget.alert_rule()) {
+            Gate::Unfenced => Ok(None),
+            Gate::NotHeld => {
+                if slot.lease_token.take().is_some() {
+                    slot.runtime = BudgetRuntime::new(budget);
+                    slot.pending = None;
+                }
+                Err(BudgetResult::NotHeld)
+            }
+            Gate::Held(fence) => {
+                if slot.lease_token != Some(fence.token) {
+                    slot.runtime = self.resumed(budget).await?;
+                    slot.pending = None;
+                    slot.lease_token = Some(fence.token);
+                }
+                Ok(Some(fence))
+            }
+        }
+    }
+
+    /// A budget's runtime as the last holder of its lease committed it.
+    async fn resumed(&self, budget: Arc<Budget>) -> Result<BudgetRuntime, BudgetResult> {
+        let store = &self.evaluator.store;
+        let refused = |e: crate::store::StoreError| BudgetResult::StoreError(e.to_string());
+        let alerts = store
+            .load_rule_state(&budget.alert_rule())
+            .await
+            .map_err(refused)?
+            .alerts;
+        let saved = store
+            .budget_states()
+            .await
+            .map_err(refused)?
+            .into_iter()
+            .find(|(name, _)| *name == budget.name)
+            .and_then(|(_, v)| serde_json::from_value::<SavedState>(v).ok());
+        let mut runtime = BudgetRuntime::new(budget);
+        runtime.restore(alerts, saved);
+        Ok(runtime)
+    }
+
+    /// A commit refused because the budget's lease moved: dropped, the lease forgotten.
+    fn fenced(&self, slot: &mut Slot, error: &crate::store::StoreError) -> Option<BudgetResult> {
+        let crate::store::StoreError::Fenced(why) = error else {
+            return None;
+        };
+        let lease = slot.runtime.budget.alert_rule();
+        tracing::warn!(budget = %slot.runtime.budget.name, reason = %why, "budget commit refused: its lease moved to another replica");
+        self.evaluator
+            .metrics
+            .fenced_commits
+            .with_label_values(&[&lease])
+            .inc();
+        self.evaluator.leases.lost(&lease);
+        slot.lease_token = None;
+        Some(BudgetResult::Fenced(why.clone()))
+    }
+
     /// Reads, judges and commits one budget.
     async fn tick(&self, slot: &mut Slot, now: DateTime<Utc>) -> BudgetResult {
         let ev = &self.evaluator;
+        let fence = match self.gate(slot).await {
+            Ok(fence) => fence,
+            Err(not_here) => return not_here,
+        };
         if let Some(batch) = slot.pending.take() {
             if let Err(e) = ev.store.commit(&batch).await {
+                if let Some(fenced) = self.fenced(slot, &e) {
+                    return fenced;
+                }
                 slot.pending = Some(batch);
                 return BudgetResult::StoreError(e.to_string());
             }
@@ -213,6 +298,7 @@ impl Budgets {
         let mut batch = CommitBatch {
             at_ms: now.timestamp_millis(),
             evaluation_id: Some(uuid::Uuid::now_v7().to_string()),
+            fence,
             ..Default::default()
         };
         for t in outcome.transitions.iter().filter(|t| t.notifies()) {
@@ -233,6 +319,9 @@ impl Budgets {
             self.save(&budget.name, &saved, now).await;
         }
         if let Err(e) = ev.store.commit(&batch).await {
+            if let Some(fenced) = self.fenced(slot, &e) {
+                return fenced;
+            }
             tracing::error!(budget = %budget.name, error = %e, "store refused the budget commit; holding it");
             slot.pending = Some(batch);
             return BudgetResult::StoreError(e.to_string());
@@ -266,5 +355,14 @@ fn result_label(r: &BudgetResult) -> &'static str {
         BudgetResult::Ok(_) => "ok",
         BudgetResult::SourceError(_) => "source_error",
         BudgetResult::StoreError(_) => "store_error",
+        BudgetResult::NotHeld => "not_held",
+        BudgetResult::Fenced(_) => "fenced",
     }
+}
+
+/// Tells the leases which budgets this replica runs (lease name, source).
+fn set_leased(evaluator: &Evaluator, budgets: &[Arc<Budget>]) {
+    evaluator
+        .leases
+        .set_budgets(budgets.iter().map(|b| (b.alert_rule(), b.source.clone())));
 }

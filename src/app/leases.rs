@@ -33,6 +33,8 @@ pub struct Leases {
     /// The rules this replica runs (set at start and by each reload), with the source
     /// each reads.
     rules: Mutex<BTreeMap<String, String>>,
+    /// The budgets, by lease name (`budget:<name>`), with the source each reads.
+    budgets: Mutex<BTreeMap<String, String>>,
 }
 
 impl Leases {
@@ -47,6 +49,7 @@ impl Leases {
             settings: Some(settings),
             held: Mutex::default(),
             rules: Mutex::default(),
+            budgets: Mutex::default(),
         }
     }
 
@@ -75,13 +78,30 @@ impl Leases {
         *self.rules.lock().unwrap_or_else(PoisonError::into_inner) = rules.into_iter().collect();
     }
 
-    fn rules(&self) -> BTreeSet<String> {
-        self.rules
+    /// The budgets this replica runs (lease name, source): leased like rules.
+    pub fn set_budgets(&self, budgets: impl IntoIterator<Item = (String, String)>) {
+        *self.budgets.lock().unwrap_or_else(PoisonError::into_inner) =
+            budgets.into_iter().collect();
+    }
+
+    /// Everything leased: the rules and the budgets, with the source each reads.
+    fn leased(&self) -> BTreeMap<String, String> {
+        let mut all = self
+            .rules
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .cloned()
-            .collect()
+            .clone();
+        all.extend(
+            self.budgets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        );
+        all
+    }
+
+    fn rules(&self) -> BTreeSet<String> {
+        self.leased().into_keys().collect()
     }
 
     /// Whether a rule this replica evaluates reads `source` (always, with leases off).
@@ -89,10 +109,9 @@ impl Leases {
         if self.settings.is_none() {
             return true;
         }
+        let leased = self.leased();
         let held = self.lock();
-        self.rules
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        leased
             .iter()
             .any(|(rule, s)| s == source && held.contains_key(rule))
     }

@@ -245,3 +245,58 @@ async fn reload_swaps_budgets_and_a_broken_budget_keeps_the_old_ones() {
     running.stop(Duration::from_secs(5)).await;
     db.drop_db().await;
 }
+
+/// With leases on, a budget is judged by the one replica holding its lease, like a rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_leases_a_budget_is_judged_by_one_replica_and_notified_once() {
+    use driftwatch::app::budget::BudgetResult;
+    let db = TestDb::new(Backend::Postgres).await;
+    db.writer().insert(&costly_run(60.0)).await.unwrap();
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let replica = |id: &str| {
+        let mut config = service_config(&db.url, &db.store_url(), &receiver);
+        config.leases = Some(driftwatch::store::LeaseSettings {
+            replica_id: id.to_owned(),
+            ttl: Duration::from_secs(3),
+        });
+        driftwatch::app::start_with_budgets(
+            config,
+            rules(""),
+            vec![budget("amount = 100")],
+            Arc::new(SystemClock),
+        )
+    };
+    let a = replica("a").await.unwrap();
+    let b = replica("b").await.unwrap();
+    let now = chrono::Utc::now();
+    let results = [
+        a.budgets.tick_due(now, true).await,
+        b.budgets.tick_due(now, true).await,
+    ];
+    let judged: Vec<&BudgetResult> = results.iter().flat_map(|r| r.values()).collect();
+    assert_eq!(judged.len(), 2, "{results:?}");
+    assert_eq!(
+        judged
+            .iter()
+            .filter(|r| matches!(r, BudgetResult::Ok(_)))
+            .count(),
+        1,
+        "one replica judges it, the other is not its holder: {results:?}"
+    );
+    assert!(judged.contains(&&BudgetResult::NotHeld), "{results:?}");
+    receiver
+        .wait_for(Duration::from_secs(10), |d| !d.is_empty())
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let fast_burns = receiver
+        .deliveries()
+        .iter()
+        .flat_map(|d| d.payload.iter())
+        .flat_map(|p| &p.alerts)
+        .filter(|a| a.labels.get("budget_alert") == Some("fast_burn"))
+        .count();
+    assert_eq!(fast_burns, 1);
+    a.stop(Duration::from_secs(5)).await;
+    b.stop(Duration::from_secs(5)).await;
+    db.drop_db().await;
+}
