@@ -78,7 +78,11 @@ pub(super) async fn write_group_entries(
         "SELECT next_flush_at, last_sent_at, sent_firing FROM notify_groups WHERE group_key = $1{lock}"
     );
     let mut decisions = Vec::with_capacity(entries.len());
-    for e in entries {
+    // Group rows are locked in key order here and in settle_groups, so an evaluation's
+    // commit and a flush that both touch two groups cannot deadlock on PostgreSQL.
+    let mut ordered: Vec<&GroupEntry> = entries.iter().collect();
+    ordered.sort_by(|a, b| a.key.cmp(&b.key));
+    for e in ordered {
         let settings = json(&e.settings)?;
         let mut due = None;
         // Twice at most: a group another writer created meanwhile is then updated.
@@ -318,7 +322,10 @@ impl Store {
         for s in settled {
             write_decisions(&mut tx, &s.decisions).await?;
         }
-        for s in settled {
+        // In key order, as write_group_entries locks them (no deadlock between the two).
+        let mut ordered: Vec<&SettledGroup> = settled.iter().collect();
+        ordered.sort_by(|a, b| a.key.cmp(&b.key));
+        for s in ordered {
             let version: Option<i64> = sqlx::query(&format!(
                 "SELECT version FROM notify_groups WHERE group_key = $1{lock}"
             ))
