@@ -32,6 +32,19 @@ pub enum DecisionKind {
 }
 
 impl DecisionKind {
+    /// Every kind.
+    pub const ALL: [DecisionKind; 9] = [
+        DecisionKind::Grouped,
+        DecisionKind::FlapStarted,
+        DecisionKind::FlapHeld,
+        DecisionKind::FlapSettled,
+        DecisionKind::Silenced,
+        DecisionKind::Inhibited,
+        DecisionKind::Muted,
+        DecisionKind::Sent,
+        DecisionKind::ResolveNotSent,
+    ];
+
     /// Its name as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,20 +62,7 @@ impl DecisionKind {
 
     /// The kind a stored name stands for (`None`: written by a newer version).
     pub fn parse(name: &str) -> Option<Self> {
-        use DecisionKind::*;
-        [
-            Grouped,
-            FlapStarted,
-            FlapHeld,
-            FlapSettled,
-            Silenced,
-            Inhibited,
-            Muted,
-            Sent,
-            ResolveNotSent,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
     /// The kind of a hold.
@@ -271,18 +271,7 @@ mod tests {
 
     #[test]
     fn every_kind_reads_back_from_its_stored_name_and_an_unknown_one_is_none() {
-        let kinds = [
-            DecisionKind::Grouped,
-            DecisionKind::FlapStarted,
-            DecisionKind::FlapHeld,
-            DecisionKind::FlapSettled,
-            DecisionKind::Silenced,
-            DecisionKind::Inhibited,
-            DecisionKind::Muted,
-            DecisionKind::Sent,
-            DecisionKind::ResolveNotSent,
-        ];
-        for k in kinds {
+        for k in DecisionKind::ALL {
             assert_eq!(DecisionKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(DecisionKind::parse("escalated"), None);
