@@ -273,6 +273,11 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
         })
     }
 
+    fn snapshot_text(&self) -> String {
+        // The same fields as `snapshot`, written by the derived serializer.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError> {
         self.base = serde_json::from_value(state.get("base").cloned().unwrap_or_default())
             .map_err(|e| DetectError(e.to_string()))?;

@@ -120,6 +120,10 @@ impl Detector for CombinedDetector {
         self.combine(verdicts)
     }
 
+    fn learns(&self) -> bool {
+        self.members.iter().any(|d| d.learns())
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         serde_json::Value::Array(self.members.iter().map(|d| d.snapshot()).collect())
     }

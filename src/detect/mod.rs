@@ -118,8 +118,18 @@ pub trait Detector: Send {
     fn observe_exceedances(&mut self, ts_ms: i64, high: u64, n: u64) -> Verdict {
         self.observe_counts(ts_ms, high as f64, n as f64)
     }
+    /// True when every judged value changes the state (a baseline learns from it), so
+    /// the engine need not compare snapshots to know there is something to write.
+    fn learns(&self) -> bool {
+        true
+    }
     /// Serialisable state for persistence in the store.
     fn snapshot(&self) -> serde_json::Value;
+    /// [`Detector::snapshot`] as the JSON text the store writes. Baselines written every
+    /// minute for every series serialise straight to text, without building the value.
+    fn snapshot_text(&self) -> String {
+        self.snapshot().to_string()
+    }
     /// Restores state produced by [`Detector::snapshot`] of the same configuration.
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError>;
 }

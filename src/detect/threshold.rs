@@ -251,6 +251,10 @@ impl Detector for ThresholdDetector {
         }
     }
 
+    fn learns(&self) -> bool {
+        false
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({ "breach": self.breach })
     }

@@ -10,7 +10,7 @@ use crate::detect::{Detector, Verdict};
 use crate::engine::aggregate::aggregate;
 use crate::engine::alert::{Alert, Judgement, Timing, Transition};
 use crate::engine::summary::{render_summary, SummaryInputs};
-use crate::engine::window::WindowBuffer;
+use crate::engine::window::{FastMap, WindowBuffer};
 use crate::model::{fingerprint, AlertState, Labels};
 use crate::rule::spec::{Aggregate, NoDataPolicy};
 use crate::rule::Rule;
@@ -34,8 +34,8 @@ pub struct GroupRuntime {
     pub last_seen: DateTime<Utc>,
     /// The evaluation (counted per runtime) that last judged it.
     pub(super) seen_in: u64,
-    /// When its baseline was last offered for persistence, and a hash of that snapshot.
-    persisted: Option<(DateTime<Utc>, u64)>,
+    /// When its baseline is next written.
+    persist: Persist,
 }
 
 /// A baseline to persist: (fingerprint, detector snapshot).
@@ -43,8 +43,8 @@ pub struct GroupRuntime {
 pub struct BaselineSnapshot {
     /// The group's fingerprint.
     pub fingerprint: Fingerprint,
-    /// The detector's state.
-    pub state: serde_json::Value,
+    /// The detector's state, as JSON text ([`Detector::snapshot_text`]).
+    pub state: String,
 }
 
 /// What a detector saw for one group at one evaluation (for plots and backtests).
@@ -92,7 +92,7 @@ pub struct RuleRuntime {
     /// The window cache.
     pub window: WindowBuffer,
     /// Groups by fingerprint.
-    pub groups: HashMap<Fingerprint, GroupRuntime>,
+    pub groups: FastMap<Fingerprint, GroupRuntime>,
     /// Stored baselines of groups not seen since the restart: applied when they return,
     /// so a restart does not mean relearning.
     pub(super) stored: HashMap<String, serde_json::Value>,
@@ -117,7 +117,7 @@ impl RuleRuntime {
         Self {
             rule,
             window: WindowBuffer::new(group_by),
-            groups: HashMap::new(),
+            groups: FastMap::default(),
             stored: HashMap::new(),
             collect_points: false,
             collect_baselines: true,
@@ -146,7 +146,7 @@ impl RuleRuntime {
                     detector,
                     last_seen,
                     seen_in: 0,
-                    persisted: None,
+                    persist: Persist::default(),
                 },
             );
         }
@@ -190,12 +190,12 @@ impl RuleRuntime {
         if !rule.slices.is_empty() {
             return self.evaluate_sliced(now, timing, out);
         }
-        let mut groups = self.window.group_values();
-        if groups.len() > rule.max_series {
-            out.dropped_series = groups.len() - rule.max_series;
-            groups.truncate(rule.max_series);
+        let mut grouped = self.window.take_grouped();
+        if grouped.spans.len() > rule.max_series {
+            out.dropped_series = grouped.spans.len() - rule.max_series;
+            grouped.spans.truncate(rule.max_series);
         }
-        out.series = groups.len();
+        out.series = grouped.spans.len();
         let window_secs = rule.window.as_secs_f64();
         let now_ms = now.timestamp_millis();
         self.evaluations += 1;
@@ -208,28 +208,30 @@ impl RuleRuntime {
             collect_points: self.collect_points,
             collect_baselines: self.collect_baselines,
         };
-        for (id, mut values) in groups {
-            let Some((value, counts)) = judged_value(&rule, &mut values, window_secs) else {
+        for span in &grouped.spans {
+            let values = &mut grouped.values[span.start..span.end];
+            let Some((value, counts)) = judged_value(&rule, values, window_secs) else {
                 continue;
             };
             let fp = self
                 .window
-                .fingerprint(id, |labels| fingerprint(&rule.name, labels));
+                .fingerprint(span.id, |labels| fingerprint(&rule.name, labels));
             if !self.groups.contains_key(fp) {
-                let fp = fp.to_owned();
-                let labels = self.window.labels(id).clone();
+                let fp = fp.clone();
+                let labels = self.window.labels(span.id).clone();
                 let group = new_group(&rule, &mut self.stored, &fp, labels, now);
                 self.groups.insert(fp, group);
             }
             let fp = self
                 .window
-                .fingerprint(id, |labels| fingerprint(&rule.name, labels));
+                .fingerprint(span.id, |labels| fingerprint(&rule.name, labels));
             let runtime = self.groups.get_mut(fp).expect("inserted above");
             runtime.seen_in = this;
             judged += 1;
-            let verdict = judge(runtime, now_ms, &values, value, counts);
+            let verdict = judge(runtime, now_ms, values, value, counts);
             conclude(&ctx, fp, runtime, value, verdict, &mut out);
         }
+        self.window.give_back(grouped);
         self.apply_no_data(now, timing, judged, &mut out);
         out
     }
@@ -253,15 +255,16 @@ impl RuleRuntime {
                     detector: rule.detector.build(),
                     last_seen: now,
                     seen_in: 0,
-                    persisted: None,
+                    persist: Persist::default(),
                 },
             );
         }
         let mut forget = Vec::new();
         let mut absent: Vec<&Fingerprint> = self
             .groups
-            .keys()
-            .filter(|fp| self.groups[*fp].seen_in != self.evaluations)
+            .iter()
+            .filter(|(_, g)| g.seen_in != self.evaluations)
+            .map(|(fp, _)| fp)
             .collect();
         absent.sort();
         let absent: Vec<Fingerprint> = absent.into_iter().cloned().collect();
@@ -383,7 +386,7 @@ pub(super) fn new_group(
         detector,
         last_seen: now,
         seen_in: 0,
-        persisted: None,
+        persist: Persist::default(),
     }
 }
 
@@ -467,27 +470,68 @@ pub(super) fn conclude(
     }
     let transitioned = transition.is_some();
     out.transitions.extend(transition);
-    // Writing every series' baseline on every evaluation would cost the store a row per
-    // series per tick; a restart loses at most a minute of learning.
-    let due = runtime
-        .persisted
-        .is_none_or(|(at, _)| transitioned || now - at >= BASELINE_PERSIST_EVERY);
-    if ctx.collect_baselines && due {
-        let state = runtime.detector.snapshot();
-        let hash = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            state.to_string().hash(&mut h);
-            h.finish()
-        };
-        if runtime.persisted.is_none_or(|(_, last)| last != hash) {
-            out.baselines.push(BaselineSnapshot {
-                fingerprint: fp.to_owned(),
-                state,
-            });
-        }
-        runtime.persisted = Some((now, hash));
+    if ctx.collect_baselines {
+        persist_if_due(fp, runtime, now, transitioned, out);
     }
+}
+
+/// When a series' baseline is next written, and, for a detector that does not learn
+/// from every value, a hash of the state last written.
+#[derive(Debug, Default)]
+pub(super) struct Persist {
+    due: Option<DateTime<Utc>>,
+    written: Option<u64>,
+}
+
+/// Offers the series' baseline for writing when it is due (every minute, at an offset
+/// of its own) or its alert changed. Writing every series' baseline on every evaluation
+/// would cost the store a row per series per tick; a restart loses at most a minute of
+/// learning, and nothing of an alert's change.
+fn persist_if_due(
+    fp: &Fingerprint,
+    runtime: &mut GroupRuntime,
+    now: DateTime<Utc>,
+    transitioned: bool,
+    out: &mut EvaluationOutcome,
+) {
+    let due = *runtime
+        .persist
+        .due
+        .get_or_insert_with(|| now + offset_of(fp));
+    if !transitioned && now < due {
+        return;
+    }
+    runtime.persist.due = Some(now + BASELINE_PERSIST_EVERY);
+    let state = runtime.detector.snapshot_text();
+    if !runtime.detector.learns() {
+        // Its state changes only now and then (a threshold's hysteresis): write it
+        // only when it did.
+        let hash = hash_of(&state);
+        if runtime.persist.written == Some(hash) {
+            return;
+        }
+        runtime.persist.written = Some(hash);
+    }
+    // A learning detector was fed a value since the last write: its state changed.
+    out.baselines.push(BaselineSnapshot {
+        fingerprint: fp.clone(),
+        state,
+    });
+}
+
+/// A series' own offset within the minute, from its fingerprint, so the minutely
+/// writes are spread over the ticks of the minute instead of all falling on one.
+fn offset_of(fp: &Fingerprint) -> chrono::Duration {
+    let n = u64::from_str_radix(&fp.as_str()[..8], 16).unwrap_or(0);
+    let period = BASELINE_PERSIST_EVERY.num_milliseconds().max(1) as u64;
+    chrono::Duration::milliseconds((n % period) as i64)
+}
+
+fn hash_of(state: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    state.hash(&mut h);
+    h.finish()
 }
 
 #[cfg(test)]
@@ -774,6 +818,72 @@ mod tests {
             fired - (week + 30) <= 10,
             "fired {} minutes in",
             fired - (week + 30)
+        );
+    }
+
+    /// The fingerprints whose baselines each of `ticks` ten-second evaluations wrote,
+    /// with 60 series (modes) of one value each per tick.
+    fn baselines_written(
+        rt: &mut RuleRuntime,
+        ticks: std::ops::Range<i64>,
+    ) -> Vec<Vec<Fingerprint>> {
+        ticks
+            .map(|t| {
+                let rows = (0..60)
+                    .map(|m| obs(&format!("m{m:02}"), t * 10 - 1, 5.0 + (t % 3) as f64))
+                    .collect();
+                let out = feed(rt, t * 10, rows);
+                out.baselines.into_iter().map(|b| b.fingerprint).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn baselines_are_written_once_a_minute_each_at_its_own_tick() {
+        let mut rt = RuleRuntime::new(one_rule(
+            "[[rule]]\nname = \"z\"\nmetric = \"workflow.duration\"\ngroup_by = [\"mode\"]\n\
+             aggregate = \"last\"\nwindow = \"10s\"\nseverity = \"warning\"\n\
+             detector = { kind = \"zscore\", window = \"1h\" }\n",
+        ));
+        let written = baselines_written(&mut rt, 100..118);
+        // After the first minute (each series' first write is at its own offset), every
+        // series is written exactly once in every minute of six ticks.
+        for minute in written[6..].chunks(6) {
+            let mut all: Vec<&Fingerprint> = minute.iter().flatten().collect();
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), 60, "each series once a minute");
+            assert_eq!(
+                minute.iter().map(Vec::len).sum::<usize>(),
+                60,
+                "and only once"
+            );
+        }
+        let busiest = written.iter().map(Vec::len).max().unwrap();
+        assert!(
+            busiest < 30,
+            "spread over the minute, not all at one tick: {busiest}"
+        );
+    }
+
+    #[test]
+    fn a_threshold_state_is_written_only_when_it_changed() {
+        let mut rt = RuleRuntime::new(rule("group_by = [\"mode\"]\naggregate = \"last\""));
+        let quiet: usize = baselines_written(&mut rt, 100..124)
+            .iter()
+            .map(Vec::len)
+            .sum();
+        assert_eq!(
+            quiet, 60,
+            "its unchanging state once per series, then never again"
+        );
+        let breach = vec![obs("m00", 1239, 50.0)];
+        let out = feed(&mut rt, 1240, breach);
+        assert_eq!(out.transitions.len(), 1);
+        assert_eq!(
+            out.baselines.len(),
+            1,
+            "the breach changed its state: written with the change"
         );
     }
 }

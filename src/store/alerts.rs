@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::baselines::write_baselines;
 use super::decisions::write_decisions;
 use super::flaps::write_flap_records;
 use super::groups::{write_group_entries, GroupEntry};
@@ -29,7 +30,7 @@ pub struct CommitBatch {
     /// Alert changes joining their notification groups.
     pub group_entries: Vec<GroupEntry>,
     /// (rule, fingerprint, detector state) to persist.
-    pub baselines: Vec<(String, Fingerprint, serde_json::Value)>,
+    pub baselines: Vec<(String, Fingerprint, String)>,
     /// (rule, fingerprint, flap-control record) to persist.
     pub flap_records: Vec<(String, Fingerprint, FlapRecord)>,
     /// Decisions intake made (flap holds), for the decision log; the group entries
@@ -227,19 +228,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for (rule, fp, state) in &batch.baselines {
-            let fp = fp.to_string();
-            sqlx::query(
-                "INSERT INTO baselines (fingerprint, rule, state, updated_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (fingerprint) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            )
-            .bind(fp.clone())
-            .bind(rule.clone())
-            .bind(state.to_string())
-            .bind(batch.at_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_baselines(&mut tx, self.dialect, &batch.baselines, batch.at_ms).await?;
         write_flap_records(&mut tx, &batch.flap_records, batch.at_ms).await?;
         write_decisions(&mut tx, &batch.decisions).await?;
         for fp in &batch.forgotten {

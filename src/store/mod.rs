@@ -2,6 +2,7 @@
 //! outbox. The only module that speaks SQL to it. SQLite by default, PostgreSQL by URL.
 
 mod alerts;
+mod baselines;
 mod budgets;
 mod console;
 mod correlation;
