@@ -205,7 +205,7 @@ impl Evaluator {
             alert.resolved_at = Some(now);
             alert.active_since = None;
             alert.evaluated_at = now;
-            alert.reason = "the rule was removed from the configuration".to_owned();
+            alert.reason = "the rule was removed from the configuration".into();
             let t = Transition {
                 alert,
                 from: AlertState::Firing,

@@ -125,7 +125,7 @@ impl Collector {
                         start: t.at,
                         end: None,
                         peak: t.alert.value.unwrap_or(f64::NAN),
-                        reason: t.alert.reason.clone(),
+                        reason: t.alert.reason.to_string(),
                         summary: t.alert.summary.clone(),
                     });
                 }

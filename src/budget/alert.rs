@@ -121,7 +121,7 @@ impl BudgetAlerts {
             alert.resolved_at = Some(now);
             alert.active_since = None;
             alert.evaluated_at = now;
-            alert.reason = "the budget's label set changed".to_owned();
+            alert.reason = "the budget's label set changed".into();
             out.push(Transition {
                 alert,
                 from: AlertState::Firing,

@@ -60,8 +60,8 @@ impl Moments {
 /// reads and writes this struct alone, and the older buckets (on the heap) are read only
 /// when a bucket starts or expires. A tick over 100,000 series is memory-bound, and a
 /// second cache miss per series was a third of its time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(from = "StoredWindow", into = "StoredWindow")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "StoredWindow")]
 pub struct WindowMoments {
     bucket_ms: i64,
     buckets: usize,
@@ -83,8 +83,9 @@ pub struct WindowMoments {
 }
 
 /// How a window is stored: every live bucket, oldest first (the form snapshots have
-/// always had).
-#[derive(Serialize, Deserialize)]
+/// always had). Written by [`WindowMoments`]'s own `Serialize`, which packs the live
+/// buckets where they are instead of copying the window into this form.
+#[derive(Deserialize)]
 struct StoredWindow {
     bucket_ms: i64,
     buckets: usize,
@@ -110,15 +111,15 @@ impl From<StoredWindow> for WindowMoments {
     }
 }
 
-impl From<WindowMoments> for StoredWindow {
-    fn from(w: WindowMoments) -> Self {
-        let mut live = w.past;
-        live.extend(w.newest);
-        Self {
-            bucket_ms: w.bucket_ms,
-            buckets: w.buckets,
-            live,
-        }
+impl Serialize for WindowMoments {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let live = self.past.iter().chain(self.newest.as_ref());
+        let mut stored = s.serialize_struct("StoredWindow", 3)?;
+        stored.serialize_field("bucket_ms", &self.bucket_ms)?;
+        stored.serialize_field("buckets", &self.buckets)?;
+        stored.serialize_field("live", &crate::detect::packed::window_buckets::packed(live))?;
+        stored.end()
     }
 }
 

@@ -112,7 +112,13 @@ pub mod window_buckets {
         buckets: &VecDeque<(i64, Moments)>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
-        let mut out = Vec::with_capacity(buckets.len() * 20);
+        s.serialize_str(&packed(buckets.iter()))
+    }
+
+    /// The packed text of buckets given in order (a window's live buckets, which it
+    /// keeps in two places, serialised without first copying them into one).
+    pub fn packed<'a>(buckets: impl Iterator<Item = &'a (i64, Moments)>) -> String {
+        let mut out = Vec::with_capacity(16 * 20);
         let mut last = 0i64;
         for (id, m) in buckets {
             put_ivarint(&mut out, id.wrapping_sub(last));
@@ -122,7 +128,7 @@ pub mod window_buckets {
             out.extend_from_slice(&m.mean.to_le_bytes());
             out.extend_from_slice(&m.m2.to_le_bytes());
         }
-        s.serialize_str(&STANDARD.encode(out))
+        STANDARD.encode(out)
     }
 
     /// Reads packed or plain buckets.

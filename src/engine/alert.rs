@@ -1,5 +1,6 @@
 //! The alert state machine: inactive → pending (`for`) → firing → resolved.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -43,8 +44,9 @@ pub struct Alert {
     pub score: f64,
     /// The rendered summary at the last evaluation.
     pub summary: String,
-    /// The detector's reason at the last evaluation.
-    pub reason: String,
+    /// The detector's reason at the last evaluation (usually one of its fixed phrases,
+    /// kept borrowed so the evaluation of a quiet series touches no string of its own).
+    pub reason: Cow<'static, str>,
     /// Written by versions before notification groups: its firing notification was
     /// held back by a silence, so it is not adopted into a group as already notified.
     #[serde(default)]
@@ -136,7 +138,7 @@ impl Alert {
             threshold: None,
             score: 0.0,
             summary: String::new(),
-            reason: String::new(),
+            reason: Cow::Borrowed(""),
             muted: false,
             slices: Vec::new(),
             examples: Vec::new(),
@@ -157,8 +159,8 @@ impl Alert {
         }
         self.threshold = j.threshold.or(self.threshold);
         self.score = j.score;
-        if self.reason != j.reason {
-            self.reason = j.reason.to_string();
+        if !same_text(&self.reason, &j.reason) {
+            self.reason = j.reason.clone();
         }
         if j.breach {
             self.summary = j.summary.clone();
@@ -207,6 +209,11 @@ impl Alert {
             at: now,
         })
     }
+}
+
+/// Whether two reasons read the same; the same fixed phrase is known without reading it.
+fn same_text(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {

@@ -66,7 +66,7 @@ pub fn receiver_notices<'a>(
     alert.resolved_at = enabled.then_some(now);
     alert.score = if enabled { 0.0 } else { 1.0 };
     alert.summary = summary.clone();
-    alert.reason = summary;
+    alert.reason = summary.into();
     others
         .into_iter()
         .filter(|other| *other != receiver)

@@ -184,7 +184,7 @@ impl GroupFlusher {
                     .insert("summary".into(), a.summary.clone());
                 m.alert
                     .annotations
-                    .insert("reason".into(), a.reason.clone());
+                    .insert("reason".into(), a.reason.to_string());
             }
         }
         Ok(claimed)

@@ -31,7 +31,7 @@ pub fn render_payload(
 pub fn alert_payload(alert: &Alert, annotations: &BTreeMap<String, String>) -> AlertPayload {
     let mut all = annotations.clone();
     all.insert("summary".into(), alert.summary.clone());
-    all.insert("reason".into(), alert.reason.clone());
+    all.insert("reason".into(), alert.reason.to_string());
     AlertPayload {
         fingerprint: alert.fingerprint.to_string(),
         rule: alert.rule.clone(),
