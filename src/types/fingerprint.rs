@@ -10,15 +10,23 @@ use serde::{Deserialize, Serialize};
 /// Digits in a fingerprint (the first 8 bytes of a SHA-256, in hex).
 const DIGITS: usize = 16;
 
-/// An alert's fingerprint; only ever 16 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// An alert's fingerprint; only ever 16 lowercase hex digits, held inline (no heap):
+/// the evaluation looks one up per series per tick, and a pointer to chase would be a
+/// cache miss each time.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Fingerprint(String);
+pub struct Fingerprint([u8; DIGITS]);
 
 impl Fingerprint {
     /// The fingerprint of a digest's first 8 bytes.
     pub fn from_digest(bytes: &[u8; 8]) -> Self {
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; DIGITS];
+        for (i, b) in bytes.iter().enumerate() {
+            digits[2 * i] = HEX[(b >> 4) as usize];
+            digits[2 * i + 1] = HEX[(b & 0xf) as usize];
+        }
+        Self(digits)
     }
 
     /// Reads a fingerprint (from a URL, a command line, a stored row).
@@ -27,18 +35,32 @@ impl Fingerprint {
             && text
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if valid {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(format!(
+        match <[u8; DIGITS]>::try_from(text.as_bytes()) {
+            Ok(digits) if valid => Ok(Self(digits)),
+            _ => Err(format!(
                 "fingerprint {text:?}: expected {DIGITS} lowercase hex digits"
-            ))
+            )),
         }
     }
 
     /// Its text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII digits are ever stored (from_digest, parse).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Hashed as its text, as `Borrow<str>` requires (maps keyed by fingerprints are looked
+/// up by `&str`).
+impl std::hash::Hash for Fingerprint {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Fingerprint").field(&self.as_str()).finish()
     }
 }
 
@@ -52,7 +74,7 @@ impl TryFrom<String> for Fingerprint {
 
 impl From<Fingerprint> for String {
     fn from(f: Fingerprint) -> String {
-        f.0
+        f.as_str().to_owned()
     }
 }
 
@@ -60,43 +82,43 @@ impl Deref for Fingerprint {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Borrow<str> for Fingerprint {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for Fingerprint {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl PartialEq<str> for Fingerprint {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Fingerprint {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for Fingerprint {
     fn eq(&self, other: &String) -> bool {
-        &self.0 == other
+        self.as_str() == other
     }
 }
 
