@@ -504,16 +504,21 @@ async fn serve_http(
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
         receivers: Arc::new(config.receivers.keys().cloned().collect()),
         budgets,
-        console: Arc::new(crate::server::console::Console::new(
-            config.console_read,
-            evaluator.sources.clone(),
-        )),
+        console: Arc::new(console(config, evaluator)),
     });
     tasks.spawn(
         "HTTP server",
         crate::server::serve::serve(listener, router, config.http, shutdown.clone()),
     );
     Ok(addr)
+}
+
+/// The web console's handles.
+fn console(config: &ServiceConfig, evaluator: &Evaluator) -> crate::server::console::Console {
+    let mut console =
+        crate::server::console::Console::new(config.console_read, evaluator.sources.clone());
+    console.policy = Arc::clone(&evaluator.policy);
+    console
 }
 
 /// Teaches a new rule's baselines from the source's recent history, so a first start

@@ -4,6 +4,7 @@
 mod alerts;
 mod budgets;
 mod console;
+mod console_list;
 mod correlation;
 mod dead_letters;
 mod decisions;
@@ -24,6 +25,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use alerts::{AlertChange, CommitBatch};
+pub use console_list::ListedAlert;
 pub use correlation::{is_evaluation_id, NotificationRecord};
 pub use dead_letters::DeadLetter;
 pub use groups::{GroupEntry, SettledGroup};

@@ -483,12 +483,53 @@ async fn replicas_share_the_console_key_a_dead_letter_is_sent_again_and_reading_
             !two.requeue_dead_letter(&message.id, now).await.unwrap(),
             "only a dead letter is requeued"
         );
+        listing(&one, &two, backend).await;
         for store in [one, two] {
             store.close().await;
         }
         db.drop_db().await;
     }
     reading_needs_the_login_when_the_setting_says_so().await;
+}
+
+/// The alerts page's narrow listing picks each alert's labels and resolve time out of
+/// its stored body (SQLite's JSON functions, PostgreSQL's jsonb).
+async fn listing(one: &driftwatch::store::Store, two: &driftwatch::store::Store, backend: Backend) {
+    use driftwatch::engine::Alert;
+    use driftwatch::model::{AlertState, Labels, Severity};
+    let t = chrono::Utc::now();
+    let alert = |mode: &str, state: AlertState| {
+        let group = Labels::new().with("mode", mode);
+        let mut a = Alert::new("r", group, &Labels::new(), Severity::Critical, t);
+        a.state = state;
+        a.resolved_at = (state == AlertState::Resolved).then_some(t);
+        a
+    };
+    let alerts = vec![
+        alert("<b>\"quoted\"</b>", AlertState::Firing),
+        alert("done", AlertState::Resolved),
+        alert("quiet", AlertState::Inactive),
+    ];
+    let batch = driftwatch::store::CommitBatch {
+        alerts: alerts.clone(),
+        at_ms: t.timestamp_millis(),
+        ..Default::default()
+    };
+    one.commit(&batch).await.unwrap();
+    let mut listed = two
+        .listed_alerts(&[AlertState::Firing, AlertState::Resolved])
+        .await
+        .unwrap();
+    listed.sort_by_key(|l| l.state == AlertState::Resolved);
+    let got: Vec<_> = listed
+        .iter()
+        .map(|l| (l.fingerprint.as_str(), l.state, &l.labels, l.resolved_at))
+        .collect();
+    let want: Vec<_> = alerts[..2]
+        .iter()
+        .map(|a| (a.fingerprint.as_str(), a.state, &a.labels, a.resolved_at))
+        .collect();
+    assert_eq!(got, want, "{backend:?}");
 }
 
 /// With `[server] console_read = "token"`, a page sends a reader without a session to

@@ -12,6 +12,7 @@ pub mod alerts;
 pub mod assets;
 pub mod chart;
 pub mod headers;
+pub mod listing;
 pub mod page;
 pub mod receivers;
 pub mod rules;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::notify::pipeline::policy::NotifyPolicy;
 use crate::server::settings::ConsoleRead;
 use crate::server::ServerState;
 use crate::sources::Source;
@@ -36,16 +38,20 @@ pub struct Console {
     pub read: ConsoleRead,
     /// The sources by name, to re-query an alert's series.
     pub sources: HashMap<String, Arc<dyn Source>>,
+    /// The notification policy, whose routes group the alerts page.
+    pub policy: Arc<NotifyPolicy>,
     /// The session signing key, read from the store once.
     key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl Console {
-    /// A console reading as `read` says, charting from `sources`.
+    /// A console reading as `read` says, charting from `sources`, with the default
+    /// policy (the service sets its own).
     pub fn new(read: ConsoleRead, sources: HashMap<String, Arc<dyn Source>>) -> Self {
         Self {
             read,
             sources,
+            policy: Arc::new(NotifyPolicy::default()),
             key: tokio::sync::OnceCell::new(),
         }
     }
