@@ -1,6 +1,6 @@
 //! What the web console asks of the store: the key its session cookies are signed with
-//! (shared by every replica), the alerts in some states, and re-sending one dead
-//! letter.
+//! (shared by every replica), the alerts in some states, one alert's baseline, and
+//! re-sending one dead letter.
 
 use rand::RngCore;
 use sqlx::Row;
@@ -51,6 +51,22 @@ impl Store {
                 serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))
             })
             .collect()
+    }
+
+    /// The stored baseline (detector state) of the alert `fingerprint`, if any.
+    pub async fn baseline(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let row = sqlx::query("SELECT state FROM baselines WHERE fingerprint = $1")
+            .bind(fingerprint.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let state: String = r.try_get("state")?;
+            serde_json::from_str(&state).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .transpose()
     }
 
     /// Puts one dead letter back in the outbox, due at `now_ms` with its attempts reset;

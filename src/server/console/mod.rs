@@ -10,6 +10,7 @@
 pub mod alert;
 pub mod alerts;
 pub mod assets;
+pub mod band;
 pub mod chart;
 pub mod headers;
 pub mod listing;
