@@ -204,7 +204,7 @@ async fn replay_running_rule(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     keep_traces: bool,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut (dyn FnMut(&str, f64) + Send),
 ) -> Result<RuleReport, SourceError> {
     let (mut collector, mut runtime) = Collector::start(rule, keep_traces);
     let lead = crate::time_math::delta(rule.window.saturating_add(rule.delay));
@@ -247,7 +247,7 @@ pub async fn backtest(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     keep_traces: bool,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut (dyn FnMut(&str, f64) + Send),
 ) -> Result<BacktestReport, SourceError> {
     let mut reports = Vec::new();
     for rule in &rules.rules {

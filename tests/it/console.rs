@@ -15,7 +15,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    finished_run, rules, service_config, start, Backend, TestDb, API_TOKEN, SECRET, SLOW_BY_MODE,
+    finished_run, rules, run_ending_at, service_config, start, Backend, TestDb, API_TOKEN, SECRET,
+    SLOW_BY_MODE,
 };
 
 /// The label value that must render as text.
@@ -583,5 +584,49 @@ async fn reading_needs_the_login_when_the_setting_says_so() {
         303,
         "a tampered cookie is no session"
     );
+    running.stop(Duration::from_secs(5)).await;
+}
+
+/// The rules page says "computing…" until the background task has replayed the rule
+/// over the last 7 days of its source, then what it would have done: here an alert for
+/// each of two slow runs of the week (a fast one and one of ten days ago do not count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_page_shows_what_each_rule_would_have_done_last_week() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let now = chrono::Utc::now();
+    let w = db.writer();
+    for (id, mode, seconds, days_ago) in [
+        ("slow-1", "deep_research", 900.0, 2),
+        ("slow-2", "planning", 900.0, 3),
+        ("fast", "deep_research", 30.0, 1),
+        ("old-slow", "deep_research", 900.0, 10),
+    ] {
+        let ended = now - chrono::TimeDelta::days(days_ago);
+        w.insert(&run_ending_at(id, mode, seconds, "completed", ended))
+            .await
+            .unwrap();
+    }
+    let every_minute = SLOW_BY_MODE.replace("every = \"250ms\"", "every = \"1m\"");
+    let running = start(config(&db, &receiver), rules(&every_minute)).await;
+    let base = format!("http://{}", running.addr);
+    let page = || async {
+        let answer = reqwest::get(format!("{base}/ui/rules")).await.unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        answer.text().await.unwrap()
+    };
+    let first = page().await;
+    assert!(first.contains("computing…"), "{first}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let text = page().await;
+        if !text.contains("computing…") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "still computing: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(done.contains("<strong>2 alerts</strong> a week"), "{done}");
+    assert!(done.contains("10080 evaluations"), "{done}");
     running.stop(Duration::from_secs(5)).await;
 }

@@ -13,6 +13,7 @@ pub mod assets;
 pub mod band;
 pub mod chart;
 pub mod headers;
+pub mod last_week;
 pub mod listing;
 pub mod page;
 pub mod receivers;
@@ -29,6 +30,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::notify::pipeline::policy::NotifyPolicy;
+use crate::server::console::last_week::LastWeek;
 use crate::server::settings::ConsoleRead;
 use crate::server::ServerState;
 use crate::sources::Source;
@@ -41,18 +43,21 @@ pub struct Console {
     pub sources: HashMap<String, Arc<dyn Source>>,
     /// The notification policy, whose routes group the alerts page.
     pub policy: Arc<NotifyPolicy>,
+    /// The rules' last-week backtest summaries, kept by a background task.
+    pub last_week: Arc<LastWeek>,
     /// The session signing key, read from the store once.
     key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl Console {
     /// A console reading as `read` says, charting from `sources`, with the default
-    /// policy (the service sets its own).
+    /// policy and an empty last-week cache (the service sets both).
     pub fn new(read: ConsoleRead, sources: HashMap<String, Arc<dyn Source>>) -> Self {
         Self {
             read,
             sources,
             policy: Arc::new(NotifyPolicy::default()),
+            last_week: Arc::new(LastWeek::default()),
             key: tokio::sync::OnceCell::new(),
         }
     }
