@@ -550,17 +550,32 @@ async fn reading_needs_the_login_when_the_setting_says_so() {
     let refused = http.get(format!("{base}/ui/rules")).send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 303);
     assert_eq!(refused.headers()["location"], "/ui/login");
-    let login = http
+    let bare = http
         .post(format!("{base}/ui/login"))
         .form(&[("token", API_TOKEN)])
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        bare.status().as_u16(),
+        403,
+        "a login without the form's token"
+    );
+    assert!(set_cookie(&bare, "dw_session").is_none());
+    let (seed, _) = login_form(&http, &base).await;
+    let (_, other_token) = login_form(&http, &base).await;
+    let crossed = http
+        .post(format!("{base}/ui/login"))
+        .header("cookie", &seed)
+        .form(&[("token", API_TOKEN), ("csrf", other_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crossed.status().as_u16(), 403, "another form's token");
+    assert!(set_cookie(&crossed, "dw_session").is_none());
+    let login = log_in(&http, &base).await;
     assert_eq!(login.status().as_u16(), 303);
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
-    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
-        assert!(cookie.contains(part), "{cookie}");
-    }
+    let cookie = set_cookie(&login, "dw_session").unwrap();
     let session = cookie.split(';').next().unwrap().to_owned();
     let read = http
         .get(format!("{base}/ui/rules"))
@@ -585,6 +600,50 @@ async fn reading_needs_the_login_when_the_setting_says_so() {
         "a tampered cookie is no session"
     );
     running.stop(Duration::from_secs(5)).await;
+}
+
+/// The `name=value` part of the response's `Set-Cookie` for cookie `name`, whole.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// The value of the hidden field `name` in `html`.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Opens the login form: its cookie (`name=value`) and the token it carries.
+async fn login_form(http: &reqwest::Client, base: &str) -> (String, String) {
+    let form = http.get(format!("{base}/ui/login")).send().await.unwrap();
+    let cookie = set_cookie(&form, "dw_login").expect("the login form sets its cookie");
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/ui/login"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let seed = cookie.split(';').next().unwrap().to_owned();
+    (seed, hidden(&form.text().await.unwrap(), "csrf"))
+}
+
+/// Logs in as a browser does: the form first, then its cookie and token with the API
+/// token.
+async fn log_in(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    let (seed, token) = login_form(http, base).await;
+    http.post(format!("{base}/ui/login"))
+        .header("cookie", seed)
+        .form(&[("token", API_TOKEN), ("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The rules page says "computing…" until the background task has replayed the rule

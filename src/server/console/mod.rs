@@ -4,8 +4,8 @@
 //!
 //! Pages are minijinja templates with HTML auto-escaping ([`templates`]); every answer
 //! carries a strict Content-Security-Policy ([`headers`]); changing anything needs a
-//! session from logging in with the API token, and a CSRF token on the form
-//! ([`session`]).
+//! session from logging in with the API token ([`login`], whose form has its own CSRF
+//! token), and a CSRF token on the form ([`session`]).
 
 pub mod alert;
 pub mod alerts;
@@ -15,6 +15,7 @@ pub mod chart;
 pub mod headers;
 pub mod last_week;
 pub mod listing;
+pub mod login;
 pub mod page;
 pub mod receivers;
 pub mod rules;
@@ -85,8 +86,8 @@ pub fn router() -> Router<ServerState> {
         .route("/ui/receivers/{name}/enable", post(receivers::enable))
         .route("/ui/deadletters/{id}/resend", post(receivers::resend))
         .route("/ui/summary", get(summary::page))
-        .route("/ui/login", get(session::login_form).post(session::login))
-        .route("/ui/logout", post(session::logout))
+        .route("/ui/login", get(login::login_form).post(login::login))
+        .route("/ui/logout", post(login::logout))
         .route("/ui/static/console.css", get(assets::css))
         .route("/ui/static/favicon.svg", get(assets::favicon))
         .layer(axum::middleware::from_fn(headers::secure))
