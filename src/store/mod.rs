@@ -5,6 +5,7 @@ mod alerts;
 mod budgets;
 mod console;
 mod console_list;
+mod console_sessions;
 mod correlation;
 mod dead_letters;
 mod decisions;

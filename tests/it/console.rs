@@ -484,7 +484,7 @@ async fn replicas_share_the_console_key_a_dead_letter_is_sent_again_and_reading_
             !two.requeue_dead_letter(&message.id, now).await.unwrap(),
             "only a dead letter is requeued"
         );
-        listing(&one, &two, backend).await;
+        listing_and_sessions(&one, &two, backend).await;
         for store in [one, two] {
             store.close().await;
         }
@@ -494,8 +494,13 @@ async fn replicas_share_the_console_key_a_dead_letter_is_sent_again_and_reading_
 }
 
 /// The alerts page's narrow listing picks each alert's labels and resolve time out of
-/// its stored body (SQLite's JSON functions, PostgreSQL's jsonb).
-async fn listing(one: &driftwatch::store::Store, two: &driftwatch::store::Store, backend: Backend) {
+/// its stored body (SQLite's JSON functions, PostgreSQL's jsonb); a console session
+/// opened through one store handle is seen, and ended, through the other.
+async fn listing_and_sessions(
+    one: &driftwatch::store::Store,
+    two: &driftwatch::store::Store,
+    backend: Backend,
+) {
     use driftwatch::engine::Alert;
     use driftwatch::model::{AlertState, Labels, Severity};
     let t = chrono::Utc::now();
@@ -531,6 +536,25 @@ async fn listing(one: &driftwatch::store::Store, two: &driftwatch::store::Store,
         .map(|a| (a.fingerprint.as_str(), a.state, &a.labels, a.resolved_at))
         .collect();
     assert_eq!(got, want, "{backend:?}");
+
+    let now = t.timestamp_millis();
+    one.open_console_session("s1", now + 1_000, now)
+        .await
+        .unwrap();
+    assert!(
+        two.console_session_live("s1", now).await.unwrap(),
+        "{backend:?}"
+    );
+    assert!(
+        !two.console_session_live("s1", now + 1_000).await.unwrap(),
+        "expired"
+    );
+    assert!(two.revoke_console_session("s1").await.unwrap());
+    assert!(
+        !one.console_session_live("s1", now).await.unwrap(),
+        "{backend:?}: revoked"
+    );
+    assert!(!one.revoke_console_session("s1").await.unwrap());
 }
 
 /// With `[server] console_read = "token"`, a page sends a reader without a session to
@@ -644,6 +668,88 @@ async fn log_in(http: &reqwest::Client, base: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// GET `path` at `base` with `cookie`: the status, and whether the page has a session.
+async fn read_with(http: &reqwest::Client, base: &str, path: &str, cookie: &str) -> (u16, bool) {
+    let answer = http
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.text().await.unwrap().contains("Log out"))
+}
+
+/// Two replicas on one PostgreSQL store: a session opened on one is good on the other;
+/// logging out on the second ends it on both, so a copied cookie stops working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_ends_the_session_on_every_replica() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let one = start(config(&db, &receiver), rules(SLOW_BY_MODE)).await;
+    let two = start(config(&db, &receiver), rules(SLOW_BY_MODE)).await;
+    let (a, b) = (
+        format!("http://{}", one.addr),
+        format!("http://{}", two.addr),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = log_in(&http, &a).await;
+    let cookie = set_cookie(&login, "dw_session").unwrap();
+    let session = cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(
+        read_with(&http, &a, "/ui/rules", &session).await,
+        (200, true)
+    );
+    assert_eq!(
+        read_with(&http, &b, "/ui/rules", &session).await,
+        (200, true)
+    );
+
+    let page = http
+        .get(format!("{b}/ui/rules"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let csrf = hidden(&page.text().await.unwrap(), "csrf");
+    let out = http
+        .post(format!("{b}/ui/logout"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    assert!(set_cookie(&out, "dw_session")
+        .unwrap()
+        .contains("Max-Age=0"));
+    for base in [&a, &b] {
+        assert_eq!(
+            read_with(&http, base, "/ui/rules", &session).await,
+            (200, false),
+            "{base}: the copied cookie is no session after the logout"
+        );
+    }
+    let refused = http
+        .post(format!("{a}/ui/logout"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status().as_u16(),
+        401,
+        "changing anything needs a session"
+    );
+    one.stop(Duration::from_secs(5)).await;
+    two.stop(Duration::from_secs(5)).await;
+    db.drop_db().await;
 }
 
 /// The rules page says "computing…" until the background task has replayed the rule

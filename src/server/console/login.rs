@@ -2,7 +2,8 @@
 //! any session exists (a signed double-submit: `GET /ui/login` sets a random value in
 //! an HttpOnly, SameSite=Strict cookie and puts its HMAC under the store's key in the
 //! form), and a login whose form does not match its cookie is refused, so another site
-//! cannot log a browser in. A logout clears the session cookie.
+//! cannot log a browser in. A login opens a session row in the store; a logout deletes
+//! it, so the cookie, or any copy of it, stops working on every replica.
 
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -87,7 +88,7 @@ pub struct LoginForm {
 }
 
 /// `POST /ui/login`: with the form's CSRF token matching its cookie and the right API
-/// token, sets the session cookie.
+/// token, opens a session and sets its cookie.
 pub async fn login(
     State(state): State<ServerState>,
     viewer: Viewer,
@@ -104,8 +105,14 @@ pub async fn login(
     if let Err(e) = state.api_token.check(Some(&bearer)) {
         return login_page(&state, &viewer, e.status, "That is not the API token.").await;
     }
-    let expires = state.clock.now() + SESSION_LIFETIME;
-    let (value, _) = sign(key, expires.timestamp());
+    let now = state.clock.now();
+    let expires = now + SESSION_LIFETIME;
+    let (value, id) = sign(key, expires.timestamp());
+    state
+        .store
+        .open_console_session(&id, expires.timestamp_millis(), now.timestamp_millis())
+        .await
+        .map_err(|e| PageError::internal(format!("cannot open the session: {e}")))?;
     tracing::info!("console login");
     let mut response = Redirect::to("/ui").into_response();
     append_cookie(
@@ -123,9 +130,21 @@ pub async fn login(
     Ok(response)
 }
 
-/// `POST /ui/logout`: clears the session cookie.
-pub async fn logout(editor: Editor, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+/// `POST /ui/logout`: ends the session in the store (on every replica) and clears its
+/// cookie.
+pub async fn logout(
+    State(state): State<ServerState>,
+    editor: Editor,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
     editor.check_csrf(&form.csrf)?;
+    if let Some(session) = &editor.0.session {
+        state
+            .store
+            .revoke_console_session(&session.id)
+            .await
+            .map_err(|e| PageError::internal(format!("cannot end the session: {e}")))?;
+    }
     tracing::info!("console logout");
     let mut response = Redirect::to("/ui").into_response();
     append_cookie(

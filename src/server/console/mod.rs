@@ -5,7 +5,8 @@
 //! Pages are minijinja templates with HTML auto-escaping ([`templates`]); every answer
 //! carries a strict Content-Security-Policy ([`headers`]); changing anything needs a
 //! session from logging in with the API token ([`login`], whose form has its own CSRF
-//! token), and a CSRF token on the form ([`session`]).
+//! token), kept in the store so a logout holds on every replica, and a CSRF token on
+//! the form ([`session`]).
 
 pub mod alert;
 pub mod alerts;

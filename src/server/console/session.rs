@@ -1,7 +1,9 @@
 //! Console sessions: logging in with the API token ([`super::login`]) sets an
 //! HttpOnly, SameSite=Strict cookie signed (HMAC-SHA256) with a key kept in the store,
-//! so every replica accepts it; it expires after [`SESSION_LIFETIME`] or at logout.
-//! Each form carries a CSRF token derived from the session, checked on every POST.
+//! naming a session row in the store (migration 0012). A cookie counts only while its
+//! signature checks, it has not expired ([`SESSION_LIFETIME`]) and its row lives, so a
+//! logout, which deletes the row, ends it on every replica. Each form carries a CSRF
+//! token derived from the session, checked on every POST.
 //!
 //! Three extractors say who is asking: [`Viewer`] (anyone, with their session if any),
 //! [`Reader`] (refused without a session when `[server] console_read = "token"`) and
@@ -28,7 +30,7 @@ pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 /// A logged-in session, checked.
 #[derive(Debug, Clone)]
 pub struct Session {
-    /// Its id: the cookie's nonce.
+    /// Its id: the cookie's nonce, and the key of its row in the store.
     pub id: String,
     csrf: String,
 }
@@ -111,7 +113,8 @@ pub fn sign(key: &[u8], expires: i64) -> (String, String) {
     (format!("{exp}.{id}.{tag}"), id)
 }
 
-/// The session a cookie value holds, if its signature checks and it has not expired.
+/// The session a cookie value holds, if its signature checks and it has not expired
+/// (whether it was revoked is the store's to say).
 pub fn verify(key: &[u8], value: &str, now: i64) -> Option<Session> {
     let mut parts = value.split('.');
     let (exp, nonce, tag) = (parts.next()?, parts.next()?, parts.next()?);
@@ -156,10 +159,19 @@ pub(super) fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> 
         .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
-/// The session `value` names, if it checks.
+/// The session `value` names, if it checks and its row lives in the store.
 async fn live_session(state: &ServerState, value: &str) -> Result<Option<Session>, PageError> {
     let key = key(state).await?;
-    Ok(verify(key, value, state.clock.now().timestamp()))
+    let now = state.clock.now();
+    let Some(session) = verify(key, value, now.timestamp()) else {
+        return Ok(None);
+    };
+    let live = state
+        .store
+        .console_session_live(&session.id, now.timestamp_millis())
+        .await
+        .map_err(|e| PageError::internal(format!("cannot read the session: {e}")))?;
+    Ok(live.then_some(session))
 }
 
 impl FromRequestParts<ServerState> for Viewer {
