@@ -1,10 +1,14 @@
 //! The web console in a real headless browser (Debian's chromium driven through
 //! chromedriver with fantoccini): a firing alert from a real evaluation is listed; a
 //! silence made through the form mutes its next notification and its decision log names
-//! the silence; without a login the form is refused; a label value holding `<script>`
-//! renders as text. Every page is screenshotted at 375 and 1280 px into
-//! `target/console-screenshots/`, and each must not be blank, scroll sideways, log a
-//! browser error or weigh over 200 KB.
+//! the silence, and expiring it through its form brings the alert back; without a login
+//! the form is refused; a label value holding `<script>` renders as text; a disabled
+//! receiver is re-enabled and a dead letter re-sent through their forms. Every page is
+//! screenshotted at 375 and 1280 px into `target/console-screenshots/`, and each must not
+//! be blank, scroll sideways, log a browser error or weigh over 200 KB.
+//!
+//! Without a browser: the login form's own CSRF token, a logout ending the session on
+//! every replica, and the rules page's last-week backtest summary.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -249,6 +253,22 @@ async fn arrive(browser: &Client, path: &str) {
     }
 }
 
+/// Clicks the button `css` selects and waits until the browser is back at `path`.
+async fn click(browser: &Client, css: &str, path: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+    arrive(browser, path).await;
+}
+
+async fn get_json(url: String) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
 /// Fills the silence form the alert page's "Silence…" button opens, and submits it.
 async fn silence_through_the_form(browser: &Client, base: &str, fingerprint: &str) {
     browser
@@ -419,6 +439,9 @@ async fn the_console_in_a_real_browser_lists_silences_and_escapes() {
         "nothing sent after the silence: {log:?}"
     );
 
+    expire_through_the_form(&browser, &base, &receiver, &id).await;
+    receivers_through_the_forms(&browser, &base, &running, &receiver, &fp).await;
+
     for (name, path) in [
         ("alerts", "/ui".to_owned()),
         ("alert", format!("/ui/alerts/{fp}")),
@@ -438,6 +461,90 @@ async fn the_console_in_a_real_browser_lists_silences_and_escapes() {
     drop(driver);
     running.stop(Duration::from_secs(5)).await;
     db.drop_db().await;
+}
+
+/// Expires silence `id` through its form on the silences page: it is listed as
+/// expired, and the group's next notification lists the deep_research alert again.
+async fn expire_through_the_form(browser: &Client, base: &str, receiver: &Receiver, id: &str) {
+    let seen = receiver.deliveries().len();
+    browser.goto(&format!("{base}/ui/silences")).await.unwrap();
+    let expire = format!("form[action='/ui/silences/{id}/expire'] button");
+    click(browser, &expire, "/ui/silences").await;
+    let listed = text_of(browser, "#silences").await;
+    assert!(listed.contains("expired"), "{listed}");
+    assert!(
+        browser.find(Locator::Css(&expire)).await.is_err(),
+        "{listed}"
+    );
+    let silences = get_json(format!("{base}/api/v1/silences")).await;
+    assert_eq!(silences["silences"][0]["id"], json!(id));
+    assert_eq!(silences["silences"][0]["active"], json!(false));
+    let back = move |d: &[Delivery]| {
+        modes_notified(d.get(seen..).unwrap_or_default())
+            .iter()
+            .any(|m| m.iter().any(|mode| mode == "deep_research"))
+    };
+    let got = receiver.wait_for(Duration::from_secs(20), &back).await;
+    assert!(
+        back(&got),
+        "no notification with deep_research after the expiry"
+    );
+}
+
+/// Disables the receiver in the store (as a 410 would), which also turns a message
+/// waiting for it into a dead letter; then, through the receivers page's forms,
+/// re-enables it and re-sends the dead letter, which reaches the receiver under its id.
+async fn receivers_through_the_forms(
+    browser: &Client,
+    base: &str,
+    running: &driftwatch::app::Running,
+    receiver: &Receiver,
+    fp: &str,
+) {
+    use driftwatch::store::NewMessage;
+    let now = chrono::Utc::now().timestamp_millis();
+    let letter = NewMessage {
+        id: "msg_console_resend".to_owned(),
+        receiver: "hook".to_owned(),
+        fingerprint: fp.to_owned(),
+        event: "firing".to_owned(),
+        payload: "{}".to_owned(),
+        // Due in an hour: the dispatcher leaves it, so only the disabling settles it.
+        created_at_ms: now + 3_600_000,
+        evaluation_ids: Vec::new(),
+    };
+    let store = &running.store;
+    store.enqueue(std::slice::from_ref(&letter)).await.unwrap();
+    let reason = "HTTP 410 Gone (set by the test)";
+    assert!(store
+        .disable_receiver("hook", reason, now, &[])
+        .await
+        .unwrap());
+
+    browser.goto(&format!("{base}/ui/receivers")).await.unwrap();
+    let listed = text_of(browser, "#receivers").await;
+    assert!(
+        listed.contains("disabled") && listed.contains(reason),
+        "{listed}"
+    );
+    click(
+        browser,
+        "form[action='/ui/receivers/hook/enable'] button",
+        "/ui/receivers",
+    )
+    .await;
+    let listed = text_of(browser, "#receivers").await;
+    assert!(!listed.contains("disabled"), "{listed}");
+    let receivers = get_json(format!("{base}/api/v1/receivers")).await;
+    assert_eq!(receivers["receivers"][0]["disabled"], json!(false));
+
+    let resend = "form[action='/ui/deadletters/msg_console_resend/resend'] button";
+    click(browser, resend, "/ui/receivers").await;
+    let sent = |d: &[Delivery]| d.iter().any(|x| x.id == "msg_console_resend");
+    let got = receiver.wait_for(Duration::from_secs(20), sent).await;
+    assert!(sent(&got), "the dead letter was not sent again");
+    let dead = store.dead_letters(None, 100).await.unwrap();
+    assert!(dead.iter().all(|d| d.id != letter.id), "{dead:?}");
 }
 
 /// What the console keeps in the store, on SQLite and PostgreSQL: two replicas read one
