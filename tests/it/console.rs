@@ -600,8 +600,8 @@ async fn replicas_share_the_console_key_a_dead_letter_is_sent_again_and_reading_
     reading_needs_the_login_when_the_setting_says_so().await;
 }
 
-/// The alerts page's narrow listing picks each alert's labels and resolve time out of
-/// its stored body (SQLite's JSON functions, PostgreSQL's jsonb); a console session
+/// The alerts page's narrow listing (kept by triggers beside the alerts) has each
+/// alert's labels and resolve time and follows its changes; a console session
 /// opened through one store handle is seen, and ended, through the other.
 async fn listing_and_sessions(
     one: &driftwatch::store::Store,
@@ -643,6 +643,31 @@ async fn listing_and_sessions(
         .map(|a| (a.fingerprint.as_str(), a.state, &a.labels, a.resolved_at))
         .collect();
     assert_eq!(got, want, "{backend:?}");
+    // The listing follows the alerts' changes: one resolves, one is forgotten.
+    let mut resolved = alerts[0].clone();
+    resolved.state = AlertState::Resolved;
+    resolved.resolved_at = Some(t + chrono::TimeDelta::seconds(1));
+    let batch = driftwatch::store::CommitBatch {
+        alerts: vec![resolved.clone()],
+        forgotten: vec![alerts[1].fingerprint.clone()],
+        at_ms: t.timestamp_millis() + 1_000,
+        ..Default::default()
+    };
+    one.commit(&batch).await.unwrap();
+    let listed = two
+        .listed_alerts(&[AlertState::Firing, AlertState::Resolved])
+        .await
+        .unwrap();
+    let got: Vec<_> = listed
+        .iter()
+        .map(|l| (l.fingerprint.as_str(), l.state, l.resolved_at))
+        .collect();
+    let want = (
+        resolved.fingerprint.as_str(),
+        resolved.state,
+        resolved.resolved_at,
+    );
+    assert_eq!(got, vec![want], "{backend:?}");
 
     let now = t.timestamp_millis();
     one.open_console_session("s1", now + 1_000, now)
