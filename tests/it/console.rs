@@ -355,6 +355,9 @@ async fn the_console_in_a_real_browser_lists_silences_and_escapes() {
     let listed = text_of(&browser, "main").await;
     assert!(listed.contains("mode=deep_research"), "{listed}");
     assert!(listed.contains(&format!("mode={SCRIPT_MODE}")), "{listed}");
+    // One notification group (the route groups by rule), headed as the route names it.
+    assert!(listed.contains("rule=workflow_slow (2)"), "{listed}");
+    assert!(listed.contains("route root → hook"), "{listed}");
     assert_eq!(
         js(&browser, "return document.scripts.length").await,
         json!(0)
