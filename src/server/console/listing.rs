@@ -127,16 +127,20 @@ fn grouped<'a, 'r>(
     }
     let mut out: Vec<_> = groups
         .into_iter()
-        .map(|((_, labels), (r, mut members))| {
-            members.sort_by(|a, b| {
-                (rank(a.state), &a.rule, &a.labels).cmp(&(rank(b.state), &b.rule, &b.labels))
-            });
-            (r, labels, members)
-        })
+        .map(|((_, labels), (r, members))| (r, labels, members))
         .collect();
-    // Stable: groups of equal rank keep the key order (route, then labels).
-    out.sort_by_key(|(_, _, m)| m.first().map_or(u8::MAX, |a| rank(a.state)));
+    // Stable: groups of equal rank keep the key order (route, then labels). Members are
+    // sorted only in the groups a page shows (see `choose`).
+    let best = |m: &[&ListedAlert]| m.iter().map(|a| rank(a.state)).min().unwrap_or(u8::MAX);
+    out.sort_by_cached_key(|(_, _, m)| best(m));
     out
+}
+
+/// A group's alerts in page order: firing first, then by rule and labels.
+fn in_order(members: &mut [&ListedAlert]) {
+    members.sort_by(|a, b| {
+        (rank(a.state), &a.rule, &a.labels).cmp(&(rank(b.state), &b.rule, &b.labels))
+    });
 }
 
 /// The `page` (from 1, clamped) of the alerts `wanted` keeps, grouped under `route`.
@@ -159,12 +163,13 @@ pub fn choose(
         groups: Vec::new(),
     };
     let mut at = 0;
-    for (r, labels, members) in groups {
+    for (r, labels, mut members) in groups {
         let (start, end) = (at, at + members.len());
         at = end;
         if end <= first || start >= last {
             continue;
         }
+        in_order(&mut members);
         let shown = members
             .iter()
             .skip(first.saturating_sub(start))
