@@ -1,6 +1,6 @@
 //! The task behind the rules page's "what would it have done last week": once the page
 //! is first opened, it replays each running rule over the last 7 days of its source with
-//! the backtest's replay ([`crate::backtest::backtest`], the one replay there is) and
+//! the backtest's replay ([`crate::backtest_core::backtest`], the one replay there is) and
 //! keeps the alerts per week in the console's [`LastWeek`] cache. It recomputes a rule
 //! after a reload changed or added it, and every rule each [`REFRESH`]; pages only read
 //! the cache, so none waits for a replay.
@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::backtest::RuleReport;
+use crate::backtest_core::RuleReport;
 use crate::clock::SharedClock;
 use crate::rule::{Rule, RuleSet, Schedule};
 use crate::server::console::last_week::{LastWeek, Week, SPAN};
@@ -128,7 +128,7 @@ impl LastWeekTask {
             rules: vec![Arc::clone(rule)],
         };
         let report =
-            crate::backtest::backtest(&one, &self.sources, from, to, false, &mut |_, _| {})
+            crate::backtest_core::backtest(&one, &self.sources, from, to, false, &mut |_, _| {})
                 .await
                 .map_err(|e| format!("cannot read its source: {e}"))?;
         report
