@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod backtest;
+pub mod backtest_core;
 pub mod budget;
 pub mod clock;
 pub mod config;

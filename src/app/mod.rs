@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod evaluator;
 pub mod examples;
+pub mod last_week;
 pub mod leases;
 pub mod reload;
 pub mod scheduler;
@@ -504,16 +505,34 @@ async fn serve_http(
         api_token: crate::server::auth::ApiToken::new(config.api_token.clone()),
         receivers: Arc::new(config.receivers.keys().cloned().collect()),
         budgets,
-        console: Arc::new(crate::server::console::Console::new(
-            config.console_read,
-            evaluator.sources.clone(),
-        )),
+        console: Arc::new(console(config, evaluator, reloader, tasks, shutdown)),
     });
     tasks.spawn(
         "HTTP server",
         crate::server::serve::serve(listener, router, config.http, shutdown.clone()),
     );
     Ok(addr)
+}
+
+/// The web console's handles, and the task that keeps its last-week summaries.
+fn console(
+    config: &ServiceConfig,
+    evaluator: &Evaluator,
+    reloader: &Arc<Reloader>,
+    tasks: &mut NamedTasks,
+    shutdown: &CancellationToken,
+) -> crate::server::console::Console {
+    let mut console =
+        crate::server::console::Console::new(config.console_read, evaluator.sources.clone());
+    console.policy = Arc::clone(&evaluator.policy);
+    let task = last_week::LastWeekTask {
+        rules: Arc::clone(reloader) as Arc<dyn crate::server::RulesHandle>,
+        sources: evaluator.sources.clone(),
+        clock: Arc::clone(&evaluator.clock),
+        cache: Arc::clone(&console.last_week),
+    };
+    tasks.spawn("last week's backtests", task.run(shutdown.clone()));
+    console
 }
 
 /// Teaches a new rule's baselines from the source's recent history, so a first start

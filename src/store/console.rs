@@ -1,13 +1,10 @@
 //! What the web console asks of the store: the key its session cookies are signed with
-//! (shared by every replica), the alerts in some states, and re-sending one dead
-//! letter.
+//! (shared by every replica), one alert's baseline, and re-sending one dead letter.
 
 use rand::RngCore;
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::engine::Alert;
-use crate::model::AlertState;
 
 impl Store {
     /// The console's signing key: read, or made now (32 random bytes, hex) if no replica
@@ -30,27 +27,20 @@ impl Store {
         Ok(row.try_get("secret")?)
     }
 
-    /// The stored alerts in one of `states`: the console's lists skip the inactive
-    /// alerts (most of a store: every series ever judged) without parsing them.
-    pub async fn alerts_in_states(&self, states: &[AlertState]) -> Result<Vec<Alert>, StoreError> {
-        let placeholders: Vec<String> = (1..=states.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT body FROM alerts WHERE state IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for state in states {
-            query = query.bind(state.as_str());
-        }
-        query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                let body: String = r.try_get("body")?;
-                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+    /// The stored baseline (detector state) of the alert `fingerprint`, if any.
+    pub async fn baseline(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let row = sqlx::query("SELECT state FROM baselines WHERE fingerprint = $1")
+            .bind(fingerprint.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let state: String = r.try_get("state")?;
+            serde_json::from_str(&state).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .transpose()
     }
 
     /// Puts one dead letter back in the outbox, due at `now_ms` with its attempts reset;

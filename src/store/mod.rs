@@ -5,6 +5,8 @@ mod alerts;
 mod baselines;
 mod budgets;
 mod console;
+mod console_list;
+mod console_sessions;
 mod correlation;
 mod dead_letters;
 mod decisions;
@@ -25,6 +27,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use alerts::{AlertChange, CommitBatch};
+pub use console_list::ListedAlert;
 pub use correlation::{is_evaluation_id, NotificationRecord};
 pub use dead_letters::DeadLetter;
 pub use groups::{GroupEntry, SettledGroup};

@@ -1,6 +1,10 @@
 //! `GET /ui`: the alerts page. Firing, pending and recently resolved alerts, filtered by
-//! state, severity and a label, grouped by rule as notifications group them by default,
-//! fifty to a page.
+//! state, severity and a label, grouped as their notifications are, fifty to a page.
+//!
+//! A request reads the narrow listing of the alerts (no stored body parsed), picks the
+//! page with [`super::listing`], then reads the bodies of only the alerts it shows.
+
+use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::response::Html;
@@ -9,14 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Alert;
 use crate::model::AlertState;
+use crate::notify::pipeline::route::Route;
+use crate::server::console::listing::{choose, GroupHead, Wanted};
 use crate::server::console::page::{render, v, Frame, PageError};
 use crate::server::console::session::{Reader, Viewer};
 use crate::server::ServerState;
-
-/// Alerts shown on one page.
-pub const PAGE_SIZE: usize = 50;
-/// How long a resolved alert stays listed.
-pub const RECENT: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+use crate::store::Store;
 
 /// The page's filters, as the form sends them (empty fields mean "any").
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -35,6 +37,85 @@ pub struct AlertFilter {
     pub page: Option<usize>,
 }
 
+impl AlertFilter {
+    /// What the filter keeps, or why it cannot be read.
+    pub fn wanted(&self) -> Result<Wanted, PageError> {
+        let state = match self.state.as_str() {
+            "" => None,
+            s @ ("firing" | "pending" | "resolved") => AlertState::parse(s),
+            s => return Err(PageError::bad_request(format!("no state {s:?} is listed"))),
+        };
+        let label = match self.label.trim() {
+            "" => None,
+            l => {
+                let (k, v) = l.split_once('=').ok_or_else(|| {
+                    PageError::bad_request(format!("label filter {l:?} must look like name=value"))
+                })?;
+                Some((k.trim().to_owned(), v.trim().to_owned()))
+            }
+        };
+        Ok(Wanted {
+            state,
+            severity: (!self.severity.is_empty()).then(|| self.severity.clone()),
+            label,
+        })
+    }
+}
+
+/// One page of alerts, read: its groups with the alerts shown.
+#[derive(Debug, Clone, Default)]
+pub struct AlertsPage {
+    /// Alerts the filter keeps.
+    pub total: usize,
+    /// This page, from 1.
+    pub page: usize,
+    /// Pages in all.
+    pub pages: usize,
+    /// The groups shown, each with its alerts in order.
+    pub groups: Vec<(GroupHead, Vec<Alert>)>,
+}
+
+/// Reads the page `filter` asks for from `store`: the narrow listing of every listed
+/// alert, grouped under `route`, then the bodies of the page's alerts only.
+pub async fn read_page(
+    store: &Store,
+    route: &Route,
+    filter: &AlertFilter,
+    now: DateTime<Utc>,
+) -> Result<AlertsPage, PageError> {
+    let wanted = filter.wanted()?;
+    let read_error = |e| PageError::internal(format!("cannot read alerts: {e}"));
+    let listed = store
+        .listed_alerts(&wanted.states())
+        .await
+        .map_err(read_error)?;
+    let chosen = choose(&listed, &wanted, route, filter.page.unwrap_or(1), now);
+    let shown: Vec<&str> = chosen
+        .groups
+        .iter()
+        .flat_map(|(_, fps)| fps.iter().map(String::as_str))
+        .collect();
+    let mut bodies: HashMap<String, Alert> = store
+        .alerts_by_fingerprint(&shown)
+        .await
+        .map_err(read_error)?;
+    let groups = chosen
+        .groups
+        .into_iter()
+        .map(|(head, fps)| {
+            // An alert forgotten between the two reads is left out.
+            let alerts = fps.iter().filter_map(|fp| bodies.remove(fp)).collect();
+            (head, alerts)
+        })
+        .collect();
+    Ok(AlertsPage {
+        total: chosen.total,
+        page: chosen.page,
+        pages: chosen.pages,
+        groups,
+    })
+}
+
 /// One listed alert, as the template shows it.
 #[derive(Debug, Serialize)]
 struct Row<'a> {
@@ -47,32 +128,11 @@ struct Row<'a> {
     silenced_by: Option<String>,
 }
 
-/// Alerts of one rule on the page.
+/// One notification group on the page.
 #[derive(Debug, Serialize)]
 struct Group<'a> {
-    rule: &'a str,
+    head: &'a GroupHead,
     alerts: Vec<Row<'a>>,
-}
-
-fn rank(state: AlertState) -> u8 {
-    match state {
-        AlertState::Firing => 0,
-        AlertState::Pending => 1,
-        AlertState::Resolved => 2,
-        AlertState::Inactive => 3,
-    }
-}
-
-fn listed(a: &Alert, f: &AlertFilter, label: Option<(&str, &str)>, now: DateTime<Utc>) -> bool {
-    let shown = match a.state {
-        AlertState::Firing | AlertState::Pending => true,
-        AlertState::Resolved => a.resolved_at.is_some_and(|t| now - t <= RECENT),
-        AlertState::Inactive => false,
-    };
-    shown
-        && (f.state.is_empty() || a.state.as_str() == f.state)
-        && (f.severity.is_empty() || a.severity.as_str() == f.severity)
-        && label.is_none_or(|(k, v)| a.labels.get(k) == Some(v))
 }
 
 fn row<'a>(a: &'a Alert, silenced_by: &dyn Fn(&Alert) -> Option<String>) -> Row<'a> {
@@ -88,7 +148,7 @@ fn row<'a>(a: &'a Alert, silenced_by: &dyn Fn(&Alert) -> Option<String>) -> Row<
         labels: a
             .labels
             .iter()
-            .filter(|(k, _)| k.as_str() != "rule" && k.as_str() != "severity")
+            .filter(|(k, _)| k.as_str() != "severity")
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect(),
         summary: &a.summary,
@@ -99,56 +159,38 @@ fn row<'a>(a: &'a Alert, silenced_by: &dyn Fn(&Alert) -> Option<String>) -> Row<
     }
 }
 
-/// Renders the alerts page for `alerts` as `filter` selects, at `now`; `silenced_by`
-/// names the silence muting a listed alert, if one does.
+/// Renders `page` of the alerts `filter` selects; `silenced_by` names the silence
+/// muting a listed alert, if one does.
 pub fn render_alerts(
-    alerts: &[Alert],
+    page: &AlertsPage,
     filter: &AlertFilter,
-    now: DateTime<Utc>,
     silenced_by: &dyn Fn(&Alert) -> Option<String>,
     viewer: &Viewer,
 ) -> Result<String, PageError> {
-    let label = match filter.label.trim() {
-        "" => None,
-        l => Some(l.split_once('=').ok_or_else(|| {
-            PageError::bad_request(format!("label filter {l:?} must look like name=value"))
-        })?),
-    };
-    let mut shown: Vec<&Alert> = alerts
+    let groups: Vec<Group> = page
+        .groups
         .iter()
-        .filter(|a| listed(a, filter, label, now))
+        .map(|(head, alerts)| Group {
+            head,
+            alerts: alerts.iter().map(|a| row(a, silenced_by)).collect(),
+        })
         .collect();
-    shown.sort_by(|a, b| {
-        (rank(a.state), &a.rule, &a.labels.0).cmp(&(rank(b.state), &b.rule, &b.labels.0))
-    });
-    let total = shown.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = filter.page.unwrap_or(1).clamp(1, pages);
-    let mut groups: Vec<Group> = Vec::new();
-    for a in shown.iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE) {
-        match groups.last_mut() {
-            Some(g) if g.rule == a.rule => g.alerts.push(row(a, silenced_by)),
-            _ => groups.push(Group {
-                rule: &a.rule,
-                alerts: vec![row(a, silenced_by)],
-            }),
-        }
-    }
     let link = |p: usize| AlertFilter {
         page: Some(p),
         ..filter.clone()
     };
+    let (n, pages) = (page.page, page.pages);
     render(
         "alerts.html",
         minijinja::context! {
             frame => v(&Frame::new("Alerts", "alerts", viewer)),
             filter => v(&filter),
             groups => v(&groups),
-            total,
-            page,
+            total => page.total,
+            page => n,
             pages,
-            prev => v(&(page > 1).then(|| link(page - 1))),
-            next => v(&(page < pages).then(|| link(page + 1))),
+            prev => v(&(n > 1).then(|| link(n - 1))),
+            next => v(&(n < pages).then(|| link(n + 1))),
         },
     )
 }
@@ -159,17 +201,9 @@ pub async fn page(
     Reader(viewer): Reader,
     Query(filter): Query<AlertFilter>,
 ) -> Result<Html<String>, PageError> {
-    let listed = [
-        AlertState::Firing,
-        AlertState::Pending,
-        AlertState::Resolved,
-    ];
-    let alerts = state
-        .store
-        .alerts_in_states(&listed)
-        .await
-        .map_err(|e| PageError::internal(format!("cannot read alerts: {e}")))?;
     let now = state.clock.now();
+    let route = &state.console.policy.route;
+    let page = read_page(&state.store, route, &filter, now).await?;
     let silenced_by = |a: &Alert| state.silences.muting(&a.labels, now);
-    render_alerts(&alerts, &filter, now, &silenced_by, &viewer).map(Html)
+    render_alerts(&page, &filter, &silenced_by, &viewer).map(Html)
 }

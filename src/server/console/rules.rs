@@ -1,11 +1,14 @@
 //! `GET /ui/rules`: the running rules with their last evaluation (when, how long, the
-//! error, series tracked), and how the last reload went, each error at file:line:col.
+//! error, series tracked), what each would have done last week (a backtest summary the
+//! background task keeps, "computing…" until it has one), and how the last reload went,
+//! each error at file:line:col.
 
 use axum::extract::State;
 use axum::response::Html;
 use serde::Serialize;
 
 use crate::rule::{Rule, Schedule};
+use crate::server::console::last_week::{Week, SPAN};
 use crate::server::console::page::{render, v, Frame, PageError};
 use crate::server::console::session::{Reader, Viewer};
 use crate::server::status::{ReloadStatus, RuleStatus};
@@ -26,10 +29,12 @@ pub struct RuleRow {
     pub severity: &'static str,
     /// Its last evaluation, if it ran since it was loaded.
     pub last: Option<RuleStatus>,
+    /// What it would have done last week, once computed.
+    pub week: Option<Week>,
 }
 
-/// The row of `rule` with its last evaluation.
-pub fn row(rule: &Rule, last: Option<RuleStatus>) -> RuleRow {
+/// The row of `rule` with its last evaluation and last week's summary.
+pub fn row(rule: &Rule, last: Option<RuleStatus>, week: Option<Week>) -> RuleRow {
     RuleRow {
         name: rule.name.clone(),
         file: rule.file.clone(),
@@ -40,6 +45,7 @@ pub fn row(rule: &Rule, last: Option<RuleStatus>) -> RuleRow {
         },
         severity: rule.severity.as_str(),
         last,
+        week,
     }
 }
 
@@ -55,6 +61,7 @@ pub fn render_rules(
             frame => v(&Frame::new("Rules", "rules", viewer)),
             rules => v(&rows),
             reload => v(&reload),
+            span_days => SPAN.num_days(),
         },
     )
 }
@@ -64,12 +71,15 @@ pub async fn page(
     State(state): State<ServerState>,
     Reader(viewer): Reader,
 ) -> Result<Html<String>, PageError> {
+    let weeks = &state.console.last_week;
     let mut rows: Vec<RuleRow> = state
         .rules
         .rules()
         .iter()
-        .map(|r| row(r, state.statuses.get(&r.name)))
+        .map(|r| row(r, state.statuses.get(&r.name), weeks.get(r)))
         .collect();
+    // After reading: the first visit starts the task and shows "computing…".
+    weeks.ask();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     render_rules(&rows, &state.rules.status(), &viewer).map(Html)
 }

@@ -1,23 +1,24 @@
-//! Console sessions: logging in with the API token sets an HttpOnly, SameSite=Strict
-//! cookie signed (HMAC-SHA256) with a key kept in the store, so every replica accepts
-//! it; it expires after [`SESSION_LIFETIME`] or at logout. Each form carries a CSRF
+//! Console sessions: logging in with the API token ([`super::login`]) sets an
+//! HttpOnly, SameSite=Strict cookie signed (HMAC-SHA256) with a key kept in the store,
+//! naming a session row in the store (migration 0012). A cookie counts only while its
+//! signature checks, it has not expired ([`SESSION_LIFETIME`]) and its row lives, so a
+//! logout, which deletes the row, ends it on every replica. Each form carries a CSRF
 //! token derived from the session, checked on every POST.
 //!
 //! Three extractors say who is asking: [`Viewer`] (anyone, with their session if any),
 //! [`Reader`] (refused without a session when `[server] console_read = "token"`) and
 //! [`Editor`] (always needs a session).
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::server::console::page::{html, v, Frame, PageError};
+use crate::server::console::page::PageError;
 use crate::server::settings::ConsoleRead;
 use crate::server::ServerState;
 
@@ -29,6 +30,8 @@ pub const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 /// A logged-in session, checked.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// Its id: the cookie's nonce, and the key of its row in the store.
+    pub id: String,
     csrf: String,
 }
 
@@ -70,7 +73,7 @@ impl Editor {
 }
 
 /// Compares without an early exit.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for (i, x) in a.iter().enumerate() {
         diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
@@ -78,7 +81,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-fn mac(key: &[u8], parts: &[&str]) -> String {
+/// HMAC-SHA256 of `parts` (each ended by a newline) under `key`, as hex.
+pub(super) fn mac(key: &[u8], parts: &[&str]) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return String::new();
     };
@@ -93,17 +97,24 @@ fn mac(key: &[u8], parts: &[&str]) -> String {
         .collect()
 }
 
-/// A cookie value for a session ending at `expires` (unix seconds).
-pub fn sign(key: &[u8], expires: i64) -> String {
-    let mut nonce = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut nonce);
-    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-    let exp = expires.to_string();
-    let tag = mac(key, &["session", &exp, &nonce]);
-    format!("{exp}.{nonce}.{tag}")
+/// 16 random bytes as hex.
+pub(super) fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The session a cookie value holds, if its signature checks and it has not expired.
+/// A cookie value for a new session ending at `expires` (unix seconds), and the
+/// session's id.
+pub fn sign(key: &[u8], expires: i64) -> (String, String) {
+    let id = nonce();
+    let exp = expires.to_string();
+    let tag = mac(key, &["session", &exp, &id]);
+    (format!("{exp}.{id}.{tag}"), id)
+}
+
+/// The session a cookie value holds, if its signature checks and it has not expired
+/// (whether it was revoked is the store's to say).
 pub fn verify(key: &[u8], value: &str, now: i64) -> Option<Session> {
     let mut parts = value.split('.');
     let (exp, nonce, tag) = (parts.next()?, parts.next()?, parts.next()?);
@@ -120,12 +131,13 @@ pub fn verify(key: &[u8], value: &str, now: i64) -> Option<Session> {
     }
     let csrf = mac(key, &["csrf", value]);
     Some(Session {
+        id: nonce.to_owned(),
         csrf: csrf.get(..32).unwrap_or_default().to_owned(),
     })
 }
 
 /// The key cookies are signed with, read from (or made in) the store once.
-async fn key(state: &ServerState) -> Result<&[u8], PageError> {
+pub(super) async fn key(state: &ServerState) -> Result<&[u8], PageError> {
     let now = state.clock.now().timestamp_millis();
     state
         .console
@@ -136,14 +148,30 @@ async fn key(state: &ServerState) -> Result<&[u8], PageError> {
         .map_err(|e| PageError::internal(format!("cannot read the console key: {e}")))
 }
 
-fn cookie_value(parts: &Parts) -> Option<&str> {
+/// The value of the cookie `name` the request carries.
+pub(super) fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
         .headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The session `value` names, if it checks and its row lives in the store.
+async fn live_session(state: &ServerState, value: &str) -> Result<Option<Session>, PageError> {
+    let key = key(state).await?;
+    let now = state.clock.now();
+    let Some(session) = verify(key, value, now.timestamp()) else {
+        return Ok(None);
+    };
+    let live = state
+        .store
+        .console_session_live(&session.id, now.timestamp_millis())
+        .await
+        .map_err(|e| PageError::internal(format!("cannot read the session: {e}")))?;
+    Ok(live.then_some(session))
 }
 
 impl FromRequestParts<ServerState> for Viewer {
@@ -153,13 +181,11 @@ impl FromRequestParts<ServerState> for Viewer {
         parts: &mut Parts,
         state: &ServerState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(value) = cookie_value(parts) else {
+        let Some(value) = cookie_value(parts, COOKIE) else {
             return Ok(Viewer::default());
         };
-        let key = key(state).await?;
-        let now = state.clock.now().timestamp();
         Ok(Viewer {
-            session: verify(key, value, now),
+            session: live_session(state, value).await?,
         })
     }
 }
@@ -199,67 +225,11 @@ impl FromRequestParts<ServerState> for Editor {
     }
 }
 
-/// `GET /ui/login`: the login form.
-pub async fn login_form(viewer: Viewer) -> Result<Response, PageError> {
-    login_page(&viewer, StatusCode::OK, "")
-}
-
-fn login_page(viewer: &Viewer, status: StatusCode, error: &str) -> Result<Response, PageError> {
-    let page = html(
-        "login.html",
-        minijinja::context! { frame => v(&Frame::new("Log in", "login", viewer)), error },
-    )?;
-    Ok((status, page).into_response())
-}
-
-/// The login form's fields.
-#[derive(Debug, Deserialize)]
-pub struct LoginForm {
-    /// The API token.
-    token: String,
-}
-
-/// `POST /ui/login`: with the right API token, sets the session cookie.
-pub async fn login(
-    State(state): State<ServerState>,
-    viewer: Viewer,
-    Form(form): Form<LoginForm>,
-) -> Result<Response, PageError> {
-    let bearer = format!("Bearer {}", form.token.trim());
-    if let Err(e) = state.api_token.check(Some(&bearer)) {
-        return login_page(&viewer, e.status, "That is not the API token.");
-    }
-    let key = key(&state).await?;
-    let expires = (state.clock.now() + SESSION_LIFETIME).timestamp();
-    let cookie = format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        sign(key, expires),
-        SESSION_LIFETIME.num_seconds()
-    );
-    tracing::info!("console login");
-    Ok(with_cookie(&cookie, Redirect::to("/ui")))
-}
-
-/// The logout form's fields.
+/// A form's CSRF field (logout, expire, re-enable, re-send).
 #[derive(Debug, Deserialize)]
 pub struct CsrfForm {
     /// The session's CSRF token.
     pub csrf: String,
-}
-
-/// `POST /ui/logout`: clears the session cookie.
-pub async fn logout(editor: Editor, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
-    editor.check_csrf(&form.csrf)?;
-    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    Ok(with_cookie(&cookie, Redirect::to("/ui")))
-}
-
-fn with_cookie(cookie: &str, redirect: Redirect) -> Response {
-    let mut response = redirect.into_response();
-    if let Ok(v) = HeaderValue::from_str(cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    response
 }
 
 #[cfg(test)]
@@ -268,14 +238,15 @@ mod tests {
 
     #[test]
     fn a_signed_cookie_checks_until_it_expires_and_not_with_another_key() {
-        let value = sign(b"key-one", 1_000);
+        let (value, id) = sign(b"key-one", 1_000);
         let session = verify(b"key-one", &value, 999).unwrap();
         assert_eq!(session.csrf.len(), 32);
+        assert_eq!(session.id, id, "the session is named by the cookie's nonce");
         assert!(verify(b"key-one", &value, 1_000).is_none(), "expired");
         assert!(verify(b"key-two", &value, 999).is_none(), "other key");
         let forged = value.replacen("1000", "9999", 1);
         assert!(verify(b"key-one", &forged, 999).is_none(), "tampered");
-        let other = verify(b"key-one", &sign(b"key-one", 1_000), 999).unwrap();
+        let other = verify(b"key-one", &sign(b"key-one", 1_000).0, 999).unwrap();
         assert_ne!(session.csrf, other.csrf, "each session its own CSRF token");
     }
 }

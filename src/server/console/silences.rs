@@ -63,12 +63,33 @@ fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
         .collect()
 }
 
-async fn current_alerts(state: &ServerState) -> Result<Vec<Alert>, PageError> {
-    state
+/// The current (firing or pending) alerts `matchers` match, as the narrow listing
+/// has them, in (rule, labels) order: how many, and the bodies of the first
+/// [`PREVIEW_ROWS`], so a preview over thousands of alerts parses fifty.
+async fn matching(
+    state: &ServerState,
+    matchers: &[Matcher],
+) -> Result<(usize, Vec<Alert>), PageError> {
+    let read_error = |e| PageError::internal(format!("cannot read alerts: {e}"));
+    let mut listed = state
         .store
-        .alerts_in_states(&[AlertState::Firing, AlertState::Pending])
+        .listed_alerts(&[AlertState::Firing, AlertState::Pending])
         .await
-        .map_err(|e| PageError::internal(format!("cannot read alerts: {e}")))
+        .map_err(read_error)?;
+    listed.retain(|a| matchers.iter().all(|m| m.matches(&a.labels)));
+    listed.sort_by(|a, b| (&a.rule, &a.labels).cmp(&(&b.rule, &b.labels)));
+    let shown: Vec<&str> = listed
+        .iter()
+        .take(PREVIEW_ROWS)
+        .map(|a| a.fingerprint.as_str())
+        .collect();
+    let mut bodies = state
+        .store
+        .alerts_by_fingerprint(&shown)
+        .await
+        .map_err(read_error)?;
+    let alerts = shown.iter().filter_map(|fp| bodies.remove(*fp)).collect();
+    Ok((listed.len(), alerts))
 }
 
 /// Renders the form with its preview and `error`, answering `status`.
@@ -79,26 +100,23 @@ async fn form_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let alerts = current_alerts(state).await?;
-    let (matched, problem) = match parse_matchers(&form.matchers) {
-        Ok(m) if m.is_empty() => (Vec::new(), None),
-        Ok(m) => (
-            alerts
-                .iter()
-                .filter(|a| m.iter().all(|x| x.matches(&a.labels)))
-                .map(|a| Match {
-                    fingerprint: &a.fingerprint,
-                    rule: &a.rule,
-                    state: a.state.as_str(),
-                    summary: &a.summary,
-                })
-                .collect(),
-            None,
-        ),
-        Err(e) => (Vec::new(), Some(e)),
+    let (count, alerts, problem) = match parse_matchers(&form.matchers) {
+        Ok(m) if m.is_empty() => (0, Vec::new(), None),
+        Ok(m) => {
+            let (count, alerts) = matching(state, &m).await?;
+            (count, alerts, None)
+        }
+        Err(e) => (0, Vec::new(), Some(e)),
     };
-    let count = matched.len();
-    let shown: Vec<&Match> = matched.iter().take(PREVIEW_ROWS).collect();
+    let shown: Vec<Match> = alerts
+        .iter()
+        .map(|a| Match {
+            fingerprint: &a.fingerprint,
+            rule: &a.rule,
+            state: a.state.as_str(),
+            summary: &a.summary,
+        })
+        .collect();
     let page = html(
         "silence_new.html",
         minijinja::context! {
