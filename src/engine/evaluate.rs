@@ -483,8 +483,8 @@ pub(super) struct Persist {
     written: Option<u64>,
 }
 
-/// Offers the series' baseline for writing when it is due (every minute, at an offset
-/// of its own) or its alert changed. Writing every series' baseline on every evaluation
+/// Offers the series' baseline for writing when it is new, due (every minute, at an
+/// offset of its own) or its alert changed. Writing every series' baseline on every evaluation
 /// would cost the store a row per series per tick; a restart loses at most a minute of
 /// learning, and nothing of an alert's change.
 fn persist_if_due(
@@ -494,14 +494,18 @@ fn persist_if_due(
     transitioned: bool,
     out: &mut EvaluationOutcome,
 ) {
-    let due = *runtime
-        .persist
-        .due
-        .get_or_insert_with(|| now + offset_of(fp));
-    if !transitioned && now < due {
+    // A series never written is written now (a restart soon after keeps what it
+    // learnt); its next write falls at its own offset in the minute, then every minute.
+    let first = runtime.persist.due.is_none();
+    if !transitioned && runtime.persist.due.is_some_and(|due| now < due) {
         return;
     }
-    runtime.persist.due = Some(now + BASELINE_PERSIST_EVERY);
+    let next = if first {
+        offset_of(fp)
+    } else {
+        BASELINE_PERSIST_EVERY
+    };
+    runtime.persist.due = Some(now + next);
     let state = runtime.detector.snapshot_text();
     if !runtime.detector.learns() {
         // Its state changes only now and then (a threshold's hysteresis): write it
@@ -846,8 +850,12 @@ mod tests {
              detector = { kind = \"zscore\", window = \"1h\" }\n",
         ));
         let written = baselines_written(&mut rt, 100..118);
-        // After the first minute (each series' first write is at its own offset), every
-        // series is written exactly once in every minute of six ticks.
+        assert_eq!(
+            written[0].len(),
+            60,
+            "a new series' baseline is written at once"
+        );
+        // Then each series at its own offset: exactly once in every minute of six ticks.
         for minute in written[6..].chunks(6) {
             let mut all: Vec<&Fingerprint> = minute.iter().flatten().collect();
             all.sort();
@@ -859,7 +867,7 @@ mod tests {
                 "and only once"
             );
         }
-        let busiest = written.iter().map(Vec::len).max().unwrap();
+        let busiest = written[1..].iter().map(Vec::len).max().unwrap();
         assert!(
             busiest < 30,
             "spread over the minute, not all at one tick: {busiest}"
