@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::budget::burn::{FAST, SLOW};
 use crate::budget::settings::Budget;
 use crate::budget::status::BudgetStatus;
 use crate::engine::alert::Timing;
@@ -150,9 +151,9 @@ pub fn judge(kind: &str, s: &BudgetStatus) -> Judgement {
     let (breach, value, threshold, summary) = match kind {
         "fast_burn" | "slow_burn" => {
             let (b, windows, factor) = if kind == "fast_burn" {
-                (&s.fast_burn, "1 h and 5 m", 14.4)
+                (&s.fast_burn, "1 h and 5 m", FAST.factor)
             } else {
-                (&s.slow_burn, "6 h and 30 m", 6.0)
+                (&s.slow_burn, "6 h and 30 m", SLOW.factor)
             };
             let summary = format!(
                 "{} spend burns at {:.1}× the even pace over {windows} ({:.1}×; alert above {factor}×): {} in the last {}, {} budget {}{}",
