@@ -23,9 +23,11 @@ pub const KIND_LABEL: &str = "budget_alert";
 const KINDS: [(&str, Severity, Timing); 6] = [
     ("fast_burn", Severity::Critical, timing(0, 0)),
     ("slow_burn", Severity::Warning, timing(0, 0)),
-    // A forecast over budget keeps firing an hour after it dips back, so a forecast
-    // that hovers at the budget notifies once.
-    ("forecast", Severity::Warning, timing(0, 3600)),
+    // A forecast over budget fires once it has stayed over for two hours (a pace
+    // change that ends within hours is noise, not a new pace: every false forecast of
+    // the tuning months but one lasted under two hours), and keeps firing an hour after
+    // it dips back, so a forecast that hovers at the budget notifies once.
+    ("forecast", Severity::Warning, timing(7200, 3600)),
     ("spent_50", Severity::Info, timing(0, 0)),
     ("spent_80", Severity::Warning, timing(0, 0)),
     ("spent_100", Severity::Critical, timing(0, 0)),
