@@ -286,21 +286,19 @@ impl Budgets {
             after,
             until,
         };
-        let rows = match source.fetch(request).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::warn!(budget = %budget.name, error = %e, "budget source read failed; its alerts are held");
-                return BudgetResult::SourceError(e.to_string());
-            }
-        };
-        slot.runtime.ingest(after, until, &rows);
-        let outcome = slot.runtime.evaluate(now);
         let mut batch = CommitBatch {
             at_ms: now.timestamp_millis(),
             evaluation_id: Some(uuid::Uuid::now_v7().to_string()),
             fence,
             ..Default::default()
         };
+        let rows = match source.fetch(request).await {
+            Ok(rows) => rows,
+            Err(e) => return self.source_failed(slot, batch, &e).await,
+        };
+        ev.record_health(&mut batch, source.name(), None);
+        slot.runtime.ingest(after, until, &rows);
+        let outcome = slot.runtime.evaluate(now);
         for t in outcome.transitions.iter().filter(|t| t.notifies()) {
             tracing::info!(budget = %budget.name, fingerprint = %t.alert.fingerprint, from = %t.from, to = %t.alert.state, summary = %t.alert.summary, "budget alert state changed");
             let to = Destination {
@@ -311,8 +309,8 @@ impl Budgets {
             let entries = intake::route(&ev.policy, &t.alert, to, None);
             batch.group_entries.extend(entries);
         }
-        batch.alerts = outcome.alerts;
-        batch.transitions = outcome.transitions;
+        batch.alerts.extend(outcome.alerts);
+        batch.transitions.extend(outcome.transitions);
         let entries = batch.group_entries.len();
         self.statuses.record(&budget.name, outcome.statuses);
         if let Some(saved) = outcome.saved {
@@ -330,6 +328,33 @@ impl Budgets {
             ev.groups_wake.notify_one();
         }
         BudgetResult::Ok(entries)
+    }
+
+    /// A failed read: the budget's alerts are held, and a source that cannot be reached
+    /// raises its `source_down` alert as a rule's read would (a query error does not).
+    async fn source_failed(
+        &self,
+        slot: &mut Slot,
+        mut batch: CommitBatch,
+        e: &crate::sources::SourceError,
+    ) -> BudgetResult {
+        let budget = Arc::clone(&slot.runtime.budget);
+        tracing::warn!(budget = %budget.name, error = %e, "budget source read failed; its alerts are held");
+        if e.is_unreachable() {
+            self.evaluator
+                .record_health(&mut batch, &budget.source, Some(&e.to_string()));
+        }
+        if !batch.is_empty() {
+            if let Err(err) = self.evaluator.store.commit(&batch).await {
+                if let Some(fenced) = self.fenced(slot, &err) {
+                    return fenced;
+                }
+                slot.pending = Some(batch);
+                return BudgetResult::StoreError(err.to_string());
+            }
+            self.evaluator.groups_wake.notify_one();
+        }
+        BudgetResult::SourceError(e.to_string())
     }
 
     async fn save(&self, name: &str, saved: &SavedState, now: DateTime<Utc>) {

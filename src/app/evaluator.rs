@@ -503,7 +503,14 @@ impl Evaluator {
         batch.forgotten = outcome.forgotten;
     }
 
-    fn record_health(&self, batch: &mut CommitBatch, source: &str, failure: Option<&str>) {
+    /// Records a read of `source` (`failure`: why it could not be reached) in its
+    /// `source_down` alert, the change routed into `batch`. Rules and budgets both report.
+    pub(crate) fn record_health(
+        &self,
+        batch: &mut CommitBatch,
+        source: &str,
+        failure: Option<&str>,
+    ) {
         let now = self.clock.now();
         let transition = {
             let mut health = self.health.lock().expect("health lock");

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::budget::burn::{FAST, SLOW};
 use crate::budget::settings::Budget;
 use crate::budget::status::BudgetStatus;
 use crate::engine::alert::Timing;
@@ -22,9 +23,11 @@ pub const KIND_LABEL: &str = "budget_alert";
 const KINDS: [(&str, Severity, Timing); 6] = [
     ("fast_burn", Severity::Critical, timing(0, 0)),
     ("slow_burn", Severity::Warning, timing(0, 0)),
-    // A forecast over budget keeps firing an hour after it dips back, so a forecast
-    // that hovers at the budget notifies once.
-    ("forecast", Severity::Warning, timing(0, 3600)),
+    // A forecast over budget fires once it has stayed over for two hours (a pace
+    // change that ends within hours is noise, not a new pace: every false forecast of
+    // the tuning months but one lasted under two hours), and keeps firing an hour after
+    // it dips back, so a forecast that hovers at the budget notifies once.
+    ("forecast", Severity::Warning, timing(7200, 3600)),
     ("spent_50", Severity::Info, timing(0, 0)),
     ("spent_80", Severity::Warning, timing(0, 0)),
     ("spent_100", Severity::Critical, timing(0, 0)),
@@ -150,9 +153,9 @@ pub fn judge(kind: &str, s: &BudgetStatus) -> Judgement {
     let (breach, value, threshold, summary) = match kind {
         "fast_burn" | "slow_burn" => {
             let (b, windows, factor) = if kind == "fast_burn" {
-                (&s.fast_burn, "1 h and 5 m", 14.4)
+                (&s.fast_burn, "1 h and 5 m", FAST.factor)
             } else {
-                (&s.slow_burn, "6 h and 30 m", 6.0)
+                (&s.slow_burn, "6 h and 30 m", SLOW.factor)
             };
             let summary = format!(
                 "{} spend burns at {:.1}× the even pace over {windows} ({:.1}×; alert above {factor}×): {} in the last {}, {} budget {}{}",

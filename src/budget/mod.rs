@@ -14,6 +14,7 @@
 pub mod alert;
 pub mod burn;
 pub mod forecast;
+pub mod level;
 pub mod load;
 pub mod pace;
 pub mod period;
@@ -23,6 +24,7 @@ pub mod settings;
 pub mod shape;
 pub mod spend;
 pub mod status;
+pub mod variation;
 
 pub use load::{load_budgets, parse_budgets};
 pub use runtime::{BudgetOutcome, BudgetRuntime, SavedState};

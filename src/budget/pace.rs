@@ -1,10 +1,10 @@
 //! The even pace: the budget spread over its period by the traffic's weekly shape, so
 //! "on pace" at any instant is what the shape says that hour normally takes.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Offset, Utc};
 
 use crate::budget::period::Bounds;
-use crate::budget::shape::Shape;
+use crate::budget::shape::{hour_of_week, Shape};
 
 /// The budget's pace over one period.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,20 +32,50 @@ impl Pace {
         pace
     }
 
-    /// The shape's weighted hours in `(a, b]`: each piece of an hour counts its weight.
+    /// The shape's weighted hours in `(a, b]`: each piece of a UTC hour counts the
+    /// weight of the local hour it starts in.
     pub fn mass(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
         let mut mass = 0.0;
+        self.pieces(a, b, |hours, weight| mass += hours * weight);
+        mass
+    }
+
+    /// The mass of each of the `hours` UTC hours from `start` (an hour boundary).
+    pub fn hourly_mass(&self, start: DateTime<Utc>, hours: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(hours);
+        let end = start + Duration::hours(hours as i64);
+        self.pieces(start, end, |h, weight| out.push(h * weight));
+        out
+    }
+
+    /// Calls `f(hours, weight)` for each piece of `(a, b]` cut at UTC hour
+    /// boundaries. Evaluations ask for weeks of hours, so the time zone is consulted
+    /// once a day, not once an hour: within a day of one UTC offset, each UTC hour is
+    /// the local hour after the one before.
+    fn pieces(&self, a: DateTime<Utc>, b: DateTime<Utc>, mut f: impl FnMut(f64, f64)) {
+        const HOUR_MS: i64 = 3_600_000;
+        let tz = self.bounds.tz;
+        let offset = |t: DateTime<Utc>| t.with_timezone(&tz).offset().fix().local_minus_utc();
         let mut t = a;
         while t < b {
-            let next_hour =
-                DateTime::from_timestamp((t.timestamp().div_euclid(3600) + 1) * 3600, 0)
-                    .unwrap_or(b)
-                    .min(b);
-            let hours = (next_hour - t).num_milliseconds() as f64 / 3_600_000.0;
-            mass += hours * self.shape.weight(t, self.bounds.tz);
-            t = next_hour;
+            let day_end = (t + Duration::days(1)).min(b);
+            // Asked only when there is a second piece: most calls are an hour or less.
+            let mut fixed = None;
+            let (mut ms, end) = (t.timestamp_millis(), day_end.timestamp_millis());
+            let mut index: Option<usize> = None;
+            while ms < end {
+                let next = ((ms.div_euclid(HOUR_MS) + 1) * HOUR_MS).min(end);
+                let i = match index {
+                    Some(i) if *fixed.get_or_insert_with(|| offset(t) == offset(day_end)) => i,
+                    _ => hour_of_week(DateTime::from_timestamp_millis(ms).unwrap_or(t), tz),
+                };
+                f((next - ms) as f64 / HOUR_MS as f64, self.shape.weight_of(i));
+                // A piece that began on the hour is followed by the next local hour.
+                index = (ms.rem_euclid(HOUR_MS) == 0).then_some(i + 1);
+                ms = next;
+            }
+            t = day_end;
         }
-        mass
     }
 
     /// The whole period's mass.

@@ -44,6 +44,16 @@ impl Shape {
         }
     }
 
+    /// The weight of local hour of the week `i` (Monday 00:00–01:00 being 0).
+    pub fn weight_of(&self, i: usize) -> f64 {
+        match self {
+            Shape::Flat => 1.0,
+            Shape::Weekly { weights, .. } => {
+                weights.get(i % HOURS_PER_WEEK).copied().unwrap_or(1.0)
+            }
+        }
+    }
+
     /// Whether this is the flat shape of a budget without history.
     pub fn is_flat(&self) -> bool {
         matches!(self, Shape::Flat)

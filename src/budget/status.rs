@@ -9,12 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::budget::burn::{burn, Burn, FAST, SLOW};
-use crate::budget::forecast::{daily_variation, forecast, Forecast};
+use crate::budget::forecast::{forecast, Forecast};
 use crate::budget::pace::Pace;
 use crate::budget::period::Bounds;
 use crate::budget::settings::{Budget, Unit};
 use crate::budget::shape::Shape;
 use crate::budget::spend::SpendLedger;
+use crate::budget::variation::variation;
 use crate::model::Labels;
 
 /// A forecast this early in a period says too little to alert on: a day, or a quarter
@@ -96,7 +97,6 @@ pub fn judge(
     also: &[Labels],
 ) -> Vec<BudgetStatus> {
     let pace = pace_at(budget, shape, now);
-    let variation = daily_variation(ledger, &pace, now);
     let mut groups: Vec<Labels> = ledger.groups().cloned().collect();
     groups.extend(also.iter().cloned());
     if groups.is_empty() && budget.group_by.is_empty() {
@@ -107,7 +107,8 @@ pub fn judge(
     groups
         .into_iter()
         .map(|group| {
-            let f = forecast(ledger, &group, &pace, now, variation);
+            let v = variation(ledger, &group, &pace, now);
+            let f = forecast(ledger, &group, &pace, now, &v);
             BudgetStatus {
                 budget: budget.name.clone(),
                 at: now,

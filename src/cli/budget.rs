@@ -119,7 +119,7 @@ fn render(s: &BudgetStatus) -> String {
     format!(
         "{}{group}: {} of {} per {} ({:.0} %), {} to {} {}\n  \
          even pace: {} by now, {}/h now{}\n  \
-         burn: 1h {:.1}× 5m {:.1}× (fast above 14.4×) · 6h {:.1}× 30m {:.1}× (slow above 6×)\n  \
+         burn: 1h {:.1}× 5m {:.1}× (fast above {}×) · 6h {:.1}× 30m {:.1}× (slow above {}×)\n  \
          forecast: {} at the period's end (80 %: {}–{}), pace {:.2}× even; {crossing}",
         s.budget,
         u.format(s.spent),
@@ -138,8 +138,10 @@ fn render(s: &BudgetStatus) -> String {
         },
         s.fast_burn.long.rate,
         s.fast_burn.short.rate,
+        driftwatch::budget::burn::FAST.factor,
         s.slow_burn.long.rate,
         s.slow_burn.short.rate,
+        driftwatch::budget::burn::SLOW.factor,
         u.format(f.expected),
         u.format(f.low),
         u.format(f.high),

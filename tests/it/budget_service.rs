@@ -300,3 +300,33 @@ async fn with_leases_a_budget_is_judged_by_one_replica_and_notified_once() {
     b.stop(Duration::from_secs(5)).await;
     db.drop_db().await;
 }
+
+/// A budget whose source cannot be reached raises that source's `source_down` alert, as
+/// a rule reading it would, and holds its own alerts (none are raised from no data).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_budget_source_raises_source_down() {
+    // Nothing listens on port 1 of loopback: the connection is refused.
+    let source_url = "postgres://postgres@127.0.0.1:1/none";
+    let receiver = Receiver::start(Some(SECRET), 0, false).await.unwrap();
+    let store_dir = tempfile::tempdir().unwrap();
+    let store_url = format!("sqlite://{}/store.db", store_dir.path().display());
+    let running = driftwatch::app::start_with_budgets(
+        service_config(source_url, &store_url, &receiver),
+        rules(""),
+        vec![budget("amount = 100")],
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    running.budgets.tick_due(chrono::Utc::now(), true).await;
+    let stored = running.store.load_alerts().await.unwrap();
+    let down = stored
+        .iter()
+        .find(|a| a.rule == "source_down")
+        .unwrap_or_else(|| panic!("no source_down: {stored:?}"));
+    assert_eq!(down.state, AlertState::Firing);
+    assert_eq!(down.labels.get("source"), Some("cmbagent"));
+    assert!(down.summary.contains("unreachable"), "{}", down.summary);
+    assert!(budget_alerts(&running.store).await.is_empty(), "{stored:?}");
+    running.stop(Duration::from_secs(5)).await;
+}
