@@ -12,8 +12,9 @@ use crate::types::Fingerprint;
 /// Rows a statement: 4 parameters each stays under SQLite's oldest limit of 999.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// Upserts `(rule, fingerprint, state)` rows stamped `at_ms`. A fingerprint listed twice
-/// keeps its last state (one statement may not update a row twice on PostgreSQL).
+/// Upserts `(rule, fingerprint, state)` rows stamped `at_ms`, in fingerprint order. A
+/// fingerprint listed twice keeps its last state (one statement may not update a row
+/// twice on PostgreSQL).
 pub(super) async fn write_baselines(
     tx: &mut Transaction<'static, Any>,
     dialect: Dialect,
@@ -21,13 +22,15 @@ pub(super) async fn write_baselines(
     at_ms: i64,
 ) -> Result<(), StoreError> {
     let mut seen = HashSet::with_capacity(rows.len());
-    let mut last_first: Vec<&(String, Fingerprint, String)> = rows
+    let mut latest: Vec<&(String, Fingerprint, String)> = rows
         .iter()
         .rev()
         .filter(|(_, fp, _)| seen.insert(fp.as_str()))
         .collect();
-    last_first.reverse();
-    for chunk in last_first.chunks(ROWS_PER_STATEMENT) {
+    // In fingerprint order: a store whose rows lie in the order first written then keeps
+    // the rows the engine writes together (a range of fingerprints) on the same pages.
+    latest.sort_by(|a, b| a.1.cmp(&b.1));
+    for chunk in latest.chunks(ROWS_PER_STATEMENT) {
         let sql = upsert_sql(dialect, chunk.len());
         let mut query = sqlx::query(&sql);
         for (rule, fp, state) in chunk {
