@@ -175,6 +175,14 @@ fn judge(
     }
 }
 
+/// `exceedance` with the shift test on, as the shipped `slow_steps` rule has it.
+fn exceedance_with_shift_test() -> DetectorConfig {
+    DetectorConfig::Exceedance(driftwatch::detect::exceedance::ExceedanceConfig {
+        shift_p_value: Some(1e-5),
+        ..Default::default()
+    })
+}
+
 fn tick_over_100k_series(c: &mut Criterion) {
     const SERIES: usize = 100_000;
     let mut group = c.benchmark_group("tick");
@@ -187,6 +195,7 @@ fn tick_over_100k_series(c: &mut Criterion) {
         ("drift", DetectorConfig::Drift(Default::default())),
         ("binomial", DetectorConfig::Binomial(Default::default())),
         ("exceedance", DetectorConfig::Exceedance(Default::default())),
+        ("exceedance_shift", exceedance_with_shift_test()),
         ("threshold", threshold_above_100()),
     ] {
         let feed = match config {

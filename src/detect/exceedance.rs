@@ -7,9 +7,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::detect::binomial::upper_tail;
+use crate::detect::shift::{score_sum, Shift, ShiftState};
 use crate::detect::sketch::DecayingSketch;
 use crate::detect::threshold::fmt_num;
-use crate::detect::{DetectError, Detector, Share, Verdict};
+use crate::detect::{DetectError, Detector, Pooled, Share, Verdict};
 
 /// `detector = { kind = "exceedance", quantile = 0.99, p_value = 1e-6 }`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -51,6 +52,12 @@ pub struct ExceedanceConfig {
     /// instead of learning the mixture (which moves whenever the mix does).
     #[serde(default)]
     pub pooled: Option<bool>,
+    /// Also judge the window's values as a whole: alert when their normal scores
+    /// (each value's rank among the usual ones) sum higher than this unlikely among
+    /// normal windows, so many moderately high values are found before enough pass the
+    /// high quantile (see the shift test). Off unless set; needs 5 values a window.
+    #[serde(default)]
+    pub shift_p_value: Option<f64>,
 }
 
 impl ExceedanceConfig {
@@ -78,6 +85,9 @@ impl ExceedanceConfig {
         if self.half_life.is_some_and(|h| !(h >= 1.0 && h.is_finite())) {
             errs.push("`half_life` must be at least 1 value".into());
         }
+        if self.shift_p_value.is_some_and(|p| !(p > 0.0 && p < 1.0)) {
+            errs.push("`shift_p_value` must be above 0 and below 1".into());
+        }
         if self.relearn_after == Some(0) {
             errs.push("`relearn_after` must be at least 1 evaluation".into());
         }
@@ -86,7 +96,7 @@ impl ExceedanceConfig {
 
     /// The spec with the defaults resolved: quantile 0.99, factor 1, no floor, p-value
     /// 1e-6, at least 3 high values, half-life 100,000 values, warm-up 1,000 values,
-    /// relearn after 360 evaluations, not pooled.
+    /// relearn after 360 evaluations, not pooled, no shift test.
     pub(crate) fn spec(&self) -> ExceedanceSpec {
         ExceedanceSpec {
             quantile: self.quantile.unwrap_or(0.99),
@@ -98,6 +108,7 @@ impl ExceedanceConfig {
             warmup: self.warmup.unwrap_or(1_000),
             relearn_after: self.relearn_after.unwrap_or(360),
             pooled: self.pooled.unwrap_or(false),
+            shift_p_value: self.shift_p_value,
         }
     }
 }
@@ -123,6 +134,8 @@ pub struct ExceedanceSpec {
     pub relearn_after: u64,
     /// Coarser slices count values against their finest series' limits.
     pub pooled: bool,
+    /// How unlikely the window's sum of normal scores must be to alert; None: no test.
+    pub shift_p_value: Option<f64>,
 }
 
 /// What the detector has learnt.
@@ -143,6 +156,9 @@ struct ExceedanceState {
     /// measured around.
     #[serde(default)]
     mean_excess: f64,
+    /// What the shift test has learnt of normal windows.
+    #[serde(default)]
+    shift: ShiftState,
 }
 
 fn one() -> f64 {
@@ -156,6 +172,55 @@ const DISPERSION_MEMORY: f64 = 10_080.0;
 /// The most one window's squared deviation (in binomial variances) counts for.
 const DISPERSION_STRAY_CAP: f64 = 30.0;
 
+/// One window judged by both tests.
+struct Judged {
+    /// The count of high values is rare (and at least `min_events`).
+    count_rare: bool,
+    /// Its binomial (quasi-binomial) tail.
+    count_tail: f64,
+    /// The shift test's result, when it is on and the window holds enough values.
+    shift: Option<Shift>,
+    /// The shift test's threshold (0: off).
+    shift_p_value: f64,
+}
+
+impl Judged {
+    /// The shift, when it is rare enough to alert.
+    fn rare_shift(&self) -> Option<Shift> {
+        self.shift.filter(|s| s.tail < self.shift_p_value)
+    }
+
+    fn anomalous(&self) -> bool {
+        self.count_rare || self.rare_shift().is_some()
+    }
+
+    /// The rarer of the two tails.
+    fn tail(&self) -> f64 {
+        self.shift
+            .map_or(self.count_tail, |s| s.tail.min(self.count_tail))
+    }
+
+    fn verdict(
+        &self,
+        share: Share,
+        reason: std::borrow::Cow<'static, str>,
+        expected: Option<f64>,
+        band: Option<(f64, f64)>,
+    ) -> Verdict {
+        let tail = self.tail();
+        Verdict {
+            evidence: -tail.max(1e-300).ln(),
+            share: Some(share),
+            anomalous: self.anomalous(),
+            score: 1.0 - tail,
+            expected,
+            band,
+            reason,
+            warming_up: false,
+        }
+    }
+}
+
 /// A running exceedance detector.
 pub struct ExceedanceDetector {
     quantile: f64,
@@ -165,6 +230,7 @@ pub struct ExceedanceDetector {
     min_events: u64,
     warmup: u64,
     relearn_after: u64,
+    shift_p_value: Option<f64>,
     state: ExceedanceState,
     /// The last normal count (high, n) and the usual limit it was judged against (None
     /// for a pooled count), worded only when shown.
@@ -182,6 +248,7 @@ impl ExceedanceDetector {
             min_events: spec.min_events,
             warmup: spec.warmup,
             relearn_after: spec.relearn_after,
+            shift_p_value: spec.shift_p_value,
             state: ExceedanceState {
                 sketch: DecayingSketch::new(spec.half_life),
                 learnt: 0,
@@ -189,6 +256,7 @@ impl ExceedanceDetector {
                 dispersion: 1.0,
                 windows: 0,
                 mean_excess: 0.0,
+                shift: ShiftState::default(),
             },
             last: (0, 0, None),
         }
@@ -245,6 +313,49 @@ impl ExceedanceDetector {
         }
     }
 
+    /// Both tests of one window: `high` of `n` above the limit, and (when the shift
+    /// test is on) the sum of the scores of `scored` values.
+    fn judge_window(&self, high: u64, n: u64, scores: Option<(f64, u64)>) -> Judged {
+        let (count_rare, count_tail) = self.test(high, n);
+        let shift = scores.and_then(|(sum, scored)| self.state.shift.judge(sum, scored));
+        Judged {
+            count_rare,
+            count_tail,
+            shift,
+            shift_p_value: self.shift_p_value.unwrap_or(0.0),
+        }
+    }
+
+    /// Learns from a normal window: the counts' dispersion and the scores' spread.
+    fn learn_normal(&mut self, high: u64, n: u64, scores: Option<(f64, u64)>) {
+        self.learn_dispersion(high, n);
+        if let Some((sum, scored)) = scores {
+            self.state.shift.learn(sum, scored);
+        }
+    }
+
+    fn share(&self, high: u64, n: u64) -> Share {
+        Share {
+            high,
+            n,
+            usual: self.rate(),
+        }
+    }
+
+    /// "(the 40 values sit at the usual p78 on average, p50 expected; p = …)".
+    fn shift_reason(&self, shift: &Shift, whose: &str) -> String {
+        let alike = match self.state.shift.dispersion {
+            phi if phi >= 1.5 => format!("; values alike ×{}", fmt_num(phi)),
+            _ => String::new(),
+        };
+        format!(
+            "(the {} values sit at {whose} p{} on average, p50 expected; p = {:.1e}{alike})",
+            shift.n,
+            fmt_num(shift.typical_percentile().round()),
+            shift.tail
+        )
+    }
+
     fn learn(&mut self, values: &[f64]) {
         for v in values {
             self.state.sketch.add(*v);
@@ -279,43 +390,42 @@ impl Detector for ExceedanceDetector {
             .map(|(_, limit)| limit)
     }
 
-    fn observe_exceedances(&mut self, _ts_ms: i64, high: u64, n: u64) -> Verdict {
+    fn score_sum(&self, values: &[f64]) -> Option<f64> {
+        self.shift_p_value?;
+        (self.state.learnt >= self.warmup).then(|| score_sum(&self.state.sketch, values))
+    }
+
+    fn observe_exceedances(&mut self, _ts_ms: i64, pooled: &Pooled) -> Verdict {
+        let Pooled { high, n, .. } = *pooled;
         if n == 0 {
             return Verdict {
                 reason: "is being learnt (its finest series are)".into(),
                 ..self.warming(&[])
             };
         }
-        let (anomalous, tail) = self.test(high, n);
-        if !anomalous {
-            self.learn_dispersion(high, n);
+        let scores = self
+            .shift_p_value
+            .map(|_| (pooled.score_sum, pooled.scored));
+        let judged = self.judge_window(high, n, scores);
+        if !judged.anomalous() {
+            self.learn_normal(high, n, scores);
         }
         self.last = (high, n, None);
-        let reason: std::borrow::Cow<'static, str> = if anomalous {
+        let reason: std::borrow::Cow<'static, str> = if judged.count_rare {
             let q = fmt_num(self.quantile * 100.0);
             let expected = fmt_num(n as f64 * self.rate());
             let clustered = self.clustering();
+            let tail = judged.count_tail;
             format!(
                 "({high} of {n} above their own series' usual p{q}, {expected} expected; p = {tail:.1e}{clustered})"
             )
             .into()
+        } else if let Some(shift) = judged.rare_shift() {
+            self.shift_reason(&shift, "their own series' usual").into()
         } else {
             "is within its series' usual range".into()
         };
-        Verdict {
-            evidence: -tail.max(1e-300).ln(),
-            share: Some(Share {
-                high,
-                n,
-                usual: self.rate(),
-            }),
-            anomalous,
-            score: 1.0 - tail,
-            expected: None,
-            band: None,
-            reason,
-            warming_up: false,
-        }
+        judged.verdict(self.share(high, n), reason, None, None)
     }
 
     fn observe_values(&mut self, _ts_ms: i64, values: &[f64], _aggregated: f64) -> Verdict {
@@ -324,8 +434,11 @@ impl Detector for ExceedanceDetector {
         };
         let n = values.len() as u64;
         let high = values.iter().filter(|v| **v > limit).count() as u64;
-        let rate = self.rate();
-        let (anomalous, tail) = self.test(high, n);
+        let scores = self
+            .shift_p_value
+            .map(|_| (score_sum(&self.state.sketch, values), n));
+        let judged = self.judge_window(high, n, scores);
+        let anomalous = judged.anomalous();
         let accepted = anomalous && self.state.anomalous_run + 1 >= self.relearn_after;
         self.state.anomalous_run = if anomalous && !accepted {
             self.state.anomalous_run + 1
@@ -336,9 +449,8 @@ impl Detector for ExceedanceDetector {
             self.learn(values);
         }
         if !anomalous {
-            self.learn_dispersion(high, n);
+            self.learn_normal(high, n, scores);
         }
-        let expected = n as f64 * rate;
         self.last = (high, n, Some(usual));
         let q = || fmt_num(self.quantile * 100.0);
         let reason: std::borrow::Cow<'static, str> = if accepted {
@@ -348,32 +460,29 @@ impl Detector for ExceedanceDetector {
                 fmt_num(usual)
             )
             .into()
-        } else if anomalous {
+        } else if judged.count_rare {
             format!(
-                "({high} of {n} above the usual p{} of {}, {} expected; p = {tail:.1e}{})",
+                "({high} of {n} above the usual p{} of {}, {} expected; p = {:.1e}{})",
                 q(),
                 fmt_num(usual),
-                fmt_num(expected),
+                fmt_num(n as f64 * self.rate()),
+                judged.count_tail,
                 self.clustering()
             )
             .into()
+        } else if let Some(shift) = judged.rare_shift() {
+            self.shift_reason(&shift, "the usual").into()
         } else {
             "is within its usual range".into()
         };
-        Verdict {
-            evidence: -tail.max(1e-300).ln(),
-            share: Some(Share {
-                high,
-                n,
-                usual: self.rate(),
-            }),
-            anomalous: anomalous && !accepted,
-            score: 1.0 - tail,
-            expected: Some(limit),
-            band: Some((f64::NEG_INFINITY, limit)),
+        let mut verdict = judged.verdict(
+            self.share(high, n),
             reason,
-            warming_up: false,
-        }
+            Some(limit),
+            Some((f64::NEG_INFINITY, limit)),
+        );
+        verdict.anomalous = anomalous && !accepted;
+        verdict
     }
 
     fn describe_normal(&self) -> Option<String> {
@@ -406,6 +515,23 @@ mod tests {
             3.0
         } else {
             1.0 + (i % 97) as f64 / 97.0
+        }
+    }
+
+    /// A shift test that has learnt independent values' spread.
+    fn learnt_shift() -> ShiftState {
+        ShiftState {
+            mean: 0.0,
+            dispersion: 1.0,
+            windows: crate::detect::shift::MIN_WINDOWS,
+        }
+    }
+
+    fn pooled(high: u64, n: u64) -> Pooled {
+        Pooled {
+            high,
+            n,
+            ..Pooled::default()
         }
     }
 
@@ -560,7 +686,7 @@ mod tests {
     fn a_pooled_count_is_judged_without_learning_and_says_whose_limits_counted() {
         let mut d = ExceedanceDetector::new(&ExceedanceConfig::default().spec());
         let before = d.snapshot();
-        let v = d.observe_exceedances(0, 8, 40);
+        let v = d.observe_exceedances(0, &pooled(8, 40));
         assert!(v.anomalous, "{v:?}");
         assert!(
             v.reason
@@ -574,10 +700,71 @@ mod tests {
             before["sketch"],
             "the finest series learn"
         );
-        assert!(!d.observe_exceedances(0, 1, 40).anomalous);
+        assert!(!d.observe_exceedances(0, &pooled(1, 40)).anomalous);
         assert!(
-            d.observe_exceedances(0, 0, 0).warming_up,
+            d.observe_exceedances(0, &pooled(0, 0)).warming_up,
             "no finest series is warm yet"
         );
+    }
+
+    #[test]
+    fn a_window_of_moderately_high_values_fires_the_shift_test_only_when_it_is_on() {
+        let shifted = |d: &mut ExceedanceDetector| d.shift_p_value = Some(1e-4);
+        // Forty values between the usual p80 and p95 (none above the p99): the count
+        // test sees nothing, the scores sit far above the median.
+        let window: Vec<f64> = (0..40).map(|i| 1.8 + (i % 15) as f64 / 100.0).collect();
+        let mut plain = warmed(&ExceedanceConfig::default());
+        assert!(!plain.observe_values(0, &window, 0.0).anomalous);
+        // Warmed without the test: the deterministic warm-up windows are no sample of
+        // independent values, so their sums would teach a spread of their own.
+        let mut d = warmed(&ExceedanceConfig::default());
+        shifted(&mut d);
+        d.state.shift = learnt_shift();
+        let v = d.observe_values(0, &window, 0.0);
+        assert!(v.anomalous, "{v:?}");
+        assert!(
+            v.reason.contains("the 40 values sit at the usual p")
+                && v.reason.contains("p50 expected"),
+            "{}",
+            v.reason
+        );
+        assert_eq!(v.share.map(|s| s.high), Some(0));
+        // Usual values do not.
+        let mut d = warmed(&ExceedanceConfig::default());
+        shifted(&mut d);
+        let usual_window: Vec<f64> = (0..40).map(|i| usual(7_000 + i)).collect();
+        assert!(!d.observe_values(0, &usual_window, 0.0).anomalous);
+    }
+
+    #[test]
+    fn a_pooled_slice_judges_its_series_scores_and_learns_their_spread_from_normal_windows() {
+        let config = ExceedanceConfig {
+            shift_p_value: Some(1e-4),
+            ..Default::default()
+        };
+        let mut d = ExceedanceDetector::new(&config.spec());
+        d.state.shift = learnt_shift();
+        let counts = |score_sum: f64| Pooled {
+            high: 0,
+            n: 40,
+            score_sum,
+            scored: 40,
+        };
+        let v = d.observe_exceedances(0, &counts(40.0 * 0.9));
+        assert!(v.anomalous, "{v:?}");
+        assert!(
+            v.reason.contains("sit at their own series' usual p82"),
+            "{}",
+            v.reason
+        );
+        assert!(!d.observe_exceedances(0, &counts(3.0)).anomalous);
+        assert_eq!(
+            d.state.shift.windows,
+            crate::detect::shift::MIN_WINDOWS + 1,
+            "the normal window is learnt"
+        );
+        let off = ExceedanceDetector::new(&ExceedanceConfig::default().spec())
+            .observe_exceedances(0, &counts(40.0 * 0.9));
+        assert!(!off.anomalous, "{off:?}");
     }
 }

@@ -18,6 +18,7 @@ pub mod moments;
 pub mod packed;
 #[cfg(test)]
 mod scenarios;
+pub mod shift;
 pub mod sketch;
 pub mod spec;
 pub mod threshold;
@@ -67,6 +68,20 @@ pub struct Share {
     pub usual: f64,
 }
 
+/// A pooled slice's observations in one window, each judged against its own finest
+/// series: how many were above that series' high limit, and their normal scores.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pooled {
+    /// Observations above their own series' [`Detector::high_limit`].
+    pub high: u64,
+    /// Observations whose series had a limit.
+    pub n: u64,
+    /// The sum of the normal scores of those whose series gave one.
+    pub score_sum: f64,
+    /// How many observations the scores are of.
+    pub scored: u64,
+}
+
 /// A detector's serde state as its stored snapshot.
 pub(crate) fn snapshot_of<T: Serialize>(state: &T) -> serde_json::Value {
     serde_json::to_value(state).unwrap_or_default()
@@ -113,10 +128,18 @@ pub trait Detector: Send {
     fn describe_normal(&self) -> Option<String> {
         None
     }
-    /// Judges `high` of `n` observations that were each above their own series'
-    /// [`Detector::high_limit`] (a pooled slice); learns nothing, since those series do.
-    fn observe_exceedances(&mut self, ts_ms: i64, high: u64, n: u64) -> Verdict {
-        self.observe_counts(ts_ms, high as f64, n as f64)
+    /// The sum of `values`' normal scores under this series' usual distribution, for a
+    /// coarser slice pooling them (see [`shift`]); None unless the detector judges
+    /// shifts and has learnt enough.
+    fn score_sum(&self, values: &[f64]) -> Option<f64> {
+        let _ = values;
+        None
+    }
+    /// Judges a pooled slice's observations, each counted against its own finest
+    /// series ([`Detector::high_limit`], [`Detector::score_sum`]); learns nothing of the
+    /// values, since those series do.
+    fn observe_exceedances(&mut self, ts_ms: i64, pooled: &Pooled) -> Verdict {
+        self.observe_counts(ts_ms, pooled.high as f64, pooled.n as f64)
     }
     /// True when every judged value changes the state (a baseline learns from it), so
     /// the engine need not compare snapshots to know there is something to write.

@@ -337,6 +337,65 @@ impl DecayingSketch {
         self.buckets[..end].iter().map(|b| b.1 as f64).sum::<f64>() / self.total
     }
 
+    /// Calls `each` with the mid-rank of every value of `sorted` (ascending): the weight
+    /// below it plus half the weight at its key, over the total (0.5 when empty). One
+    /// sweep over the buckets for the whole slice. A bucket that absorbed lighter ones
+    /// holds weight over a span of keys (see [`DecayingSketch::spans`]), spread evenly
+    /// over it here, so a merged tail bucket does not rank every value in it alike.
+    pub fn mid_ranks(&self, sorted: &[f64], mut each: impl FnMut(f64)) {
+        if self.total <= 0.0 {
+            sorted.iter().for_each(|_| each(0.5));
+            return;
+        }
+        let spans = self.spans();
+        let mut below = 0.0;
+        let mut next = 0;
+        for &x in sorted {
+            let k = i64::from(key(x));
+            while next < spans.len() && spans[next].1 < k {
+                below += f64::from(self.buckets[next].1);
+                next += 1;
+            }
+            let within = match spans.get(next) {
+                Some(&(lo, hi)) if lo <= k => {
+                    let w = f64::from(self.buckets[next].1);
+                    w * ((k - lo) as f64 + 0.5) / ((hi - lo) as f64 + 1.0)
+                }
+                _ => 0.0,
+            };
+            each((below + within) / self.total);
+        }
+    }
+
+    /// The keys each bucket's weight lies over, inclusive. Compaction folds a light
+    /// bucket into its neighbour on the median's side, so a bucket above the median
+    /// holds values from its key up to the next bucket's, one below it from the previous
+    /// bucket's up to its own (an upper-tail sketch folds everything below into its
+    /// lowest). The median's bucket is exact.
+    fn spans(&self) -> SmallVec<[(i64, i64); TAIL_BUCKETS + 1]> {
+        let keys: SmallVec<[i64; TAIL_BUCKETS + 1]> =
+            self.buckets.iter().map(|b| i64::from(b.0)).collect();
+        let mut seen = 0.0;
+        let median_ix = self
+            .buckets
+            .iter()
+            .position(|b| {
+                seen += f64::from(b.1);
+                seen >= 0.5 * self.total
+            })
+            .unwrap_or(0);
+        let last = keys.len().saturating_sub(1);
+        (0..keys.len())
+            .map(|i| match i {
+                0 if self.upper_tail => (i64::MIN / 2, keys[0]),
+                _ if self.upper_tail => (keys[i], keys[i]),
+                _ if i > median_ix && i < last => (keys[i], keys[i + 1] - 1),
+                _ if i < median_ix && i > 0 => (keys[i - 1] + 1, keys[i]),
+                _ => (keys[i], keys[i]),
+            })
+            .collect()
+    }
+
     /// Median and median absolute deviation.
     pub fn median_mad(&self) -> Option<(f64, f64)> {
         let m = self.quantile(0.5)?;
@@ -384,6 +443,40 @@ impl DecayingSketch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mid_ranks_of_sorted_values_agree_with_the_cdf() {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let mut values: Vec<f64> = (1..=1000).map(f64::from).collect();
+        values.shuffle(&mut rand::rngs::StdRng::seed_from_u64(2));
+        let mut s = DecayingSketch::new(1e9);
+        for v in values {
+            s.add(v);
+        }
+        let sorted = [0.5, 10.0, 250.0, 500.0, 700.0, 990.0, 5000.0];
+        let mut ranks = Vec::new();
+        s.mid_ranks(&sorted, |r| ranks.push(r));
+        assert_eq!(ranks[0], 0.0);
+        assert!((ranks[6] - 1.0).abs() < 1e-6, "{}", ranks[6]);
+        // 1,000 values over 350 keys fill 96 buckets: the tails are merged, and their
+        // weight is spread over the keys they span.
+        assert!(s.len() < 100, "{}", s.len());
+        for (x, r) in sorted.iter().zip(&ranks).skip(1).take(5) {
+            assert!((r - x / 1000.0).abs() < 0.03, "{x}: {r}");
+        }
+        // Within the merged low tail, values still rank apart, about where they are.
+        let low = [8.0, 12.0, 16.0, 24.0];
+        let mut ranks = Vec::new();
+        s.mid_ranks(&low, |r| ranks.push(r));
+        assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{ranks:?}");
+        for (x, r) in low.iter().zip(&ranks) {
+            assert!((r * 1000.0 / x - 1.0).abs() < 0.5, "{x}: {r}");
+        }
+        let mut empty = Vec::new();
+        DecayingSketch::new(10.0).mid_ranks(&[1.0, 2.0], |r| empty.push(r));
+        assert_eq!(empty, [0.5, 0.5]);
+    }
 
     #[test]
     fn quantiles_within_relative_error() {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::detect::binomial::upper_tail;
-use crate::detect::Verdict;
+use crate::detect::{Pooled, Verdict};
 use crate::engine::alert::Timing;
 use crate::engine::evaluate::{
     conclude, explained, judge, judged_value, new_group, EvalCtx, EvaluationOutcome, RuleRuntime,
@@ -53,29 +53,35 @@ fn slice_values(runtime: &RuleRuntime, fine: &[(u32, Vec<f64>)]) -> Vec<(Labels,
 }
 
 /// For a pooled rule: each coarser slice series' count of values above their own finest
-/// series' limit, and of values judged (those of finest series still learning are not),
-/// read before this window is learnt.
-fn pooled_counts(runtime: &RuleRuntime, fine: &[(u32, Vec<f64>)]) -> BTreeMap<Labels, (u64, u64)> {
+/// series' limit, of values judged (those of finest series still learning are not), and
+/// of their scores, read before this window is learnt.
+fn pooled_counts(runtime: &RuleRuntime, fine: &[(u32, Vec<f64>)]) -> BTreeMap<Labels, Pooled> {
     let mut out = BTreeMap::new();
     if !runtime.rule.detector.is_pooled() {
         return out;
     }
     let finest = runtime.rule.group_by.len();
-    let limits: Vec<Option<f64>> = fine
+    let judged: Vec<(Option<f64>, Option<f64>)> = fine
         .iter()
-        .map(|(id, _)| {
-            let fp = runtime.slice_fingerprints.get(runtime.window.labels(*id))?;
-            runtime.groups.get(fp)?.detector.high_limit()
+        .map(|(id, values)| {
+            let fp = runtime.slice_fingerprints.get(runtime.window.labels(*id));
+            let detector = &fp.and_then(|fp| runtime.groups.get(fp))?.detector;
+            Some((detector.high_limit(), detector.score_sum(values)))
         })
+        .map(Option::unwrap_or_default)
         .collect();
     for slice in runtime.rule.slices.iter().filter(|s| s.len() < finest) {
         let names: Vec<String> = slice.iter().map(|l| l.as_str().to_owned()).collect();
-        for ((id, values), limit) in fine.iter().zip(&limits) {
+        for ((id, values), (limit, scores)) in fine.iter().zip(&judged) {
             let labels = runtime.window.labels(*id).project(&names);
-            let (high, n) = out.entry(labels).or_insert((0, 0));
+            let pooled: &mut Pooled = out.entry(labels).or_default();
             if let Some(limit) = limit {
-                *high += values.iter().filter(|v| **v > *limit).count() as u64;
-                *n += values.len() as u64;
+                pooled.high += values.iter().filter(|v| **v > *limit).count() as u64;
+                pooled.n += values.len() as u64;
+            }
+            if let Some(sum) = scores {
+                pooled.score_sum += sum;
+                pooled.scored += values.len() as u64;
             }
         }
     }
@@ -234,7 +240,7 @@ impl RuleRuntime {
     fn judge_slices(
         &mut self,
         series: Vec<(Labels, Vec<f64>)>,
-        pooled: &BTreeMap<Labels, (u64, u64)>,
+        pooled: &BTreeMap<Labels, Pooled>,
         now: DateTime<Utc>,
     ) -> Vec<Judged> {
         let rule = std::sync::Arc::clone(&self.rule);
@@ -256,8 +262,8 @@ impl RuleRuntime {
             runtime.seen_in = self.evaluations;
             let now_ms = now.timestamp_millis();
             let verdict = match pooled.get(&labels) {
-                Some((high, n)) => {
-                    let verdict = runtime.detector.observe_exceedances(now_ms, *high, *n);
+                Some(counts) => {
+                    let verdict = runtime.detector.observe_exceedances(now_ms, counts);
                     explained(runtime, verdict)
                 }
                 None => judge(runtime, now_ms, &values, value, counts),
