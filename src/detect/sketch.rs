@@ -339,61 +339,62 @@ impl DecayingSketch {
 
     /// Calls `each` with the mid-rank of every value of `sorted` (ascending): the weight
     /// below it plus half the weight at its key, over the total (0.5 when empty). One
-    /// sweep over the buckets for the whole slice. A bucket that absorbed lighter ones
-    /// holds weight over a span of keys (see [`DecayingSketch::spans`]), spread evenly
+    /// sweep over the buckets for the whole slice, allocating nothing. A bucket that
+    /// absorbed lighter ones holds weight over a span of keys (see `span`), spread evenly
     /// over it here, so a merged tail bucket does not rank every value in it alike.
     pub fn mid_ranks(&self, sorted: &[f64], mut each: impl FnMut(f64)) {
         if self.total <= 0.0 {
             sorted.iter().for_each(|_| each(0.5));
             return;
         }
-        let spans = self.spans();
         let mut below = 0.0;
         let mut next = 0;
         for &x in sorted {
             let k = i64::from(key(x));
-            while next < spans.len() && spans[next].1 < k {
+            while next < self.buckets.len() && self.span(next, below).1 < k {
                 below += f64::from(self.buckets[next].1);
                 next += 1;
             }
-            let within = match spans.get(next) {
-                Some(&(lo, hi)) if lo <= k => {
-                    let w = f64::from(self.buckets[next].1);
-                    w * ((k - lo) as f64 + 0.5) / ((hi - lo) as f64 + 1.0)
+            let within = match self.buckets.get(next) {
+                Some(&(_, w)) => {
+                    let (lo, hi) = self.span(next, below);
+                    let w = f64::from(w);
+                    if lo <= k {
+                        w * ((k - lo) as f64 + 0.5) / ((hi - lo) as f64 + 1.0)
+                    } else {
+                        0.0
+                    }
                 }
-                _ => 0.0,
+                None => 0.0,
             };
             each((below + within) / self.total);
         }
     }
 
-    /// The keys each bucket's weight lies over, inclusive. Compaction folds a light
-    /// bucket into its neighbour on the median's side, so a bucket above the median
-    /// holds values from its key up to the next bucket's, one below it from the previous
-    /// bucket's up to its own (an upper-tail sketch folds everything below into its
-    /// lowest). The median's bucket is exact.
-    fn spans(&self) -> SmallVec<[(i64, i64); TAIL_BUCKETS + 1]> {
-        let keys: SmallVec<[i64; TAIL_BUCKETS + 1]> =
-            self.buckets.iter().map(|b| i64::from(b.0)).collect();
-        let mut seen = 0.0;
-        let median_ix = self
-            .buckets
-            .iter()
-            .position(|b| {
-                seen += f64::from(b.1);
-                seen >= 0.5 * self.total
-            })
-            .unwrap_or(0);
-        let last = keys.len().saturating_sub(1);
-        (0..keys.len())
-            .map(|i| match i {
-                0 if self.upper_tail => (i64::MIN / 2, keys[0]),
-                _ if self.upper_tail => (keys[i], keys[i]),
-                _ if i > median_ix && i < last => (keys[i], keys[i + 1] - 1),
-                _ if i < median_ix && i > 0 => (keys[i - 1] + 1, keys[i]),
-                _ => (keys[i], keys[i]),
-            })
-            .collect()
+    /// The keys bucket `i`'s weight lies over, inclusive, given the weight `below` it.
+    /// Compaction folds a light bucket into its neighbour on the median's side, so a
+    /// bucket above the median holds values from its key up to the next bucket's, one
+    /// below it from the previous bucket's up to its own (an upper-tail sketch folds
+    /// everything below into its lowest). The median's bucket, the first and the last
+    /// are taken at their keys.
+    fn span(&self, i: usize, below: f64) -> (i64, i64) {
+        let at = |j: usize| i64::from(self.buckets[j].0);
+        let half = 0.5 * self.total;
+        if self.upper_tail {
+            return if i == 0 {
+                (i64::MIN / 2, at(0))
+            } else {
+                (at(i), at(i))
+            };
+        }
+        let last = self.buckets.len() - 1;
+        if below >= half && i < last {
+            (at(i), at(i + 1) - 1)
+        } else if below + f64::from(self.buckets[i].1) < half && i > 0 {
+            (at(i - 1) + 1, at(i))
+        } else {
+            (at(i), at(i))
+        }
     }
 
     /// Median and median absolute deviation.
