@@ -143,12 +143,15 @@ impl ShiftState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulate::dist::lognormal;
+    use rand::distributions::Distribution;
     use rand::SeedableRng;
+    use statrs::distribution::LogNormal;
 
     /// The usual values: log-normal, median e², log-space spread 0.6.
     fn usual(rng: &mut impl rand::Rng) -> f64 {
-        lognormal(rng, 2f64.exp(), 0.6)
+        LogNormal::new(2.0, 0.6)
+            .expect("valid parameters")
+            .sample(rng)
     }
 
     fn learnt_sketch(rng: &mut impl rand::Rng) -> DecayingSketch {
