@@ -312,22 +312,40 @@ impl RuleRuntime {
     }
 
     /// Among the members that explain the cause equally well (the same rows, as when every
-    /// call in the window is agent=a's in mode=x), the one whose alert resolved last goes
-    /// first: a cause that comes back after a quiet spell reopens the slice it was on.
+    /// call in the window is agent=a's in mode=x), the one that last carried a cause goes
+    /// first: a cause that comes back after a quiet spell reopens the slice it was on, and
+    /// one that comes back in other rows (agent=b's, in mode=x too) goes to the slice the
+    /// resolved alert listed as sharing both, not to a new sibling of it.
     fn prefer_last_resolved(&self, judged: &[Judged], members: &mut [usize]) {
         let top = rank(&judged[members[0]].verdict);
         let tied = members
             .iter()
             .take_while(|i| rank(&judged[**i].verdict) >= top - 1e-9)
             .count();
-        let resolved = |i: usize| {
-            self.groups[&judged[members[i]].fingerprint]
-                .alert
-                .resolved_at
+        if tied < 2 {
+            return;
+        }
+        let resolved: Vec<(&Labels, DateTime<Utc>, bool)> = self
+            .groups
+            .values()
+            .filter_map(|g| Some((&g.alert, g.alert.resolved_at?)))
+            .flat_map(|(alert, at)| {
+                let listed = alert.slices.iter().map(move |s| (s, at, false));
+                std::iter::once((&alert.group, at, true)).chain(listed)
+            })
+            .collect();
+        let carried = |i: usize| {
+            let labels = &judged[members[i]].labels;
+            resolved
+                .iter()
+                .filter(|(s, _, _)| *s == labels)
+                .map(|(_, at, own)| (*at, *own))
+                .max()
         };
         if let Some(best) = (0..tied)
-            .filter(|i| resolved(*i).is_some())
-            .max_by_key(|i| resolved(*i))
+            .filter_map(|i| carried(i).map(|key| (key, std::cmp::Reverse(i))))
+            .max()
+            .map(|(_, std::cmp::Reverse(i))| i)
         {
             members[..=best].rotate_right(1);
         }
@@ -683,6 +701,42 @@ mod tests {
             series[members[0]].labels, m1,
             "the slice the cause was last on"
         );
+    }
+
+    #[test]
+    fn a_cause_back_in_other_rows_goes_to_the_slice_the_resolved_alert_shared_with_them() {
+        // The first expensive run was agent x's in mode m1: the alert went to agent=x and
+        // listed mode=m1 beside it. The next one is agent y's, in mode m1 too.
+        let mut rt = pooled_runtime_after_normal_calls();
+        let at = |m: i64| DateTime::from_timestamp(m * 60, 0).unwrap();
+        let (x, y, m1) = (
+            Labels::from([("agent", "x")]),
+            Labels::from([("agent", "y")]),
+            Labels::from([("mode", "m1")]),
+        );
+        let first = &mut rt.groups.get_mut(&fingerprint("cost", &x)).unwrap().alert;
+        first.resolved_at = Some(at(20));
+        first.slices = vec![x.clone(), m1.clone()];
+        let series = vec![
+            judged(y.clone(), true, 5, 5),
+            judged(m1.clone(), true, 5, 5),
+        ];
+        let mut members = vec![0, 1];
+        by_evidence(&series, &mut members);
+        assert_eq!(series[members[0]].labels, y, "equal evidence: label order");
+        rt.prefer_last_resolved(&series, &mut members);
+        assert_eq!(series[members[0]].labels, m1, "the slice both runs share");
+
+        // A slice's own resolved alert wins over its listing in another one of that time.
+        let mut rt = pooled_runtime_after_normal_calls();
+        let own = &mut rt.groups.get_mut(&fingerprint("cost", &y)).unwrap().alert;
+        own.resolved_at = Some(at(20));
+        let other = &mut rt.groups.get_mut(&fingerprint("cost", &x)).unwrap().alert;
+        other.resolved_at = Some(at(20));
+        other.slices = vec![x.clone(), m1.clone()];
+        let mut members = vec![1, 0];
+        rt.prefer_last_resolved(&series, &mut members);
+        assert_eq!(series[members[0]].labels, y);
     }
 
     #[test]
