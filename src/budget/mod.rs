@@ -24,6 +24,8 @@ pub mod settings;
 pub mod shape;
 pub mod spend;
 pub mod status;
+#[cfg(test)]
+mod test_support;
 pub mod variation;
 
 pub use load::{load_budgets, parse_budgets};
