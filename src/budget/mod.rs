@@ -13,6 +13,7 @@
 
 pub mod alert;
 pub mod burn;
+pub mod counter_spend;
 pub mod forecast;
 pub mod level;
 pub mod load;

@@ -6,6 +6,7 @@
 )]
 
 pub mod catalog;
+pub mod counter;
 pub mod dialect;
 pub mod exposition;
 pub mod prometheus_query;

@@ -9,6 +9,7 @@ mod baseline_e2e;
 mod budget_cli;
 mod budget_figures;
 mod budget_flap;
+mod budget_prometheus;
 mod budget_service;
 mod budget_sim;
 mod check_cli;
