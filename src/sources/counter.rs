@@ -1,29 +1,40 @@
 //! A counter's increase read from a Prometheus server ([`RuleQuery::Increase`], a budget's
-//! spend). The range `(after, until]` is cut by a fixed grid (multiples of a whole-second
-//! step since the epoch, so that reading an overlapping range again sees the same steps),
-//! from the last instant not after `after`; at each grid instant the counter's last value
-//! in the step it ends (`max_over_time(counter[step])`, a range query), then the same for
-//! the part after the grid's last instant (an instant query at `until`). Per series, the
-//! difference between successive values is the increase, stamped at the later one. A
-//! drop is a reset (the process restarted and counted from zero again), so that step's
-//! increase is the new value; as the highest value of a step is the last one before a
-//! reset, the growth up to the reset is counted too. As with Prometheus's `increase()`, a
-//! series' first value is where it starts, not an increase. Nothing is extrapolated: the
-//! increases stamped in a range sum to the counter's growth over the steps ending in it,
-//! so reading overlapping ranges again and again counts nothing twice.
+//! spend). The range `(after, until]` is cut by fixed grids of instants (multiples of the
+//! step since the epoch, so that reading an overlapping range again sees the same
+//! instants): hourly up to the hour before the last 6 h, where budgets judge burn rates,
+//! every 30 s from there; at each instant the counter's last value in the step it ends
+//! (`max_over_time(counter[step])`, range queries of at most [`MAX_POINTS`] instants),
+//! then the same for the part after the grid's last instant (an instant query at
+//! `until`). [`increases`] turns the values into increases, spread over the minutes
+//! they cover.
 //!
 //! [`RuleQuery::Increase`]: crate::sources::RuleQuery::Increase
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
-use crate::model::{Labels, Sample};
+use crate::model::Labels;
+use crate::sources::increase::increases;
 use crate::sources::prometheus_query::{PrometheusSource, MAX_POINTS};
-use crate::sources::{Observation, SourceError};
+use crate::sources::{Observation, Source, SourceError};
 
-/// The finest grid step; every step is a whole number of these.
-const STEP_UNIT_MS: i64 = 1000;
+/// The recent span read in fine steps: the longest burn window of a budget.
+const FINE_SPAN_MS: i64 = 6 * 3_600_000;
+/// The step of the recent span.
+const FINE_STEP_MS: i64 = 30_000;
+/// The step before it: the resolution of a budget's shape and forecast.
+const COARSE_STEP_MS: i64 = 3_600_000;
+
+/// One range query: instants from `first` to `last` (unix ms, both on the grid) every
+/// `step_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Steps {
+    /// The first instant.
+    pub first: i64,
+    /// The last instant.
+    pub last: i64,
+    /// The step.
+    pub step_ms: i64,
+}
 
 impl PrometheusSource {
     /// The increases of counter `metric` (series matching `filter`) in `(after, until]`.
@@ -34,48 +45,76 @@ impl PrometheusSource {
         after: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<Observation>, SourceError> {
-        let Some((first, last, step_ms)) = grid(after, until) else {
-            return Ok(Vec::new());
-        };
+        let (after_ms, until_ms) = (after.timestamp_millis(), until.timestamp_millis());
         let selector = selector(metric, filter);
         let last_in = |ms: i64| format!("max_over_time({selector}[{ms}ms])");
-        let mut values = self.range(&last_in(step_ms), first, last, step_ms).await?;
-        let tail_ms = (until - last).num_milliseconds();
-        if tail_ms > 0 {
-            values.extend(self.instant(&last_in(tail_ms), until).await?);
+        let at = |ms: i64| {
+            DateTime::from_timestamp_millis(ms).ok_or_else(|| SourceError::Query {
+                source_name: self.name().to_owned(),
+                message: format!("instant {ms} ms is out of range"),
+            })
+        };
+        let mut values = Vec::new();
+        let mut grid_end = until_ms;
+        for s in plan(after_ms, until_ms) {
+            let (first, last) = (at(s.first)?, at(s.last)?);
+            values.extend(
+                self.range(&last_in(s.step_ms), first, last, s.step_ms)
+                    .await?,
+            );
+            grid_end = s.last;
         }
-        Ok(increases(values)
-            .into_iter()
-            .filter(|o| o.sample.ts > after && o.sample.ts <= until)
-            .collect())
+        if grid_end < until_ms {
+            values.extend(self.instant(&last_in(until_ms - grid_end), until).await?);
+        }
+        Ok(increases(values, after, until))
     }
 }
 
-/// The grid a read of `(after, until]` uses: its first instant (not after `after`), its
-/// last (not after `until`), and its step: the fewest whole seconds that cross the
-/// range in under [`MAX_POINTS`] steps. `None` for an empty range.
-pub fn grid(
-    after: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Option<(DateTime<Utc>, DateTime<Utc>, i64)> {
-    let (a, u) = (after.timestamp_millis(), until.timestamp_millis());
-    if u <= a {
-        return None;
+/// The range queries a read of `(after, until]` makes (unix ms): hourly instants from
+/// the last hour not after `after` to the hour before the last 6 h, then 30-second
+/// instants to the last one not after `until`; each query at most [`MAX_POINTS`]
+/// instants. Empty for an empty range.
+pub fn plan(after: i64, until: i64) -> Vec<Steps> {
+    if until <= after {
+        return Vec::new();
     }
-    let fine = ceil_div(u - a, MAX_POINTS - 1);
-    let step = ceil_div(fine, STEP_UNIT_MS).max(1) * STEP_UNIT_MS;
-    let first = a.div_euclid(step) * step;
-    let last = u.div_euclid(step) * step;
-    Some((
-        DateTime::from_timestamp_millis(first)?,
-        DateTime::from_timestamp_millis(last)?,
-        step,
-    ))
+    let floor = |t: i64, step: i64| t.div_euclid(step) * step;
+    let fine_from = floor(until - FINE_SPAN_MS, COARSE_STEP_MS);
+    let mut out = Vec::new();
+    let fine_first = if fine_from > after {
+        chunk(
+            floor(after, COARSE_STEP_MS),
+            fine_from,
+            COARSE_STEP_MS,
+            &mut out,
+        );
+        fine_from + FINE_STEP_MS
+    } else {
+        floor(after, FINE_STEP_MS)
+    };
+    chunk(
+        fine_first,
+        floor(until, FINE_STEP_MS),
+        FINE_STEP_MS,
+        &mut out,
+    );
+    out
 }
 
-/// `n / d` rounded up, for `n >= 0` and `d > 0`.
-fn ceil_div(n: i64, d: i64) -> i64 {
-    (n + d - 1) / d
+/// Instants from `first` to `last` every `step_ms`, cut into queries of at most
+/// [`MAX_POINTS`] instants.
+fn chunk(first: i64, last: i64, step_ms: i64, out: &mut Vec<Steps>) {
+    let mut from = first;
+    while from <= last {
+        let to = last.min(from + (MAX_POINTS - 1) * step_ms);
+        out.push(Steps {
+            first: from,
+            last: to,
+            step_ms,
+        });
+        from = to + step_ms;
+    }
 }
 
 /// The PromQL selector `metric{k="v",…}` (a value `!x`: `k!="x"`), values escaped.
@@ -97,120 +136,43 @@ pub fn selector(metric: &str, filter: &Labels) -> String {
     format!("{metric}{{{}}}", matchers.join(","))
 }
 
-/// Each series' increase between successive values (a drop: a reset), stamped at the
-/// later value; steps without growth are left out.
-pub fn increases(values: Vec<Observation>) -> Vec<Observation> {
-    let mut series: BTreeMap<Labels, (std::sync::Arc<Labels>, Vec<Sample>)> = BTreeMap::new();
-    for o in values.into_iter().filter(|o| o.sample.value.is_finite()) {
-        series
-            .entry((*o.labels).clone())
-            .or_insert_with(|| (o.labels.clone(), Vec::new()))
-            .1
-            .push(o.sample);
-    }
-    let mut out = Vec::new();
-    for (labels, mut samples) in series.into_values() {
-        samples.sort_by_key(|s| s.ts);
-        for pair in samples.windows(2) {
-            let [before, now] = pair else { continue };
-            let grown = if now.value < before.value {
-                now.value
-            } else {
-                now.value - before.value
-            };
-            if grown > 0.0 {
-                out.push(Observation {
-                    labels: labels.clone(),
-                    sample: Sample {
-                        ts: now.ts,
-                        value: grown,
-                    },
-                });
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    fn at(s: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
-    }
+    const H: i64 = 3_600_000;
 
-    fn values(model: &str, points: &[(i64, f64)]) -> Vec<Observation> {
-        let labels = Arc::new(Labels::from([("model", model)]));
-        points
-            .iter()
-            .map(|&(s, value)| Observation {
-                labels: labels.clone(),
-                sample: Sample { ts: at(s), value },
-            })
-            .collect()
+    #[test]
+    fn a_six_hour_read_steps_by_30_s_on_the_same_grid_a_minute_later() {
+        let t0 = 1_800_000_000_000 + 10_000;
+        let plan0 = plan(t0, t0 + 6 * H);
+        assert_eq!(plan0.len(), 1, "{plan0:?}");
+        let s = plan0[0];
+        assert_eq!(s.step_ms, 30_000);
+        assert!(s.first <= t0 && t0 - s.first < 30_000);
+        assert!(s.last <= t0 + 6 * H && t0 + 6 * H - s.last < 30_000);
+        let later = plan(t0 + 60_000, t0 + 60_000 + 6 * H)[0];
+        assert_eq!((later.first - s.first) % 30_000, 0);
+        assert_eq!(plan(t0, t0), []);
     }
 
     #[test]
-    fn differences_per_series_with_a_reset_counted_from_zero() {
-        let mut read = values("gpt-4o", &[(0, 10.0), (60, 12.5), (120, 12.5), (180, 1.5)]);
-        read.extend(values("o1", &[(60, 100.0), (120, 103.0), (180, f64::NAN)]));
-        let got: Vec<(String, i64, f64)> = increases(read)
-            .into_iter()
-            .map(|o| {
-                let model = o.labels.get("model").unwrap().to_owned();
-                (
-                    model,
-                    o.sample.ts.timestamp() - at(0).timestamp(),
-                    o.sample.value,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("gpt-4o".to_owned(), 60, 2.5),
-                // Dropped from 12.5 to 1.5: restarted, 1.5 spent since.
-                ("gpt-4o".to_owned(), 180, 1.5),
-                ("o1".to_owned(), 120, 3.0),
-            ]
-        );
-    }
-
-    #[test]
-    fn overlapping_reads_sum_to_the_growth_between_their_ends() {
-        let counter: Vec<(i64, f64)> = (0..=10).map(|i| (i * 60, (i * i) as f64)).collect();
-        let all: f64 = increases(values("m", &counter))
+    fn older_spend_is_read_hourly_and_long_reads_are_cut() {
+        let t0 = 1_800_000_000_000;
+        let until = t0 + 100 * 24 * H + 1_234;
+        let p = plan(t0 + 5, until);
+        let coarse: Vec<&Steps> = p.iter().filter(|s| s.step_ms == H).collect();
+        let fine: Vec<&Steps> = p.iter().filter(|s| s.step_ms == 30_000).collect();
+        assert_eq!(coarse.len(), 3, "2,394 hours in queries of 1,000: {p:?}");
+        assert!(coarse.windows(2).all(|w| w[1].first == w[0].last + H));
+        assert_eq!(coarse[0].first % H, 0);
+        assert!(coarse[0].first <= t0 + 5);
+        // The fine grid starts one step after the hourly one ends, 6 to 7 h before the end.
+        assert_eq!(fine[0].first, coarse[2].last + 30_000);
+        assert!((6 * H..7 * H).contains(&(until - coarse[2].last)));
+        assert!(p
             .iter()
-            .map(|o| o.sample.value)
-            .sum();
-        assert_eq!(all, 100.0);
-        let tail: f64 = increases(values("m", &counter[4..]))
-            .iter()
-            .map(|o| o.sample.value)
-            .sum();
-        assert_eq!(tail, 100.0 - 16.0, "from the value at the read's start");
-    }
-
-    #[test]
-    fn reads_of_overlapping_ranges_share_their_instants() {
-        let (first, last, step) = grid(at(10), at(6 * 3600 + 10)).unwrap();
-        assert_eq!(
-            step, 22_000,
-            "6 h in at most {MAX_POINTS} whole-second steps"
-        );
-        assert!(first <= at(10) && at(10) - first < chrono::Duration::milliseconds(step));
-        assert!(last <= at(6 * 3600 + 10));
-        let (later_first, ..) = grid(at(70), at(6 * 3600 + 70)).unwrap();
-        assert_eq!(
-            (later_first - first).num_milliseconds() % step,
-            0,
-            "a minute later, the same grid"
-        );
-        let points = (last - first).num_milliseconds() / step + 1;
-        assert!(points <= MAX_POINTS, "{points}");
-        assert_eq!(grid(at(5), at(5)), None);
+            .all(|s| (s.last - s.first) / s.step_ms < MAX_POINTS));
     }
 
     #[test]
