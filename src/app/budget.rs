@@ -1,7 +1,8 @@
 //! The budgets' task: reads each budget's spend from its source on its schedule, judges
 //! it with the pure [`BudgetRuntime`], and commits its alert changes with their group
-//! entries in one store transaction, the same path a rule evaluation takes, so budget
-//! alerts are routed, grouped, silenced, templated and delivered like any other.
+//! entries in one store transaction, the same path a rule evaluation takes (intake with
+//! flap control included), so budget alerts are routed, grouped, silenced, held while
+//! flapping, templated and delivered like any other.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -10,18 +11,25 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::evaluator::Evaluator;
+use crate::app::evaluator::{Changes, Evaluator};
 use crate::app::leases::Gate;
 use crate::budget::settings::alert_rule;
 use crate::budget::{Budget, BudgetRuntime, BudgetStatuses, SavedState};
 use crate::engine::Alert;
-use crate::notify::pipeline::intake::{self, Destination};
+use crate::model::flap::FlapRecord;
+use crate::notify::pipeline::intake::{Destination, Intake};
 use crate::sources::FetchRequest;
 use crate::store::{CommitBatch, Fence};
+use crate::types::Fingerprint;
 
-/// One budget's runtime, when it is next due, and a commit the store refused.
+/// Stored flap records: by alert rule, then by fingerprint (the store's layout).
+pub type StoredFlaps = HashMap<String, HashMap<Fingerprint, FlapRecord>>;
+
+/// One budget's runtime, its intake (flap records), when it is next due, and a commit
+/// the store refused.
 struct Slot {
     runtime: BudgetRuntime,
+    intake: Intake,
     next_at: DateTime<Utc>,
     pending: Option<CommitBatch>,
     /// The lease token its state was resumed under (replicas sharing rules).
@@ -54,12 +62,13 @@ pub struct Budgets {
 
 impl Budgets {
     /// The budgets' task state, resumed from the alerts the store held for them (taken
-    /// out of `alerts_by_rule`, so they are not retired as a removed rule's) and their
-    /// saved state.
+    /// out of `alerts_by_rule`, so they are not retired as a removed rule's), their flap
+    /// records (taken out of `flaps`) and their saved state.
     pub async fn restore(
         evaluator: Arc<Evaluator>,
         budgets: &[Arc<Budget>],
         alerts_by_rule: &mut HashMap<String, Vec<Alert>>,
+        flaps: &mut StoredFlaps,
     ) -> Self {
         let saved: HashMap<String, serde_json::Value> = match evaluator.store.budget_states().await
         {
@@ -83,6 +92,7 @@ impl Budgets {
             );
             let slot = Slot {
                 runtime,
+                intake: Intake::new(flaps.remove(&b.alert_rule()).unwrap_or_default()),
                 next_at: now,
                 pending: None,
                 lease_token: None,
@@ -120,12 +130,14 @@ impl Budgets {
                 Some(s) if *s.runtime.budget == **b => s,
                 Some(s) => Slot {
                     runtime: s.runtime.edited(Arc::clone(b)),
+                    intake: s.intake,
                     next_at: now,
                     pending: s.pending,
                     lease_token: s.lease_token,
                 },
                 None => Slot {
                     runtime: BudgetRuntime::new(Arc::clone(b)),
+                    intake: Intake::default(),
                     next_at: now,
                     pending: None,
                     lease_token: None,
@@ -207,13 +219,14 @@ impl Budgets {
             Gate::NotHeld => {
                 if slot.lease_token.take().is_some() {
                     slot.runtime = BudgetRuntime::new(budget);
+                    slot.intake = Intake::default();
                     slot.pending = None;
                 }
                 Err(BudgetResult::NotHeld)
             }
             Gate::Held(fence) => {
                 if slot.lease_token != Some(fence.token) {
-                    slot.runtime = self.resumed(budget).await?;
+                    (slot.runtime, slot.intake) = self.resumed(budget).await?;
                     slot.pending = None;
                     slot.lease_token = Some(fence.token);
                 }
@@ -222,15 +235,14 @@ impl Budgets {
         }
     }
 
-    /// A budget's runtime as the last holder of its lease committed it.
-    async fn resumed(&self, budget: Arc<Budget>) -> Result<BudgetRuntime, BudgetResult> {
+    /// A budget's runtime and intake as the last holder of its lease committed them.
+    async fn resumed(&self, budget: Arc<Budget>) -> Result<(BudgetRuntime, Intake), BudgetResult> {
         let store = &self.evaluator.store;
         let refused = |e: crate::store::StoreError| BudgetResult::StoreError(e.to_string());
-        let alerts = store
+        let stored = store
             .load_rule_state(&budget.alert_rule())
             .await
-            .map_err(refused)?
-            .alerts;
+            .map_err(refused)?;
         let saved = store
             .budget_states()
             .await
@@ -239,8 +251,8 @@ impl Budgets {
             .find(|(name, _)| *name == budget.name)
             .and_then(|(_, v)| serde_json::from_value::<SavedState>(v).ok());
         let mut runtime = BudgetRuntime::new(budget);
-        runtime.restore(alerts, saved);
-        Ok(runtime)
+        runtime.restore(stored.alerts, saved);
+        Ok((runtime, Intake::new(stored.flaps)))
     }
 
     /// A commit refused because the budget's lease moved: dropped, the lease forgotten.
@@ -299,16 +311,7 @@ impl Budgets {
         ev.record_health(&mut batch, source.name(), None);
         slot.runtime.ingest(after, until, &rows);
         let outcome = slot.runtime.evaluate(now);
-        for t in outcome.transitions.iter().filter(|t| t.notifies()) {
-            tracing::info!(budget = %budget.name, fingerprint = %t.alert.fingerprint, from = %t.from, to = %t.alert.state, summary = %t.alert.summary, "budget alert state changed");
-            let to = Destination {
-                receivers: &budget.receivers,
-                annotations: &budget.annotations,
-                evaluation_id: batch.evaluation_id.as_deref(),
-            };
-            let entries = intake::route(&ev.policy, &t.alert, to, None);
-            batch.group_entries.extend(entries);
-        }
+        self.take_in(slot, &outcome.transitions, &mut batch, now);
         batch.alerts.extend(outcome.alerts);
         batch.transitions.extend(outcome.transitions);
         let entries = batch.group_entries.len();
@@ -328,6 +331,42 @@ impl Budgets {
             ev.groups_wake.notify_one();
         }
         BudgetResult::Ok(entries)
+    }
+
+    /// Passes the budget's alert changes through its intake (flap control, as a rule's)
+    /// into `batch`; forgets the flap records of alerts the budget dropped.
+    fn take_in(
+        &self,
+        slot: &mut Slot,
+        transitions: &[crate::engine::Transition],
+        batch: &mut CommitBatch,
+        now: DateTime<Utc>,
+    ) {
+        let budget = Arc::clone(&slot.runtime.budget);
+        for t in transitions.iter().filter(|t| t.notifies()) {
+            tracing::info!(budget = %budget.name, fingerprint = %t.alert.fingerprint, from = %t.from, to = %t.alert.state, summary = %t.alert.summary, "budget alert state changed");
+        }
+        let evaluation_id = batch.evaluation_id.clone();
+        let rule = budget.alert_rule();
+        let changes = Changes {
+            rule: &rule,
+            to: Destination {
+                receivers: &budget.receivers,
+                annotations: &budget.annotations,
+                evaluation_id: evaluation_id.as_deref(),
+            },
+            transitions,
+            now,
+        };
+        let alerts = &slot.runtime.alerts.alerts;
+        self.evaluator
+            .take_in(&mut slot.intake, changes, batch, |fp| alerts.get(fp));
+        let dropped: Vec<Fingerprint> = transitions
+            .iter()
+            .map(|t| t.alert.fingerprint.clone())
+            .filter(|fp| !alerts.contains_key(fp))
+            .collect();
+        slot.intake.forget(&dropped);
     }
 
     /// A failed read: the budget's alerts are held, and a source that cannot be reached

@@ -70,6 +70,19 @@ impl RuleTask {
     }
 }
 
+/// One evaluation's alert changes on their way into intake.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Changes<'a> {
+    /// The rule (or budget alert rule) that made them.
+    pub rule: &'a str,
+    /// Where they go.
+    pub to: Destination<'a>,
+    /// The changes.
+    pub transitions: &'a [Transition],
+    /// When the evaluation ran (flapping alerts that settled by then are notified).
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
 /// How an evaluation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EvalResult {
@@ -467,32 +480,22 @@ impl Evaluator {
             .cloned()
             .collect();
         outcome.transitions.iter().for_each(log_transition);
+        let evaluation_id = batch.evaluation_id.clone();
         let to = Destination {
             receivers: &rule.receivers,
             annotations: &rule.annotations,
-            evaluation_id: batch.evaluation_id.as_deref(),
+            evaluation_id: evaluation_id.as_deref(),
         };
         let groups = &task.runtime.groups;
-        let taken = task.intake.take(
-            &self.policy,
+        let changes = Changes {
+            rule: &rule.name,
             to,
-            &outcome.transitions,
-            |fp| groups.get(fp).map(|g| &g.alert),
+            transitions: &outcome.transitions,
             now,
-        );
-        for _ in &taken.started_flapping {
-            self.metrics
-                .alerts_flapping
-                .with_label_values(&[&rule.name])
-                .inc();
-        }
-        batch.group_entries.extend(taken.entries);
-        batch.decisions = taken.decisions;
-        batch.flap_records = taken
-            .flap_records
-            .into_iter()
-            .map(|(fp, record)| (rule.name.clone(), fp, record))
-            .collect();
+        };
+        self.take_in(&mut task.intake, changes, batch, |fp| {
+            groups.get(fp).map(|g| &g.alert)
+        });
         task.intake.forget(&outcome.forgotten);
         batch.transitions = outcome.transitions;
         batch.baselines = outcome
@@ -501,6 +504,40 @@ impl Evaluator {
             .map(|b| (rule.name.clone(), b.fingerprint, b.state))
             .collect();
         batch.forgotten = outcome.forgotten;
+    }
+
+    /// Passes one evaluation's changes through `intake` (the rule's or budget's flap
+    /// control) into `batch`: the group entries, the flap decisions for the decision
+    /// log, the flap records that changed; counts the alerts that started flapping.
+    /// `current` gives the evaluated alerts by fingerprint.
+    pub(crate) fn take_in<'a>(
+        &self,
+        intake: &mut Intake,
+        changes: Changes<'_>,
+        batch: &mut CommitBatch,
+        current: impl Fn(&str) -> Option<&'a Alert>,
+    ) {
+        let Changes {
+            rule,
+            to,
+            transitions,
+            now,
+        } = changes;
+        let taken = intake.take(&self.policy, to, transitions, current, now);
+        for _ in &taken.started_flapping {
+            self.metrics
+                .alerts_flapping
+                .with_label_values(&[rule])
+                .inc();
+        }
+        batch.group_entries.extend(taken.entries);
+        batch.decisions.extend(taken.decisions);
+        batch.flap_records.extend(
+            taken
+                .flap_records
+                .into_iter()
+                .map(|(fp, record)| (rule.to_owned(), fp, record)),
+        );
     }
 
     /// Records a read of `source` (`failure`: why it could not be reached) in its

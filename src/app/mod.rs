@@ -50,7 +50,7 @@ type StoredBaselines = HashMap<String, HashMap<String, serde_json::Value>>;
 struct StoredState {
     alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>>,
     baselines: StoredBaselines,
-    flaps: HashMap<String, HashMap<crate::types::Fingerprint, crate::model::flap::FlapRecord>>,
+    flaps: budget::StoredFlaps,
 }
 
 /// How often the rules directory is checked for changes.
@@ -261,8 +261,13 @@ pub async fn start_with_budgets(
     // Restore alert state and baselines so a restart neither re-notifies nor forgets.
     let mut stored = restore_state(&store, &evaluator, &config, &rules).await?;
     let budgets = Arc::new(
-        budget::Budgets::restore(Arc::clone(&evaluator), &budgets, &mut stored.alerts_by_rule)
-            .await,
+        budget::Budgets::restore(
+            Arc::clone(&evaluator),
+            &budgets,
+            &mut stored.alerts_by_rule,
+            &mut stored.flaps,
+        )
+        .await,
     );
     tasks.spawn("budgets", Arc::clone(&budgets).run(shutdown.clone()));
     start_lease_keeper(&mut tasks, &store, &evaluator, &rules, &shutdown).await;

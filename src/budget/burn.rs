@@ -105,24 +105,11 @@ mod tests {
     use super::*;
     use crate::budget::period::{Bounds, Period};
     use crate::budget::shape::Shape;
-    use crate::model::Sample;
-    use crate::sources::Observation;
+    use crate::budget::test_support::spread;
     use chrono_tz::Tz;
-    use std::sync::Arc;
 
     fn ledger(per_minute: impl Fn(i64) -> f64, start: DateTime<Utc>, minutes: i64) -> SpendLedger {
-        let rows: Vec<Observation> = (0..minutes)
-            .map(|m| Observation {
-                labels: Arc::new(Labels::new()),
-                sample: Sample {
-                    ts: start + Duration::minutes(m) + Duration::seconds(30),
-                    value: per_minute(m),
-                },
-            })
-            .collect();
-        let mut l = SpendLedger::new();
-        l.replace(start, start + Duration::minutes(minutes), &rows, &[]);
-        l
+        spread(start, Duration::minutes(1), minutes, per_minute)
     }
 
     #[test]

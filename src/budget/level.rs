@@ -216,30 +216,8 @@ mod tests {
     use super::*;
     use crate::budget::period::{Bounds, Period};
     use crate::budget::shape::Shape;
-    use crate::model::Sample;
-    use crate::sources::Observation;
+    use crate::budget::test_support::hourly as ledger;
     use chrono_tz::Tz;
-    use std::sync::Arc;
-
-    fn ledger(start: DateTime<Utc>, hours: i64, per_hour: impl Fn(i64) -> f64) -> SpendLedger {
-        let rows: Vec<Observation> = (0..hours)
-            .map(|h| Observation {
-                labels: Arc::new(Labels::new()),
-                sample: Sample {
-                    ts: start + Duration::hours(h) + Duration::minutes(30),
-                    value: per_hour(h),
-                },
-            })
-            .collect();
-        let mut l = SpendLedger::new();
-        l.replace(
-            start - Duration::hours(1),
-            start + Duration::hours(hours),
-            &rows,
-            &[],
-        );
-        l
-    }
 
     fn weekly_pace(now: DateTime<Utc>) -> Pace {
         let shape = Shape::Weekly {

@@ -13,6 +13,7 @@
 
 pub mod alert;
 pub mod burn;
+pub mod counter_spend;
 pub mod forecast;
 pub mod level;
 pub mod load;
@@ -24,6 +25,8 @@ pub mod settings;
 pub mod shape;
 pub mod spend;
 pub mod status;
+#[cfg(test)]
+mod test_support;
 pub mod variation;
 
 pub use load::{load_budgets, parse_budgets};

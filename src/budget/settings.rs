@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::budget::counter_spend::counter_spend;
 use crate::budget::period::Period;
 use crate::model::Labels;
 use crate::rule::RuleContext;
@@ -31,20 +32,24 @@ pub struct BudgetConfig {
     /// Free text for people reading the budget.
     #[serde(default)]
     pub description: Option<String>,
-    /// Which configured SQL source to read (may be left out when there is only one).
+    /// Which configured source to read (may be left out when there is only one): SQL,
+    /// or a Prometheus server or scrape source with `metric` naming a counter of spend.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub source: Option<Spanned<String>>,
-    /// The spend metric: `llm.cost` or `workflow.cost` (USD), `llm.tokens`,
-    /// `llm.tokens.prompt` or `llm.tokens.completion` (tokens).
+    /// The spend metric: on a SQL source `llm.cost` or `workflow.cost` (USD), `llm.tokens`,
+    /// `llm.tokens.prompt` or `llm.tokens.completion` (tokens); on a prometheus or scrape
+    /// source a counter of spend (e.g. `llm_cost_usd_total`), its increase the spend.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub metric: Option<Spanned<String>>,
-    /// Instead of `metric`: SQL returning `ts`, `value` (spend per row) and label columns.
+    /// Instead of `metric` (SQL sources): SQL returning `ts`, `value` (spend per row) and
+    /// label columns.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub query: Option<Spanned<String>>,
-    /// Label filters on the metric, e.g. `{ model = "gpt-4o" }` (`!x`: every value but x).
+    /// Label filters on the metric, e.g. `{ model = "gpt-4o" }` (`!x`: every value but x;
+    /// not on scrape sources).
     #[serde(default)]
     pub filter: BTreeMap<String, String>,
     /// One budget of `amount` per distinct value of these labels (empty: one in all).
@@ -198,7 +203,14 @@ pub fn validate_budget(
         );
     }
     let source = budget_source(&cfg, ctx, &mut err);
-    let (query, unit) = budget_query(&cfg, &mut err);
+    let kind = ctx.source_kinds.get(&source).copied();
+    let (query, unit) = match kind {
+        Some(k @ (SourceKind::Prometheus | SourceKind::Scrape)) => {
+            let query = counter_spend(&cfg, &source, k, &mut err);
+            (query, budget_unit(&cfg, None, &mut err))
+        }
+        _ => budget_query(&cfg, &mut err),
+    };
     let group_by = budget_groups(&cfg, query.as_ref(), &mut err);
     let amount = *cfg.amount.get_ref();
     if !(amount.is_finite() && amount > 0.0) {
@@ -244,7 +256,7 @@ pub fn validate_budget(
     }
 }
 
-/// The source a budget reads: the one it names, or the only one; it must be SQL.
+/// The source a budget reads: the one it names, or the only one.
 fn budget_source(
     cfg: &BudgetConfig,
     ctx: &RuleContext,
@@ -275,25 +287,15 @@ fn budget_source(
                 ctx.sources.join(", ")
             ),
         );
-    } else if let Some(kind) = ctx
-        .source_kinds
-        .get(&name)
-        .filter(|k| **k != SourceKind::Sql)
-    {
-        err(
-            span,
-            format!("source {name:?} is a {kind:?} source; budgets read spend rows from a SQL source (kind = \"sql\")"),
-        );
     }
     name
 }
 
-/// The spend query and its unit.
+/// The spend query on a SQL source and its unit.
 fn budget_query(
     cfg: &BudgetConfig,
     err: &mut impl FnMut(Range<usize>, String),
 ) -> (Option<RuleQuery>, Unit) {
-    let written = cfg.unit.as_ref().map(|u| (*u.get_ref(), u.span()));
     let (query, natural) = match (&cfg.metric, &cfg.query) {
         (Some(m), None) => catalog_spend(cfg, m, err),
         (None, Some(q)) => (sql_spend(cfg, q, err), None),
@@ -313,7 +315,18 @@ fn budget_query(
             (None, None)
         }
     };
-    let unit = match (written, natural) {
+    (query, budget_unit(cfg, natural, err))
+}
+
+/// The unit written, which must match the metric's own (`natural`) when it has one;
+/// else the metric's own; else USD.
+fn budget_unit(
+    cfg: &BudgetConfig,
+    natural: Option<Unit>,
+    err: &mut impl FnMut(Range<usize>, String),
+) -> Unit {
+    let written = cfg.unit.as_ref().map(|u| (*u.get_ref(), u.span()));
+    match (written, natural) {
         (Some((w, span)), Some(n)) if w != n => {
             err(
                 span,
@@ -324,8 +337,7 @@ fn budget_query(
         (Some((w, _)), _) => w,
         (None, Some(n)) => n,
         (None, None) => Unit::Usd,
-    };
-    (query, unit)
+    }
 }
 
 /// A catalog spend metric with its filter, and the unit it counts.

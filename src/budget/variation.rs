@@ -163,30 +163,15 @@ fn autocorrelation(scores: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use crate::budget::shape::Shape;
-    use crate::model::Sample;
-    use crate::sources::Observation;
+    use crate::budget::test_support::hourly;
     use chrono::Duration;
     use chrono_tz::Tz;
-    use std::sync::Arc;
 
+    /// Spend per day, spread evenly over its hours.
     fn days(start: DateTime<Utc>, per_day: &[f64]) -> SpendLedger {
-        let rows: Vec<Observation> = per_day
-            .iter()
-            .enumerate()
-            .flat_map(|(d, v)| {
-                (0..24).map(move |h| Observation {
-                    labels: Arc::new(Labels::new()),
-                    sample: Sample {
-                        ts: start + Duration::hours(24 * d as i64 + h) + Duration::minutes(30),
-                        value: v / 24.0,
-                    },
-                })
-            })
-            .collect();
-        let mut l = SpendLedger::new();
-        let end = start + Duration::days(per_day.len() as i64);
-        l.replace(start - Duration::hours(1), end, &rows, &[]);
-        l
+        hourly(start, 24 * per_day.len() as i64, |h| {
+            per_day[(h / 24) as usize] / 24.0
+        })
     }
 
     fn weekly_flat() -> Shape {

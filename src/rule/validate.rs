@@ -252,14 +252,8 @@ fn rule_query(
         None
     } else if let (Some(SourceKind::Scrape), Some(m)) = (kind, &cfg.metric) {
         let name = m.get_ref();
-        let valid = name.bytes().enumerate().all(|(i, c)| {
-            c.is_ascii_alphabetic() || c == b'_' || c == b':' || (i > 0 && c.is_ascii_digit())
-        });
-        if name.is_empty() || !valid {
-            err(
-                m.span(),
-                format!("invalid metric name {name:?}; expected letters, digits, '_' or ':', not starting with a digit"),
-            );
+        if let Err(e) = crate::sources::query::check_metric_name(name) {
+            err(m.span(), e);
         }
         Some(RuleQuery::Scraped {
             metric: name.clone(),

@@ -76,7 +76,9 @@ impl Rule {
             RuleQuery::Catalog { metric, .. } => {
                 format!("{} {}", self.aggregate.as_str(), metric.name())
             }
-            RuleQuery::Scraped { metric, .. } => format!("{} {metric}", self.aggregate.as_str()),
+            RuleQuery::Scraped { metric, .. } | RuleQuery::Increase { metric, .. } => {
+                format!("{} {metric}", self.aggregate.as_str())
+            }
             RuleQuery::Sql { .. } | RuleQuery::PromQl { .. } => {
                 format!("{} value", self.aggregate.as_str())
             }
@@ -101,7 +103,13 @@ impl Rule {
                 }
             }
             (RuleQuery::Scraped { metric, .. }, _) if metric.ends_with("_seconds") => "s",
-            (RuleQuery::Sql { .. } | RuleQuery::PromQl { .. } | RuleQuery::Scraped { .. }, _) => "",
+            (
+                RuleQuery::Sql { .. }
+                | RuleQuery::PromQl { .. }
+                | RuleQuery::Scraped { .. }
+                | RuleQuery::Increase { .. },
+                _,
+            ) => "",
         }
     }
 }

@@ -6,8 +6,10 @@
 )]
 
 pub mod catalog;
+pub mod counter;
 pub mod dialect;
 pub mod exposition;
+pub mod increase;
 pub mod prometheus_query;
 pub mod query;
 pub mod running;

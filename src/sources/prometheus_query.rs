@@ -155,6 +155,10 @@ impl Source for PrometheusSource {
         Box::pin(async move {
             match request.query {
                 RuleQuery::PromQl { expr } => self.window(expr, request.after, request.until).await,
+                RuleQuery::Increase { metric, filter } => {
+                    self.increases(metric, filter, request.after, request.until)
+                        .await
+                }
                 _ => Err(self.query_err(
                     "a prometheus source runs only `promql` rules (not `metric` or `query`)",
                 )),

@@ -269,7 +269,10 @@ impl Source for ScrapeSource {
         request: FetchRequest<'a>,
     ) -> BoxFuture<'a, Result<Vec<Observation>, SourceError>> {
         Box::pin(async move {
-            let RuleQuery::Scraped { metric, filter } = request.query else {
+            // Counters are stored as their increase: a budget's spend reads as a rule's.
+            let (RuleQuery::Scraped { metric, filter } | RuleQuery::Increase { metric, filter }) =
+                request.query
+            else {
                 return Err(SourceError::Query {
                     source_name: self.name.clone(),
                     message: "a scrape source answers only `metric` rules".to_owned(),

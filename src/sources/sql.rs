@@ -143,7 +143,7 @@ impl SqlSource {
                 sql: sql.clone(),
                 binds: vec![Bind::Float(after), Bind::Float(until)],
             },
-            RuleQuery::PromQl { .. } | RuleQuery::Scraped { .. } => {
+            RuleQuery::PromQl { .. } | RuleQuery::Scraped { .. } | RuleQuery::Increase { .. } => {
                 unreachable!("`fetch` refuses other sources' queries before building SQL")
             }
         }
@@ -187,6 +187,7 @@ impl Source for SqlSource {
         let refused = match request.query {
             RuleQuery::PromQl { .. } => Some("a SQL source cannot run `promql`; point the rule at a kind = \"prometheus\" source"),
             RuleQuery::Scraped { .. } => Some("a SQL source has no scraped metrics; point the rule at a kind = \"scrape\" source"),
+            RuleQuery::Increase { .. } => Some("a SQL source has no counters; read spend rows with `metric` (catalog) or `query`"),
             _ => None,
         };
         if let Some(message) = refused {

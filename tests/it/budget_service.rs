@@ -18,7 +18,9 @@ use driftwatch::types::SourceFile;
 
 use crate::helpers::{rules, service_config, Backend, TestDb, SECRET};
 
-fn budget(extra: &str) -> Arc<Budget> {
+/// The monthly `llm.cost` budget of these tests (Europe/Berlin, every hour), with the
+/// TOML lines `extra` (its amount at least).
+pub(crate) fn budget(extra: &str) -> Arc<Budget> {
     let text = format!(
         "[[budget]]\nname = \"monthly\"\nmetric = \"llm.cost\"\nperiod = \"month\"\n\
          timezone = \"Europe/Berlin\"\nevery = \"1h\"\n{extra}\n"
@@ -36,11 +38,19 @@ fn budget(extra: &str) -> Arc<Budget> {
 
 /// One run whose single gpt-4o call cost `usd`, finishing two minutes ago.
 fn costly_run(usd: f64) -> Run {
-    let end = chrono::Utc::now() - chrono::Duration::minutes(2);
+    costly_run_at(
+        "costly",
+        chrono::Utc::now() - chrono::Duration::minutes(2),
+        usd,
+    )
+}
+
+/// Run `id`, whose single gpt-4o call cost `usd`, finishing at `end`.
+pub(crate) fn costly_run_at(id: &str, end: chrono::DateTime<chrono::Utc>, usd: f64) -> Run {
     let start = end - chrono::Duration::seconds(5);
     Run {
-        id: "costly".to_owned(),
-        session_id: "sess-costly".to_owned(),
+        id: id.to_owned(),
+        session_id: format!("sess-{id}"),
         mode: "one_shot".to_owned(),
         agent: "engineer".to_owned(),
         model: "gpt-4o".to_owned(),

@@ -4,27 +4,14 @@
 //! mutes its target until it resolves, and a silence set to expire on resolve ends when
 //! its alert resolves (PostgreSQL); a mute time interval holds everything back.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use driftwatch::config::validated::ServiceConfig;
 use driftwatch::demo::receiver::{Delivery, Receiver};
 
 use crate::helpers::{
-    finished_run, rule_story, rules, service_config, start, Backend, TestDb, API_TOKEN, SECRET,
-    SLOW_BY_MODE as SLOW,
+    finished_run, rule_story, rules, service_config, start, with_policy, Backend, TestDb,
+    API_TOKEN, SECRET, SLOW_BY_MODE as SLOW,
 };
-
-/// `config` with the notification policy of the `driftwatch.toml` text `policy`.
-fn with_policy(mut config: ServiceConfig, policy: &str) -> ServiceConfig {
-    let text = format!(
-        "[receivers.hook]\nkind = \"webhook\"\nurl = \"https://hooks.example.com/x\"\n{policy}"
-    );
-    let parsed = driftwatch::config::parse_service_config(Path::new("driftwatch.toml"), &text)
-        .unwrap_or_else(|e| panic!("{e}"));
-    config.notify_policy = parsed.notify_policy;
-    config
-}
 
 fn payloads(got: &[Delivery]) -> Vec<driftwatch::model::payload::WebhookPayload> {
     got.iter().filter_map(|d| d.payload.clone()).collect()

@@ -255,3 +255,15 @@ pub async fn rule_story(store: &driftwatch::store::Store, rule: &str) -> String 
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `config` with the notification policy of the `driftwatch.toml` text `policy`.
+pub fn with_policy(mut config: ServiceConfig, policy: &str) -> ServiceConfig {
+    let text = format!(
+        "[receivers.hook]\nkind = \"webhook\"\nurl = \"https://hooks.example.com/x\"\n{policy}"
+    );
+    let parsed =
+        driftwatch::config::parse_service_config(std::path::Path::new("driftwatch.toml"), &text)
+            .unwrap_or_else(|e| panic!("{e}"));
+    config.notify_policy = parsed.notify_policy;
+    config
+}

@@ -8,6 +8,8 @@ mod backtest_running;
 mod baseline_e2e;
 mod budget_cli;
 mod budget_figures;
+mod budget_flap;
+mod budget_prometheus;
 mod budget_service;
 mod budget_sim;
 mod check_cli;
