@@ -22,10 +22,18 @@ use crate::simulate::labels::{Kind, LabelledIncident, LabelsFile};
 pub const GRACE: Duration = Duration::minutes(15);
 
 /// The metrics a change of `metric` also moves (one level; [`affected`] closes over it).
+/// A duration and its running form are one quantity, read before and after the end: steps
+/// that take longer have been running longer while they run, and the other way round.
 pub fn downstream(metric: &str) -> &'static [&'static str] {
     match metric {
         "llm.call.duration" => &["step.duration", "step.running_duration"],
-        "step.duration" | "step.running_duration" => {
+        "step.duration" | "step.running_duration" => &[
+            "step.duration",
+            "step.running_duration",
+            "workflow.duration",
+            "workflow.running_duration",
+        ],
+        "workflow.duration" | "workflow.running_duration" => {
             &["workflow.duration", "workflow.running_duration"]
         }
         "llm.tokens" | "llm.tokens.prompt" | "llm.tokens.completion" => &["llm.cost"],
@@ -419,6 +427,11 @@ mod tests {
         let a = affected(&["llm.call.duration".to_owned()]);
         assert!(a.contains("workflow.duration") && a.contains("step.duration"));
         assert!(!a.contains("workflow.cost"));
+        let slow = affected(&["step.duration".to_owned()]);
+        assert!(
+            slow.contains("step.running_duration") && slow.contains("workflow.running_duration")
+        );
+        assert!(!affected(&["workflow.duration".to_owned()]).contains("step.duration"));
         assert!(affected(&["llm.tokens".to_owned()]).contains("workflow.cost"));
         assert_eq!(median(vec![3.0, 1.0, 2.0, 10.0]), Some(2.5));
     }
