@@ -146,7 +146,7 @@ async fn two_replicas_split_the_rules_and_one_takes_over_when_the_other_stops() 
         .await
         .unwrap();
     receiver
-        .wait_for(Duration::from_secs(10), |d| d.len() >= 4)
+        .wait_for(Duration::from_secs(20), |d| d.len() >= 4)
         .await;
     // a stops (giving its leases up); b takes its rules over from the store and does not
     // notify again what a already sent.
@@ -160,6 +160,11 @@ async fn two_replicas_split_the_rules_and_one_takes_over_when_the_other_stops() 
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Rules a owned but had not yet notified are b's to send now (a loaded machine can
+    // be slow to); then a second more, in which nothing already sent may come again.
+    receiver
+        .wait_for(Duration::from_secs(20), |d| d.len() >= 4)
+        .await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let sent: Vec<String> = receiver
         .deliveries()
