@@ -325,28 +325,23 @@ impl RuleRuntime {
         if tied < 2 {
             return;
         }
-        let resolved: Vec<(&Labels, DateTime<Utc>, bool)> = self
-            .groups
-            .values()
-            .filter_map(|g| Some((&g.alert, g.alert.resolved_at?)))
-            .flat_map(|(alert, at)| {
-                let listed = alert.slices.iter().map(move |s| (s, at, false));
-                std::iter::once((&alert.group, at, true)).chain(listed)
-            })
-            .collect();
-        let carried = |i: usize| {
-            let labels = &judged[members[i]].labels;
-            resolved
-                .iter()
-                .filter(|(s, _, _)| *s == labels)
-                .map(|(_, at, own)| (*at, *own))
-                .max()
-        };
-        if let Some(best) = (0..tied)
-            .filter_map(|i| carried(i).map(|key| (key, std::cmp::Reverse(i))))
-            .max()
-            .map(|(_, std::cmp::Reverse(i))| i)
-        {
+        // One pass over the resolved alerts: the latest that was a tied member's own, or
+        // listed it; its own alert first at the same time, then the better-ranked member.
+        let mut best = None;
+        for alert in self.groups.values().map(|g| &g.alert) {
+            let Some(at) = alert.resolved_at else {
+                continue;
+            };
+            for (i, m) in members[..tied].iter().enumerate() {
+                let labels = &judged[*m].labels;
+                let own = alert.group == *labels;
+                if own || alert.slices.contains(labels) {
+                    let key = (at, own, std::cmp::Reverse(i));
+                    best = best.max(Some(key));
+                }
+            }
+        }
+        if let Some((_, _, std::cmp::Reverse(best))) = best {
             members[..=best].rotate_right(1);
         }
     }
