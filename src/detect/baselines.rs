@@ -9,6 +9,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 use crate::detect::config::{BaselineConfig, BaselineSpec, Kind, Season};
 use crate::detect::judge::{sigma_reason, Deviation, Judge};
 use crate::detect::moments::{alpha_for_half_life, Ewma, WindowMoments};
+use crate::detect::packed::{get_uvarint, put_uvarint};
 use crate::detect::sketch::DecayingSketch;
 use crate::detect::{DetectError, Detector, Verdict};
 
@@ -20,6 +21,17 @@ pub trait Baseline: Serialize + DeserializeOwned + Send + 'static {
     fn learn(&mut self, ts_ms: i64, x: f64);
     /// A short name for reasons: "7-day baseline", "hour-of-day profile".
     fn name(&self) -> String;
+    /// Appends to `out` what changed since the last call and returns true, for a base
+    /// with a delta form much smaller than itself; false (nothing appended) otherwise.
+    fn delta(&mut self, out: &mut Vec<u8>) -> bool {
+        let _ = out;
+        false
+    }
+    /// Applies bytes written by [`Baseline::delta`]; None when they cannot be read.
+    fn apply_delta(&mut self, bytes: &[u8]) -> Option<()> {
+        let _ = bytes;
+        None
+    }
 }
 
 /// Runs a baseline: judge against it, then learn (anomalies kept out unless they
@@ -278,6 +290,31 @@ impl<B: Baseline> Detector for BaselineDetector<B> {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// The streak, the acceptance and the base's delta. The rarity tail is left to the
+    /// whole snapshots written between deltas: it decays over thousands of samples, so
+    /// the few a restart may lose of it change no rank that matters.
+    fn journal_delta(&mut self, out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        put_uvarint(out, self.streak);
+        out.push(u8::from(self.accepted));
+        if self.base.delta(out) {
+            return true;
+        }
+        out.truncate(start);
+        false
+    }
+
+    fn apply_delta(&mut self, delta: &[u8]) -> Result<(), DetectError> {
+        let cut = || DetectError("baseline delta is cut short".into());
+        let mut pos = 0;
+        let streak = get_uvarint(delta, &mut pos).ok_or_else(cut)?;
+        let accepted = *delta.get(pos).ok_or_else(cut)? != 0;
+        self.base.apply_delta(&delta[pos + 1..]).ok_or_else(cut)?;
+        self.streak = streak;
+        self.accepted = accepted;
+        Ok(())
+    }
+
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError> {
         self.base = serde_json::from_value(state.get("base").cloned().unwrap_or_default())
             .map_err(|e| DetectError(e.to_string()))?;
@@ -341,6 +378,13 @@ impl Baseline for RollingBaseline {
     }
     fn name(&self) -> String {
         format!("{} baseline", window_name(self.days * 86_400.0))
+    }
+    fn delta(&mut self, out: &mut Vec<u8>) -> bool {
+        self.moments.delta(out);
+        true
+    }
+    fn apply_delta(&mut self, bytes: &[u8]) -> Option<()> {
+        self.moments.apply_delta(bytes)
     }
 }
 

@@ -155,6 +155,20 @@ pub trait Detector: Send {
     }
     /// Restores state produced by [`Detector::snapshot`] of the same configuration.
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), DetectError>;
+    /// Appends to `out` what changed in the state since the last call (a few dozen
+    /// bytes where a snapshot is hundreds), for the store's journal between whole
+    /// snapshots, and returns true; false, with nothing appended, for a detector
+    /// without that form (the engine then writes its whole snapshot).
+    fn journal_delta(&mut self, out: &mut Vec<u8>) -> bool {
+        let _ = out;
+        false
+    }
+    /// Applies a [`Detector::journal_delta`] written after the state it is applied to
+    /// (deltas in the order written).
+    fn apply_delta(&mut self, delta: &[u8]) -> Result<(), DetectError> {
+        let _ = delta;
+        Err(DetectError("this detector keeps no journal".into()))
+    }
 }
 
 /// A detector as written in a rule: `detector = { kind = "threshold", above = 600 }`;

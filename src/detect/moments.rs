@@ -80,6 +80,9 @@ pub struct WindowMoments {
     /// (None: not yet computed). Computed when a sample is added, so that the next
     /// sample's judgement does not wait on the merge's divisions.
     current: Option<Moments>,
+    /// The newest bucket's id at the last [`WindowMoments::delta`] (`i64::MIN`: none
+    /// yet): buckets older than it have not changed since.
+    journaled: i64,
 }
 
 /// How a window is stored: every live bucket, oldest first (the form snapshots have
@@ -105,6 +108,7 @@ impl From<StoredWindow> for WindowMoments {
             oldest_id: i64::MAX,
             past_total: None,
             current: None,
+            journaled: i64::MIN,
         };
         w.refresh_oldest();
         w
@@ -145,6 +149,7 @@ impl WindowMoments {
             oldest_id: i64::MAX,
             past_total: None,
             current: None,
+            journaled: i64::MIN,
         }
     }
 
@@ -220,6 +225,56 @@ impl WindowMoments {
         };
     }
 
+    /// Appends to `out` the buckets that may have changed since the last call (every
+    /// live bucket the first time), packed: only the newest bucket takes samples, so
+    /// these are the ones at or after the newest of the last call — one, as a rule.
+    pub fn delta(&mut self, out: &mut Vec<u8>) {
+        let from = self.journaled;
+        let newest = self.newest.as_ref();
+        if newest.is_some_and(|(id, _)| *id == from) {
+            // The common case, without reading the older buckets on the heap.
+            crate::detect::packed::window_buckets::put(out, newest.into_iter());
+        } else {
+            let changed = self.past.iter().filter(|(id, _)| *id >= from);
+            crate::detect::packed::window_buckets::put(out, changed.chain(newest));
+        }
+        self.journaled = newest.map_or(i64::MIN, |(id, _)| *id);
+    }
+
+    /// Applies buckets written by [`WindowMoments::delta`] (a later state of this
+    /// window): each replaces the bucket of its id, and a newer one expires the buckets
+    /// that fell out of the window. None when the bytes are cut short.
+    pub fn apply_delta(&mut self, bytes: &[u8]) -> Option<()> {
+        for (id, m) in crate::detect::packed::window_buckets::get(bytes)? {
+            self.put_bucket(id, m);
+        }
+        Some(())
+    }
+
+    fn put_bucket(&mut self, id: i64, m: Moments) {
+        match &mut self.newest {
+            Some((newest, moments)) if *newest == id => *moments = m,
+            Some((newest, _)) if *newest > id => {
+                match self.past.binary_search_by_key(&id, |(b, _)| *b) {
+                    Ok(i) => self.past[i].1 = m,
+                    Err(i) => self.past.insert(i, (id, m)),
+                }
+            }
+            newest => {
+                if let Some(previous) = newest.replace((id, m)) {
+                    self.past.push_back(previous);
+                }
+                let oldest = id - self.buckets as i64 + 1;
+                while self.past.front().is_some_and(|(b, _)| *b < oldest) {
+                    self.past.pop_front();
+                }
+            }
+        }
+        self.past_total = None;
+        self.current = None;
+        self.refresh_oldest();
+    }
+
     /// The moments of the window ending at `ts_ms`.
     pub fn get(&mut self, ts_ms: i64) -> Moments {
         self.expire(ts_ms);
@@ -285,6 +340,39 @@ pub fn alpha_for_half_life(half_life: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A window restored from an early snapshot and then the deltas taken since, in
+    /// order, equals the live one, across bucket changes and expiry.
+    #[test]
+    fn a_snapshot_and_the_deltas_since_rebuild_the_window() {
+        let mut live = WindowMoments::new(100, 10);
+        let mut deltas = Vec::new();
+        let mut snapshot = None;
+        for i in 0..400i64 {
+            live.add(i * 3, (i % 7) as f64);
+            if i == 20 {
+                snapshot = Some(serde_json::to_string(&live).unwrap());
+            }
+            if i > 20 && i % 5 == 0 {
+                let mut d = Vec::new();
+                live.delta(&mut d);
+                deltas.push(d);
+            }
+        }
+        let mut d = Vec::new();
+        live.delta(&mut d);
+        deltas.push(d);
+        let mut rebuilt: WindowMoments = serde_json::from_str(&snapshot.unwrap()).unwrap();
+        for d in &deltas {
+            rebuilt.apply_delta(d).unwrap();
+        }
+        assert_eq!(rebuilt, live);
+        assert_eq!(rebuilt.get(1200), live.get(1200));
+        // After the first (the whole window), a delta holds only the buckets that took
+        // samples since the one before: here two or three of the ten.
+        assert!(deltas[0].len() > 120, "{} bytes", deltas[0].len());
+        assert!(deltas[5].len() < 60, "{} bytes", deltas[5].len());
+    }
 
     #[test]
     fn window_moments_are_exact_and_slide() {

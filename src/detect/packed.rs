@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serializer};
 
 use crate::detect::moments::Moments;
 
-fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -18,7 +18,7 @@ fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn get_uvarint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+pub(crate) fn get_uvarint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let b = *bytes.get(*pos)?;
@@ -119,16 +119,35 @@ pub mod window_buckets {
     /// keeps in two places, serialised without first copying them into one).
     pub fn packed<'a>(buckets: impl Iterator<Item = &'a (i64, Moments)>) -> String {
         let mut out = Vec::with_capacity(16 * 20);
+        put(&mut out, buckets);
+        STANDARD.encode(out)
+    }
+
+    /// Appends the buckets' bytes (the packed form before base64) to `out`.
+    pub fn put<'a>(out: &mut Vec<u8>, buckets: impl Iterator<Item = &'a (i64, Moments)>) {
         let mut last = 0i64;
         for (id, m) in buckets {
-            put_ivarint(&mut out, id.wrapping_sub(last));
+            put_ivarint(out, id.wrapping_sub(last));
             last = *id;
             // Counts only ever grow by whole samples or by merging counts.
-            put_uvarint(&mut out, m.n.max(0.0).round() as u64);
+            put_uvarint(out, m.n.max(0.0).round() as u64);
             out.extend_from_slice(&m.mean.to_le_bytes());
             out.extend_from_slice(&m.m2.to_le_bytes());
         }
-        STANDARD.encode(out)
+    }
+
+    /// Reads buckets written by [`put`] from all of `bytes`; None when cut short.
+    pub fn get(bytes: &[u8]) -> Option<VecDeque<(i64, Moments)>> {
+        let (mut pos, mut last, mut out) = (0usize, 0i64, VecDeque::new());
+        while pos < bytes.len() {
+            let id = last.wrapping_add(get_ivarint(bytes, &mut pos)?);
+            let n = get_uvarint(bytes, &mut pos)? as f64;
+            let mean = f64::from_le_bytes(take::<8>(bytes, &mut pos)?);
+            let m2 = f64::from_le_bytes(take::<8>(bytes, &mut pos)?);
+            last = id;
+            out.push_back((id, Moments { n, mean, m2 }));
+        }
+        Some(out)
     }
 
     /// Reads packed or plain buckets.
@@ -140,21 +159,7 @@ pub mod window_buckets {
             Stored::Packed(text) => text,
         };
         let bytes = decode::<D>(&text)?;
-        let (mut pos, mut last, mut out) = (0usize, 0i64, VecDeque::new());
-        while pos < bytes.len() {
-            let bucket = (|| {
-                let id = last.wrapping_add(get_ivarint(&bytes, &mut pos)?);
-                let n = get_uvarint(&bytes, &mut pos)? as f64;
-                let mean = f64::from_le_bytes(take::<8>(&bytes, &mut pos)?);
-                let m2 = f64::from_le_bytes(take::<8>(&bytes, &mut pos)?);
-                last = id;
-                Some((id, Moments { n, mean, m2 }))
-            })();
-            out.push_back(
-                bucket.ok_or_else(|| D::Error::custom("packed window buckets are cut short"))?,
-            );
-        }
-        Ok(out)
+        get(&bytes).ok_or_else(|| D::Error::custom("packed window buckets are cut short"))
     }
 }
 
