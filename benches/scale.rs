@@ -14,10 +14,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use driftwatch::engine::evaluate::{EvaluationOutcome, RuleRuntime};
+use driftwatch::engine::journal;
 use driftwatch::model::{Labels, Sample};
 use driftwatch::rule::{parse_rules, RuleContext};
 use driftwatch::sources::{Observation, SourceKind};
-use driftwatch::store::{CommitBatch, Store};
+use driftwatch::store::{CommitBatch, JournalTick, Store};
 use driftwatch::types::SourceFile;
 
 /// The rule the issue measures against Prometheus: each series judged by a 7-day z-score,
@@ -123,13 +124,19 @@ fn batch_of(rule: &str, outcome: EvaluationOutcome, at: DateTime<Utc>) -> Commit
             .into_iter()
             .map(|b| (rule.to_owned(), b.fingerprint, b.state))
             .collect(),
+        journal: (!outcome.journal.is_empty()).then(|| JournalTick {
+            rule: rule.to_owned(),
+            deltas: outcome.journal,
+            prune_before_ms: journal::prune_before(at).timestamp_millis(),
+        }),
         forgotten: outcome.forgotten,
         ..Default::default()
     }
 }
 
 /// Times one evaluation and its commit to a SQLite store in a temporary directory, a
-/// minute of ticks (six) an iteration so the minutely baseline writes are in it once.
+/// minute of ticks (six) an iteration so the minutely baseline writes (deltas, and a
+/// tenth of the series whole) are in it once.
 fn bench_commits(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().expect("tokio runtime");
     let dir = tempfile::tempdir().expect("temporary directory");

@@ -4,6 +4,7 @@
 pub mod decision;
 pub mod flap;
 pub mod group;
+pub mod journal;
 pub mod payload;
 pub mod silence;
 

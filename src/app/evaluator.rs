@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::engine::evaluate::{EvaluationOutcome, RuleRuntime};
+use crate::engine::journal;
 use crate::engine::source_health::SourceHealth;
 use crate::engine::{Alert, Transition};
 use crate::model::AlertState;
@@ -17,7 +18,7 @@ use crate::notify::pipeline::intake::{self, Destination, Intake};
 use crate::notify::pipeline::policy::NotifyPolicy;
 use crate::rule::Rule;
 use crate::sources::{FetchRequest, Source, SourceError};
-use crate::store::{CommitBatch, Store};
+use crate::store::{CommitBatch, JournalTick, Store};
 use crate::telemetry::Metrics;
 
 /// A rule's runtime, its notification intake, and a commit that could not be written yet.
@@ -503,6 +504,13 @@ impl Evaluator {
             .into_iter()
             .map(|b| (rule.name.clone(), b.fingerprint, b.state))
             .collect();
+        if !outcome.journal.is_empty() {
+            batch.journal = Some(JournalTick {
+                rule: rule.name.clone(),
+                deltas: outcome.journal,
+                prune_before_ms: journal::prune_before(now).timestamp_millis(),
+            });
+        }
         batch.forgotten = outcome.forgotten;
     }
 

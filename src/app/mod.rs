@@ -50,6 +50,7 @@ type StoredBaselines = HashMap<String, HashMap<String, serde_json::Value>>;
 struct StoredState {
     alerts_by_rule: HashMap<String, Vec<crate::engine::Alert>>,
     baselines: StoredBaselines,
+    journals: HashMap<String, crate::model::journal::BaselineJournal>,
     flaps: budget::StoredFlaps,
 }
 
@@ -333,6 +334,7 @@ async fn restore_state(
             .push(alert);
     }
     let baselines = store.load_baselines().await?;
+    let journals = store.load_journals().await?;
     let flaps = store.load_flap_records().await?;
     let released = store.release_orphaned_claims().await?;
     if released > 0 {
@@ -349,6 +351,7 @@ async fn restore_state(
     Ok(StoredState {
         alerts_by_rule,
         baselines,
+        journals,
         flaps,
     })
 }
@@ -365,6 +368,7 @@ async fn start_rules(
     let StoredState {
         mut alerts_by_rule,
         mut baselines,
+        mut journals,
         mut flaps,
     } = stored;
     let mut supervisor = Supervisor::new(Arc::clone(evaluator), shutdown);
@@ -376,6 +380,7 @@ async fn start_rules(
             alerts_by_rule.remove(&rule.name).unwrap_or_default(),
             learnt,
         );
+        runtime.apply_journal(journals.remove(&rule.name).unwrap_or_default());
         if fresh {
             if let Some(source) = evaluator.sources.get(&rule.source) {
                 warm_up(&mut runtime, source.as_ref(), evaluator.clock.now()).await;

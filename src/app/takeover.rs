@@ -46,6 +46,7 @@ async fn resume(evaluator: &Evaluator, task: &mut RuleTask, token: i64) -> Resul
     let mut runtime = RuleRuntime::new(Arc::clone(&rule));
     let learnt = !stored.baselines.is_empty();
     runtime.restore(stored.alerts, stored.baselines);
+    runtime.apply_journal(stored.journal);
     if !learnt {
         if let Some(source) = evaluator.sources.get(&rule.source) {
             crate::app::warm_up(&mut runtime, source.as_ref(), evaluator.clock.now()).await;

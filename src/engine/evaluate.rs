@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::detect::{Detector, Verdict};
 use crate::engine::aggregate::aggregate;
 use crate::engine::alert::{Alert, Judgement, Timing, Transition};
+use crate::engine::persist::{persist_absent, persist_if_due, Persist};
 use crate::engine::summary::{render_summary, SummaryInputs};
 use crate::engine::window::{FastMap, WindowBuffer};
 use crate::model::{fingerprint, AlertState, Labels};
@@ -19,10 +20,6 @@ use crate::types::Fingerprint;
 
 /// How long a quiet, inactive group is remembered (with its baseline) after its last data.
 const FORGET_AFTER: chrono::Duration = chrono::Duration::hours(24);
-
-/// How often a series' changed baseline is written to the store (and on every alert
-/// transition).
-const BASELINE_PERSIST_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
 /// A group's alert and detector.
 pub struct GroupRuntime {
@@ -35,7 +32,7 @@ pub struct GroupRuntime {
     /// The evaluation (counted per runtime) that last judged it.
     pub(super) seen_in: u64,
     /// When its baseline is next written.
-    persist: Persist,
+    pub(super) persist: Persist,
 }
 
 /// A baseline to persist: (fingerprint, detector snapshot).
@@ -73,8 +70,11 @@ pub struct EvaluationOutcome {
     pub transitions: Vec<Transition>,
     /// Alerts pending, firing, or changed by this evaluation, with their new state.
     pub alerts: Vec<Alert>,
-    /// Detector states to persist.
+    /// Whole detector states to persist.
     pub baselines: Vec<BaselineSnapshot>,
+    /// The other due baselines' deltas, packed as one journal record
+    /// ([`crate::engine::journal`]); empty when there are none.
+    pub journal: Vec<u8>,
     /// Fingerprints forgotten (inactive and quiet for long).
     pub forgotten: Vec<Fingerprint>,
     /// Series (groups) seen this time.
@@ -104,6 +104,9 @@ pub struct RuleRuntime {
     pub(super) evaluations: u64,
     /// Fingerprints of a sliced rule's slices, computed once per label set.
     pub(super) slice_fingerprints: HashMap<Labels, Fingerprint>,
+    /// Whole baselines to write at the next evaluation: stored ones a restore brought
+    /// up to date from the journal, so the journal can be pruned past them.
+    pub(super) pending_baselines: Vec<BaselineSnapshot>,
 }
 
 impl RuleRuntime {
@@ -122,6 +125,7 @@ impl RuleRuntime {
             collect_points: false,
             collect_baselines: true,
             evaluations: 0,
+            pending_baselines: Vec::new(),
             slice_fingerprints: HashMap::new(),
         }
     }
@@ -299,6 +303,9 @@ impl RuleRuntime {
                 }
                 out.alerts.push(runtime.alert.clone());
             }
+            if self.collect_baselines {
+                persist_absent(&fp, runtime, now, out);
+            }
             let quiet = matches!(
                 runtime.alert.state,
                 AlertState::Inactive | AlertState::Resolved
@@ -310,6 +317,9 @@ impl RuleRuntime {
         for fp in forget {
             self.groups.remove(&fp);
             out.forgotten.push(fp);
+        }
+        if self.collect_baselines {
+            out.baselines.append(&mut self.pending_baselines);
         }
     }
 
@@ -473,71 +483,6 @@ pub(super) fn conclude(
     if ctx.collect_baselines {
         persist_if_due(fp, runtime, now, transitioned, out);
     }
-}
-
-/// When a series' baseline is next written, and, for a detector that does not learn
-/// from every value, a hash of the state last written.
-#[derive(Debug, Default)]
-pub(super) struct Persist {
-    due: Option<DateTime<Utc>>,
-    written: Option<u64>,
-}
-
-/// Offers the series' baseline for writing when it is new, due (every minute, at an
-/// offset of its own) or its alert changed. Writing every series' baseline on every evaluation
-/// would cost the store a row per series per tick; a restart loses at most a minute of
-/// learning, and nothing of an alert's change.
-fn persist_if_due(
-    fp: &Fingerprint,
-    runtime: &mut GroupRuntime,
-    now: DateTime<Utc>,
-    transitioned: bool,
-    out: &mut EvaluationOutcome,
-) {
-    // A series never written is written now (a restart soon after keeps what it
-    // learnt); its next write falls at its own offset in the minute, then every minute.
-    let first = runtime.persist.due.is_none();
-    if !transitioned && runtime.persist.due.is_some_and(|due| now < due) {
-        return;
-    }
-    let next = if first {
-        offset_of(fp)
-    } else {
-        BASELINE_PERSIST_EVERY
-    };
-    runtime.persist.due = Some(now + next);
-    let state = runtime.detector.snapshot_text();
-    if !runtime.detector.learns() {
-        // Its state changes only now and then (a threshold's hysteresis): write it
-        // only when it did.
-        let hash = hash_of(&state);
-        if runtime.persist.written == Some(hash) {
-            return;
-        }
-        runtime.persist.written = Some(hash);
-    }
-    // A learning detector was fed a value since the last write: its state changed.
-    out.baselines.push(BaselineSnapshot {
-        fingerprint: fp.clone(),
-        state,
-    });
-}
-
-/// A series' own offset within the minute, from its fingerprint, so the minutely
-/// writes are spread over the ticks of the minute instead of all falling on one. It
-/// rises with the fingerprint, so a tick's writes are one range of fingerprints: the
-/// store writes rows in fingerprint order, which keeps each tick's rows on few pages.
-fn offset_of(fp: &Fingerprint) -> chrono::Duration {
-    let n = u64::from_str_radix(&fp.as_str()[..8], 16).unwrap_or(0);
-    let period = BASELINE_PERSIST_EVERY.num_milliseconds().max(1) as u64;
-    chrono::Duration::milliseconds(((n * period) >> 32) as i64)
-}
-
-fn hash_of(state: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    state.hash(&mut h);
-    h.finish()
 }
 
 #[cfg(test)]
@@ -827,30 +772,102 @@ mod tests {
         );
     }
 
-    /// The fingerprints whose baselines each of `ticks` ten-second evaluations wrote,
-    /// with 60 series (modes) of one value each per tick.
+    /// One ten-second evaluation of 60 series (modes) of one value each at tick `t`.
+    fn tick_of_sixty(rt: &mut RuleRuntime, t: i64) -> EvaluationOutcome {
+        let rows = (0..60)
+            .map(|m| obs(&format!("m{m:02}"), t * 10 - 1, 5.0 + (t % 3) as f64))
+            .collect();
+        feed(rt, t * 10, rows)
+    }
+
+    /// The fingerprints whose baselines each of `ticks` ten-second evaluations of
+    /// [`tick_of_sixty`] wrote, whole or as a journal delta.
     fn baselines_written(
         rt: &mut RuleRuntime,
         ticks: std::ops::Range<i64>,
     ) -> Vec<Vec<Fingerprint>> {
         ticks
             .map(|t| {
-                let rows = (0..60)
-                    .map(|m| obs(&format!("m{m:02}"), t * 10 - 1, 5.0 + (t % 3) as f64))
-                    .collect();
-                let out = feed(rt, t * 10, rows);
-                out.baselines.into_iter().map(|b| b.fingerprint).collect()
+                let out = tick_of_sixty(rt, t);
+                let deltas = crate::engine::journal::entries(&out.journal).unwrap_or_default();
+                let deltas = deltas.iter().map(|(fp, _)| Fingerprint::parse(fp).unwrap());
+                out.baselines
+                    .into_iter()
+                    .map(|b| b.fingerprint)
+                    .chain(deltas)
+                    .collect()
             })
             .collect()
     }
 
+    const ZSCORE_BY_MODE: &str = "[[rule]]\nname = \"z\"\nmetric = \"workflow.duration\"\n\
+        group_by = [\"mode\"]\naggregate = \"last\"\nwindow = \"10s\"\nseverity = \"warning\"\n\
+        detector = { kind = \"zscore\", window = \"1h\" }\n";
+
+    /// Between whole states every ten minutes, a journaling detector writes deltas;
+    /// a restore from the whole states and the journal records written since (as the
+    /// store keeps them) resumes every series' baseline where it was.
+    #[test]
+    fn whole_baselines_every_ten_minutes_and_the_journal_between_restore_the_baseline() {
+        let mut rt = RuleRuntime::new(one_rule(ZSCORE_BY_MODE));
+        let (mut whole, mut written_at, mut ticks) = (HashMap::new(), HashMap::new(), Vec::new());
+        let (mut whole_writes, mut last_written) = (0, HashMap::new());
+        for t in 100..(100 + 6 * 25) {
+            let out = tick_of_sixty(&mut rt, t);
+            if t > 100 {
+                whole_writes += out.baselines.len();
+            }
+            // What each series' baseline was when last written (whole or as a delta).
+            let deltas = crate::engine::journal::entries(&out.journal).unwrap_or_default();
+            let written = (out.baselines.iter().map(|b| b.fingerprint.clone()))
+                .chain(deltas.iter().map(|(fp, _)| Fingerprint::parse(fp).unwrap()));
+            for fp in written {
+                last_written.insert(fp.to_string(), rt.groups[&fp].detector.snapshot());
+            }
+            for b in out.baselines {
+                written_at.insert(b.fingerprint.to_string(), t * 10_000);
+                whole.insert(b.fingerprint.to_string(), b.state.parse().unwrap());
+            }
+            if !out.journal.is_empty() {
+                ticks.push((t * 10_000, out.journal));
+            }
+        }
+        // In the 25 minutes after the first write, each series whole two or three times
+        // more (at its own offset in the ten minutes), not 25 times.
+        assert!(
+            (120..=180).contains(&whole_writes),
+            "whole every ten minutes, not every minute: {whole_writes}"
+        );
+        // The series with deltas after their last whole state are written whole next.
+        let mut behind: Vec<String> = Vec::new();
+        for (at, record) in &ticks {
+            for (fp, _) in crate::engine::journal::entries(record).unwrap() {
+                if written_at[fp] < *at && !behind.iter().any(|b| b == fp) {
+                    behind.push(fp.to_owned());
+                }
+            }
+        }
+        assert!(behind.len() > 40, "{}", behind.len());
+        let mut restored = RuleRuntime::new(one_rule(ZSCORE_BY_MODE));
+        restored.restore(vec![], whole);
+        restored.apply_journal(crate::model::journal::BaselineJournal { written_at, ticks });
+        let mut pending: Vec<String> = (restored.pending_baselines.iter())
+            .map(|b| b.fingerprint.to_string())
+            .collect();
+        pending.sort();
+        behind.sort();
+        assert_eq!(pending, behind);
+        assert_eq!(last_written.len(), 60);
+        for (fp, live) in &last_written {
+            let back = &restored.stored[fp.as_str()];
+            assert_eq!(back["base"], live["base"], "{fp}");
+            assert_eq!(back["streak"], live["streak"], "{fp}");
+        }
+    }
+
     #[test]
     fn baselines_are_written_once_a_minute_each_at_its_own_tick() {
-        let mut rt = RuleRuntime::new(one_rule(
-            "[[rule]]\nname = \"z\"\nmetric = \"workflow.duration\"\ngroup_by = [\"mode\"]\n\
-             aggregate = \"last\"\nwindow = \"10s\"\nseverity = \"warning\"\n\
-             detector = { kind = \"zscore\", window = \"1h\" }\n",
-        ));
+        let mut rt = RuleRuntime::new(one_rule(ZSCORE_BY_MODE));
         let written = baselines_written(&mut rt, 100..118);
         assert_eq!(
             written[0].len(),

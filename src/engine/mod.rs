@@ -3,6 +3,8 @@
 pub mod aggregate;
 pub mod alert;
 pub mod evaluate;
+pub mod journal;
+mod persist;
 pub mod replay;
 pub mod slices;
 pub mod source_health;

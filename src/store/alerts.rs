@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::baseline_journal::{write_journal, JournalTick};
 use super::baselines::write_baselines;
 use super::decisions::write_decisions;
 use super::flaps::write_flap_records;
@@ -31,6 +32,8 @@ pub struct CommitBatch {
     pub group_entries: Vec<GroupEntry>,
     /// (rule, fingerprint, detector state) to persist.
     pub baselines: Vec<(String, Fingerprint, String)>,
+    /// The evaluation's baseline journal record, if the rule journals.
+    pub journal: Option<JournalTick>,
     /// (rule, fingerprint, flap-control record) to persist.
     pub flap_records: Vec<(String, Fingerprint, FlapRecord)>,
     /// Decisions intake made (flap holds), for the decision log; the group entries
@@ -75,6 +78,7 @@ impl CommitBatch {
             && self.messages.is_empty()
             && self.group_entries.is_empty()
             && self.baselines.is_empty()
+            && self.journal.is_none()
             && self.flap_records.is_empty()
             && self.decisions.is_empty()
             && self.forgotten.is_empty()
@@ -229,6 +233,9 @@ impl Store {
             .await?;
         }
         write_baselines(&mut tx, self.dialect, &batch.baselines, batch.at_ms).await?;
+        if let Some(tick) = &batch.journal {
+            write_journal(&mut tx, tick, batch.at_ms).await?;
+        }
         write_flap_records(&mut tx, &batch.flap_records, batch.at_ms).await?;
         write_decisions(&mut tx, &batch.decisions).await?;
         for fp in &batch.forgotten {
@@ -240,7 +247,7 @@ impl Store {
             }
         }
         if let Some(rule) = &batch.retired_rule {
-            for table in ["alerts", "baselines", "alert_flaps"] {
+            for table in ["alerts", "baselines", "baseline_journal", "alert_flaps"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE rule = $1"))
                     .bind(rule.clone())
                     .execute(&mut *tx)

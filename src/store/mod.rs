@@ -2,6 +2,7 @@
 //! outbox. The only module that speaks SQL to it. SQLite by default, PostgreSQL by URL.
 
 mod alerts;
+mod baseline_journal;
 mod baselines;
 mod budgets;
 mod console;
@@ -27,6 +28,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use alerts::{AlertChange, CommitBatch};
+pub use baseline_journal::JournalTick;
 pub use console_list::ListedAlert;
 pub use correlation::{is_evaluation_id, NotificationRecord};
 pub use dead_letters::DeadLetter;

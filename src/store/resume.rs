@@ -6,9 +6,11 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::baseline_journal::read_journals;
 use super::{Store, StoreError};
 use crate::engine::Alert;
 use crate::model::flap::FlapRecord;
+use crate::model::journal::BaselineJournal;
 use crate::types::Fingerprint;
 
 /// One rule's stored state.
@@ -20,6 +22,8 @@ pub struct RuleState {
     pub baselines: HashMap<String, serde_json::Value>,
     /// Its alerts' flap records.
     pub flaps: HashMap<Fingerprint, FlapRecord>,
+    /// Its baseline journal, to apply to the baselines.
+    pub journal: BaselineJournal,
 }
 
 fn corrupt(e: impl ToString) -> StoreError {
@@ -49,6 +53,10 @@ impl Store {
             let value = serde_json::from_str(&text).map_err(corrupt)?;
             state.baselines.insert(r.try_get("fingerprint")?, value);
         }
+        state.journal = read_journals(&self.pool, Some(rule))
+            .await?
+            .remove(rule)
+            .unwrap_or_default();
         let flaps = sqlx::query("SELECT fingerprint, record FROM alert_flaps WHERE rule = $1")
             .bind(rule.to_owned())
             .fetch_all(&self.pool)

@@ -142,10 +142,14 @@ async fn baseline_rule_warms_fires_on_a_jump_and_survives_a_restart() {
     assert_eq!(alert.rule, "llm_latency_drift");
     assert_eq!(alert.labels.get("model"), Some("gpt-4o"));
     let summary = &alert.annotations["summary"];
-    assert!(
-        summary.starts_with("gpt-4o p95 latency 9.5 s is "),
-        "{summary}"
-    );
+    // The first window holding jumped calls may still hold normal ones too (under
+    // load more of them): its p95 is then between the two levels.
+    let value: f64 = summary
+        .strip_prefix("gpt-4o p95 latency ")
+        .and_then(|rest| rest.split(" s is ").next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!((4.0..=9.5).contains(&value), "{summary}");
     assert!(summary.contains("σ above the moving average"), "{summary}");
     assert!(alert.score > 0.99, "{}", alert.score);
     running.stop(Duration::from_secs(5)).await;

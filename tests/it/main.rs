@@ -6,6 +6,7 @@ mod alerts_e2e;
 mod backtest_e2e;
 mod backtest_running;
 mod baseline_e2e;
+mod baseline_journal;
 mod budget_cli;
 mod budget_figures;
 mod budget_flap;
