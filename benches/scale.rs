@@ -134,42 +134,45 @@ fn batch_of(rule: &str, outcome: EvaluationOutcome, at: DateTime<Utc>) -> Commit
     }
 }
 
-/// Times one evaluation and its commit to a SQLite store in a temporary directory, a
-/// minute of ticks (six) an iteration so the minutely baseline writes (deltas, and a
-/// tenth of the series whole) are in it once.
+/// Times one evaluation of 10k and of 100k series and its commit to a SQLite store in a
+/// temporary directory, a minute of ticks (six) an iteration so the minutely baseline
+/// writes (deltas, and a tenth of the series whole) are in it once.
 fn bench_commits(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!("sqlite://{}/scale.db", dir.path().display());
-    let mut state = None;
     let mut group = c.benchmark_group("scale");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    group.bench_function("evaluate_and_commit_10k_series_zscore_7d_per_tick", |b| {
-        let (store, (rt, labels, at, tick)) = state.get_or_insert_with(|| {
-            let store = tokio
-                .block_on(Store::connect(&url))
-                .unwrap_or_else(|e| panic!("{e}"));
-            (store, warm(10_000, 40))
-        });
-        b.iter_custom(|iters| {
-            let mut spent = Duration::ZERO;
-            for _ in 0..iters * 6 {
-                *tick += 1;
-                *at += chrono::Duration::seconds(10);
-                let obs = snapshot(labels, *at, *tick);
-                let started = std::time::Instant::now();
-                rt.ingest(obs, *at - chrono::Duration::seconds(10), *at, false);
-                let outcome = rt.evaluate(*at);
-                let batch = batch_of(&rt.rule.name, outcome, *at);
-                tokio
-                    .block_on(store.commit(&batch))
+    for (name, n) in [("10k", 10_000), ("100k", 100_000)] {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}/scale.db", dir.path().display());
+        let mut state = None;
+        let name = format!("evaluate_and_commit_{name}_series_zscore_7d_per_tick");
+        group.bench_function(name, |b| {
+            let (store, (rt, labels, at, tick)) = state.get_or_insert_with(|| {
+                let store = tokio
+                    .block_on(Store::connect(&url))
                     .unwrap_or_else(|e| panic!("{e}"));
-                spent += started.elapsed();
-            }
-            spent / 6
-        })
-    });
+                (store, warm(n, 40))
+            });
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters * 6 {
+                    *tick += 1;
+                    *at += chrono::Duration::seconds(10);
+                    let obs = snapshot(labels, *at, *tick);
+                    let started = std::time::Instant::now();
+                    rt.ingest(obs, *at - chrono::Duration::seconds(10), *at, false);
+                    let outcome = rt.evaluate(*at);
+                    let batch = batch_of(&rt.rule.name, outcome, *at);
+                    tokio
+                        .block_on(store.commit(&batch))
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    spent += started.elapsed();
+                }
+                spent / 6
+            })
+        });
+    }
     group.finish();
 }
 
