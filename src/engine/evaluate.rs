@@ -92,7 +92,7 @@ pub struct RuleRuntime {
     /// The window cache.
     pub window: WindowBuffer,
     /// Groups by fingerprint.
-    pub groups: FastMap<Fingerprint, GroupRuntime>,
+    pub groups: FastMap<Fingerprint, Box<GroupRuntime>>,
     /// Stored baselines of groups not seen since the restart: applied when they return,
     /// so a restart does not mean relearning.
     pub(super) stored: HashMap<String, serde_json::Value>,
@@ -145,13 +145,13 @@ impl RuleRuntime {
             let last_seen = alert.evaluated_at;
             self.groups.insert(
                 alert.fingerprint.clone(),
-                GroupRuntime {
+                Box::new(GroupRuntime {
                     alert,
                     detector,
                     last_seen,
                     seen_in: 0,
                     persist: Persist::default(),
-                },
+                }),
             );
         }
     }
@@ -254,13 +254,13 @@ impl RuleRuntime {
             let alert = self.new_alert(&empty, now);
             self.groups.insert(
                 alert.fingerprint.clone(),
-                GroupRuntime {
+                Box::new(GroupRuntime {
                     alert,
                     detector: rule.detector.build(),
                     last_seen: now,
                     seen_in: 0,
                     persist: Persist::default(),
-                },
+                }),
             );
         }
         let mut forget = Vec::new();
@@ -383,7 +383,7 @@ pub(super) fn new_group(
     fp: &str,
     labels: Labels,
     now: DateTime<Utc>,
-) -> GroupRuntime {
+) -> Box<GroupRuntime> {
     let alert = Alert::new(&rule.name, labels, &rule.labels, rule.severity, now);
     let mut detector = rule.detector.build();
     if let Some(state) = stored.remove(fp) {
@@ -391,13 +391,13 @@ pub(super) fn new_group(
             tracing::warn!(rule = %rule.name, fingerprint = %fp, error = %e, "baseline not restored; relearning");
         }
     }
-    GroupRuntime {
+    Box::new(GroupRuntime {
         alert,
         detector,
         last_seen: now,
         seen_in: 0,
         persist: Persist::default(),
-    }
+    })
 }
 
 /// The detector's verdict on one series' window.
