@@ -1,9 +1,10 @@
 //! Scale: one rule's whole evaluation — window, groups, a 7-day z-score per series, the
 //! alert state machine and the choice of baselines to write — over 10,000 and 100,000
 //! scraped series, read as the service reads a scrape source (the rows after the last
-//! read), from warm state; the same with the evaluation's commit to a SQLite store (the
-//! baselines due, alerts, history); and what a series costs in memory when a rule holds
-//! 1,000,000 (printed once, from the process's resident set).
+//! read), from a week-old synthetic state (each baseline's window full); the same with
+//! the evaluation's commit to a SQLite store (the baselines due, alerts, history); and
+//! what a series costs in memory when a rule holds 1,000,000 (printed once, from the
+//! process's resident set, after three young ticks).
 // criterion_group! generates undocumented items; the bench functions say what they measure.
 #![allow(missing_docs)]
 
@@ -13,9 +14,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use driftwatch::detect::moments::WindowMoments;
+use driftwatch::detect::sketch::DecayingSketch;
 use driftwatch::engine::evaluate::{EvaluationOutcome, RuleRuntime};
 use driftwatch::engine::journal;
-use driftwatch::model::{Labels, Sample};
+use driftwatch::model::{fingerprint, Labels, Sample};
 use driftwatch::rule::{parse_rules, RuleContext};
 use driftwatch::sources::{Observation, SourceKind};
 use driftwatch::store::{CommitBatch, JournalTick, Store};
@@ -71,16 +74,56 @@ fn snapshot(labels: &[Arc<Labels>], at: DateTime<Utc>, tick: u64) -> Vec<Observa
         .collect()
 }
 
-/// A runtime that has judged `ticks` scrapes of `n` series, and the time of the next.
-fn warm(n: usize, ticks: u64) -> (RuleRuntime, Vec<Arc<Labels>>, DateTime<Utc>, u64) {
+/// A week-old baseline as the z-score detector stores it: 7 days of one value around 1
+/// every 10 s in the window, and the rarity test's tail of as many deviations. The
+/// same for every series (synthetic warm state instead of replaying a week per series).
+fn week_old_state(now: DateTime<Utc>) -> serde_json::Value {
+    let week_ms = 7 * 86_400_000;
+    let mut window = WindowMoments::new(week_ms, 16);
+    let mut tail = DecayingSketch::for_upper_tail(5000.0);
+    let start = now.timestamp_millis() - week_ms + 10_000;
+    for i in 0..60_000i64 {
+        let x = 1.0 + ((i.wrapping_mul(2_654_435_761) % 97) as f64) / 970.0;
+        window.add(start + i * 10_000, x);
+        tail.rank_then_add(((x - 1.05) / 0.029).abs(), true);
+    }
+    serde_json::json!({
+        "base": { "moments": window, "days": 7.0 },
+        "streak": 0,
+        "tail": tail,
+        "accepted": false,
+    })
+}
+
+/// A runtime that has judged `ticks` scrapes of `n` series, and the time of the next;
+/// with `week_old`, each series' baseline starts from [`week_old_state`] (its window
+/// full: the normal tail, not the Student-t one of a young window).
+fn warm(
+    n: usize,
+    ticks: u64,
+    week_old: bool,
+) -> (RuleRuntime, Vec<Arc<Labels>>, DateTime<Utc>, u64) {
     let mut rt = runtime();
     let labels = labels(n);
     let mut at = DateTime::from_timestamp(1_800_000_000, 0).expect("valid");
+    if week_old {
+        let state = week_old_state(at);
+        let stored = labels
+            .iter()
+            .map(|l| (fingerprint(&rt.rule.name, l).to_string(), state.clone()))
+            .collect();
+        rt.restore(vec![], stored);
+    }
     for tick in 0..ticks {
         let obs = snapshot(&labels, at, tick);
         rt.ingest(obs, at - chrono::Duration::seconds(10), at, false);
         rt.evaluate(at);
         at += chrono::Duration::seconds(10);
+    }
+    if week_old {
+        let group = rt.groups.values().next().expect("a series");
+        let n = group.detector.snapshot()["tail"]["n"].as_u64();
+        assert!(n > Some(50_000), "the week-old state was restored: {n:?}");
     }
     (rt, labels, at, ticks)
 }
@@ -152,7 +195,7 @@ fn bench_commits(c: &mut Criterion) {
                 let store = tokio
                     .block_on(Store::connect(&url))
                     .unwrap_or_else(|e| panic!("{e}"));
-                (store, warm(n, 40))
+                (store, warm(n, 40, true))
             });
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
@@ -182,7 +225,7 @@ fn evaluate(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(15));
     for (name, n) in [("10k", 10_000), ("100k", 100_000)] {
         let name = format!("evaluate_{name}_series_zscore_7d");
-        bench_ticks(&mut group, &name, move || warm(n, 40));
+        bench_ticks(&mut group, &name, move || warm(n, 40, true));
     }
     group.finish();
 }
@@ -201,7 +244,7 @@ fn one_million(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(20));
     bench_ticks(&mut group, "evaluate_1m_series_zscore_7d", || {
         let before = resident_bytes().unwrap_or(0);
-        let warmed = warm(1_000_000, 3);
+        let warmed = warm(1_000_000, 3, false);
         let after = resident_bytes().unwrap_or(0);
         eprintln!(
             "scale/1m: resident set grew {:.2} GiB for 1,000,000 series ({} bytes a series, labels and one scrape's snapshot included)",
