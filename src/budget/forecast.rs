@@ -37,6 +37,9 @@ pub struct Forecast {
     /// When the pace last changed, if it did within the four weeks looked at: the
     /// forecast carries forward the pace since then.
     pub pace_changed_at: Option<DateTime<Utc>>,
+    /// How much more (or less) a single row (a call, a run) costs since the rows' cost
+    /// level last changed, when it did: the spend before is counted at the newer price.
+    pub row_cost_factor: Option<f64>,
     /// When the budget is expected to be crossed at the forecast pace (None: not before
     /// the period ends); the instant it was crossed when it already was.
     pub crossing: Option<DateTime<Utc>>,
@@ -61,8 +64,10 @@ pub fn forecast(
     let lvl = level(ledger, group, pace, now, variation);
     let rest_mass = pace.mass(now, bounds.end);
     let rest = lvl.per_mass * rest_mass;
-    let relative_sd =
-        (variation.relative_variance(lvl.evidence) + variation.relative_variance(rest_mass)).sqrt();
+    let relative_sd = (variation.relative_variance(lvl.evidence)
+        + lvl.shift_variance
+        + variation.relative_variance(rest_mass))
+    .sqrt();
     let sd = rest * relative_sd;
     let expected = spent + rest;
     let crossing = crossing(ledger, group, pace, now, spent, lvl.per_mass);
@@ -75,6 +80,7 @@ pub fn forecast(
         daily_variation: variation.daily,
         autocorrelation: variation.autocorrelation,
         pace_changed_at: lvl.changed_at,
+        row_cost_factor: lvl.cost_shift.map(|s| s.factor),
         crossing_day: crossing.map(|c| day_name(c, bounds.tz)),
         crossing,
     }
@@ -154,6 +160,43 @@ mod tests {
         let f = forecast(&l, &Labels::new(), &pace, now, &V);
         assert!(f.expected > 264.0 + 1.7 * 504.0, "{f:?}");
         assert_eq!(f.crossing_day.as_deref(), Some("26 Dec"), "{f:?}");
+    }
+
+    #[test]
+    fn every_call_costing_a_third_more_forecasts_the_overrun_within_a_day() {
+        use crate::budget::test_support::calls;
+        use crate::budget::variation::variation;
+        // February: 28 days of a hundred heavy-tailed calls an hour, a budget 10 % above
+        // what the month spends at the old prices.
+        let start: DateTime<Utc> = "2026-02-01T00:00:00Z".parse().unwrap();
+        let bounds = Bounds::containing(Period::Month, Tz::UTC, start);
+        let month = calls(start, 28 * 24, 100, |_| 1.0);
+        let budget = 1.1 * month.sum(None, start, bounds.end);
+        let shape = Shape::Weekly {
+            weights: vec![1.0; 168],
+            weeks: 1,
+        };
+        let pace = Pace::new(bounds, shape, budget);
+        let judge = |hours: i64, factor: f64| {
+            let change = 24 * 10 + 10;
+            let l = calls(
+                start,
+                hours,
+                100,
+                |h| if h >= change { factor } else { 1.0 },
+            );
+            let now = start + Duration::hours(hours);
+            let v = variation(&l, &Labels::new(), &pace, now);
+            forecast(&l, &Labels::new(), &pace, now, &v)
+        };
+        // From 10:00 on day 11 every call costs 32 % more: the month ends ~10 % over,
+        // and 20 hours later the whole 80 % interval is over the budget.
+        let f = judge(24 * 10 + 30, 1.32);
+        assert!(f.low > budget, "{f:?} budget {budget}");
+        assert!(f.row_cost_factor.is_some_and(|x| x > 1.2), "{f:?}");
+        // The same hours at the old prices stay under it.
+        let f = judge(24 * 10 + 30, 1.0);
+        assert!(f.low < budget && f.row_cost_factor.is_none(), "{f:?}");
     }
 
     #[test]

@@ -5,10 +5,16 @@
 //! day-to-day variation to explain, only the spend since it counts, so a change shows in
 //! the forecast as soon as the evidence says so, and otherwise the forecast rests on all
 //! four weeks, which keeps ordinary busy days from passing for a new pace.
+//!
+//! Where rows are single spends, a change of what each row costs is found first, on the
+//! far less noisy log(cost) of the rows ([`cost_shift`]): the spend before it is scaled
+//! to the newer cost level, so the pace rests on all the hours at the price of today,
+//! and the scan of spend is left to find changes of traffic.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::budget::cost_shift::{cost_shift, CostShift};
 use crate::budget::pace::Pace;
 use crate::budget::spend::SpendLedger;
 use crate::budget::variation::Variation;
@@ -40,6 +46,10 @@ pub struct Level {
     pub evidence: f64,
     /// When the pace changed, if the scan found a change.
     pub changed_at: Option<DateTime<Utc>>,
+    /// The change of the rows' cost level the pace was scaled by, if there was one.
+    pub cost_shift: Option<CostShift>,
+    /// The relative variance the scaling adds to the pace's (that of the factor).
+    pub shift_variance: f64,
 }
 
 /// One hour (or the part of one) of the stretch looked at.
@@ -59,12 +69,18 @@ pub fn level(
     now: DateTime<Utc>,
     variation: &Variation,
 ) -> Level {
-    let hours = hours(ledger, group, pace, now);
+    let mut hours = hours(ledger, group, pace, now);
+    let shift = cost_shift(ledger, group, now);
+    if let Some(s) = &shift {
+        at_newer_cost(&mut hours, s);
+    }
     let (spend, mass) = totals(&hours);
     let whole = Level {
         per_mass: ratio(spend, mass),
         evidence: mass,
-        changed_at: None,
+        changed_at: shift.map(|s| s.at),
+        cost_shift: shift,
+        shift_variance: shift.map_or(0.0, |s| s.log_variance),
     };
     if pace.shape.is_flat() {
         return whole;
@@ -77,9 +93,18 @@ pub fn level(
                 per_mass: ratio(s, m),
                 evidence: m / noise,
                 changed_at: hours.get(split).map(|h| h.start),
+                ..whole
             }
         }
         None => whole,
+    }
+}
+
+/// Scales the spend of the hours before `shift` to the newer cost level: the traffic of
+/// those hours at today's price.
+fn at_newer_cost(hours: &mut [Hour], shift: &CostShift) {
+    for h in hours.iter_mut().filter(|h| h.start < shift.at) {
+        h.spend *= shift.factor;
     }
 }
 

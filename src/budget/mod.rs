@@ -13,6 +13,7 @@
 
 pub mod alert;
 pub mod burn;
+pub mod cost_shift;
 pub mod counter_spend;
 pub mod forecast;
 pub mod level;
@@ -20,6 +21,7 @@ pub mod load;
 pub mod pace;
 pub mod period;
 pub mod replay;
+pub mod row_cost;
 pub mod runtime;
 pub mod settings;
 pub mod shape;

@@ -17,6 +17,7 @@ use crate::budget::status::{judge, BudgetStatus};
 use crate::engine::{Alert, Transition};
 use crate::model::AlertState;
 use crate::sources::Observation;
+use crate::sources::RuleQuery;
 
 /// How far back every evaluation reads again, so late rows are counted.
 pub const REREAD: Duration = Duration::hours(6);
@@ -61,12 +62,21 @@ pub struct BudgetOutcome {
     pub saved: Option<SavedState>,
 }
 
+/// An empty ledger for `budget`'s rows: a counter's increases are sums over a scrape
+/// interval, not single spends, so no per-row cost level is kept for them.
+fn fresh_ledger(budget: &Budget) -> SpendLedger {
+    match budget.query {
+        RuleQuery::Increase { .. } => SpendLedger::of_counter(),
+        _ => SpendLedger::new(),
+    }
+}
+
 impl BudgetRuntime {
     /// A fresh runtime.
     pub fn new(budget: Arc<Budget>) -> Self {
         Self {
+            ledger: fresh_ledger(&budget),
             budget,
-            ledger: SpendLedger::new(),
             shape: None,
             alerts: BudgetAlerts::default(),
             full_read_at: None,
@@ -111,7 +121,7 @@ impl BudgetRuntime {
     pub fn ingest(&mut self, after: DateTime<Utc>, until: DateTime<Utc>, rows: &[Observation]) {
         let horizon = self.horizon(until);
         if after <= horizon {
-            self.ledger = SpendLedger::new();
+            self.ledger = fresh_ledger(&self.budget);
             self.full_read_at = Some(until);
         }
         self.ledger

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
+use crate::budget::row_cost::RowCosts;
 use crate::model::Labels;
 use crate::sources::Observation;
 
@@ -34,12 +35,29 @@ pub struct SpendLedger {
     until: Option<DateTime<Utc>>,
     /// The first spend seen, for how much history there is.
     first: Option<DateTime<Utc>>,
+    /// The cost level of single rows, when each row is one spend (None for a counter's
+    /// increases, which are sums over a scrape interval).
+    rows: Option<RowCosts>,
 }
 
 impl SpendLedger {
-    /// An empty ledger.
+    /// An empty ledger of rows that are one spend each (a call's or a run's cost).
     pub fn new() -> Self {
+        Self {
+            rows: Some(RowCosts::default()),
+            ..Self::default()
+        }
+    }
+
+    /// An empty ledger of a counter's increases: rows are sums over a scrape interval,
+    /// so no cost level of single spends is kept.
+    pub fn of_counter() -> Self {
         Self::default()
+    }
+
+    /// The cost level of single rows, if the rows are single spends.
+    pub fn row_costs(&self) -> Option<&RowCosts> {
+        self.rows.as_ref()
     }
 
     /// Replaces everything in `(after, until]` with `rows`, each counted in the group its
@@ -71,6 +89,12 @@ impl SpendLedger {
                 .entry(bucket(ts))
                 .or_insert(0.0) += row.sample.value;
             self.first = Some(self.first.map_or(ts, |f| f.min(ts)));
+        }
+        if let Some(costs) = &mut self.rows {
+            let held = rows
+                .iter()
+                .filter(|r| r.sample.ts > after && r.sample.ts <= until);
+            costs.replace(lo, hi, held, group_by);
         }
         self.from = Some(self.from.map_or(after, |f| f.min(after)));
         self.until = Some(self.until.map_or(until, |u| u.max(until)));
@@ -105,6 +129,9 @@ impl SpendLedger {
             *hours = hours.split_off(&cut.div_euclid(60));
         }
         self.rebuild_hours(cut.div_euclid(60), cut.div_euclid(60));
+        if let Some(costs) = &mut self.rows {
+            costs.trim(cut);
+        }
         self.from = self.from.map(|f| f.max(before));
     }
 
