@@ -189,18 +189,7 @@ fn minute(ts: DateTime<Utc>) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Sample;
-    use std::sync::Arc;
-
-    fn row(model: &str, at: &str, value: f64) -> Observation {
-        Observation {
-            labels: Arc::new(Labels::from([("model", model), ("agent", "engineer")])),
-            sample: Sample {
-                ts: at.parse().unwrap(),
-                value,
-            },
-        }
-    }
+    use crate::budget::test_support::row;
 
     #[test]
     fn keeps_log_moments_per_stratum_and_hour_and_replaces_a_range() {

@@ -220,18 +220,7 @@ impl SpendLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Sample;
-    use std::sync::Arc;
-
-    fn row(model: &str, at: &str, value: f64) -> Observation {
-        Observation {
-            labels: Arc::new(Labels::from([("model", model), ("agent", "engineer")])),
-            sample: Sample {
-                ts: at.parse().unwrap(),
-                value,
-            },
-        }
-    }
+    use crate::budget::test_support::row;
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()

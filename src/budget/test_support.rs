@@ -1,6 +1,6 @@
 //! Ledgers the budget unit tests build their spend from: one spend row in the middle
 //! of every step, with nothing spent in the step before; or many calls an hour of
-//! heavy-tailed costs.
+//! heavy-tailed costs; or one row of a model.
 
 use std::sync::Arc;
 
@@ -66,4 +66,15 @@ pub fn calls(
     let mut ledger = SpendLedger::new();
     ledger.replace(start, start + Duration::hours(hours), &rows, &[]);
     ledger
+}
+
+/// One spend row of `model` (agent "engineer") at `at` (RFC 3339).
+pub fn row(model: &str, at: &str, value: f64) -> Observation {
+    Observation {
+        labels: Arc::new(Labels::from([("model", model), ("agent", "engineer")])),
+        sample: Sample {
+            ts: at.parse().expect("an RFC 3339 instant"),
+            value,
+        },
+    }
 }

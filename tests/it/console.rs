@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use driftwatch::demo::receiver::{Delivery, Receiver};
+use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -220,15 +221,32 @@ fn config(db: &TestDb, receiver: &Receiver) -> driftwatch::config::validated::Se
 }
 
 /// The text of the element `css` selects, waiting (up to 10 s) for a navigation a
-/// click started to bring it.
+/// click started to bring it. An element the page replaced between finding and reading
+/// it (the navigation still settling) is found again.
 async fn text_of(browser: &Client, css: &str) -> String {
-    let found = browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let found = loop {
+        let found = browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await;
+        let read = match found {
+            Ok(element) => element.text().await,
+            Err(e) => break Err(e),
+        };
+        match read {
+            Ok(text) => break Ok(text),
+            Err(CmdError::Standard(e))
+                if e.error == ErrorStatus::StaleElementReference && Instant::now() < deadline =>
+            {
+                continue
+            }
+            Err(e) => panic!("reading {css}: {e}"),
+        }
+    };
     match found {
-        Ok(element) => element.text().await.unwrap(),
+        Ok(text) => text,
         Err(e) => panic!(
             "no {css} ({e}) at {:?} with cookies {:?}: {}",
             browser.current_url().await.map(|u| u.to_string()),
