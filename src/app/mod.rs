@@ -434,7 +434,7 @@ async fn start_lease_keeper(
 }
 
 /// Spawns the notification path's tasks: the group flusher, the dispatcher (woken by
-/// `wake` when the flusher writes), and outbox housekeeping.
+/// `wake` when the flusher writes), store checkpoints and outbox housekeeping.
 fn spawn_delivery(
     tasks: &mut NamedTasks,
     store: &Store,
@@ -467,6 +467,10 @@ fn spawn_delivery(
     tasks.spawn(
         "dispatcher",
         Arc::clone(&dispatcher).run(Arc::clone(wake), shutdown.clone()),
+    );
+    tasks.spawn(
+        "store checkpoints",
+        store_checkpoints(store.clone(), shutdown.clone()),
     );
     tasks.spawn(
         "outbox housekeeping",
@@ -602,6 +606,23 @@ pub async fn record_outbox_gauges(
         .unwrap_or(0.0);
     metrics.outbox_oldest_age_seconds.set(age);
     Ok(())
+}
+
+/// How often the service copies SQLite's write-ahead log into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+/// Checkpoints the store's write-ahead log every few seconds, so that no evaluation's
+/// commit waits for one (see `store/checkpoint.rs`).
+async fn store_checkpoints(store: Store, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+        }
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "cannot checkpoint the store's write-ahead log");
+        }
+    }
 }
 
 /// Keeps the outbox gauges current, drops delivered rows after a week and the decision

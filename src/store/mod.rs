@@ -5,6 +5,7 @@ mod alerts;
 mod baseline_journal;
 mod baselines;
 mod budgets;
+mod checkpoint;
 mod console;
 mod console_list;
 mod console_sessions;
@@ -104,6 +105,13 @@ impl Store {
                         sqlx::query("PRAGMA busy_timeout = 10000")
                             .execute(&mut *conn)
                             .await?;
+                        // The service checkpoints from a task of its own (checkpoint.rs).
+                        sqlx::query(&format!(
+                            "PRAGMA wal_autocheckpoint = {}",
+                            checkpoint::AUTO_CHECKPOINT_PAGES
+                        ))
+                        .execute(&mut *conn)
+                        .await?;
                     }
                     Ok(())
                 })
