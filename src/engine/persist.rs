@@ -1,10 +1,11 @@
 //! When a series' baseline is written to the store: a delta into the evaluation's
-//! journal record every minute (and at every alert change), the whole state every ten
-//! minutes, each series at its own offset so the writes spread over the ticks.
+//! journal record every minute (and at every alert change), the whole state every half
+//! hour, each series at its own offset so the writes spread over the ticks.
 //!
-//! A 7-day window's whole state is ~0.7 KB and its minute's change one bucket of ~20
+//! A 7-day window's whole state is ~0.8 KB and its minute's change one bucket of ~20
 //! bytes: writing every series' whole state every minute made the store's writes half
-//! of a tick over 10,000 series. A restart still loses at most a minute of learning:
+//! of a tick over 10,000 series, and every ten minutes still a third of the service's
+//! evaluation time (serializing and upserting 1,000 rows a minute). A restart still loses at most a minute of learning:
 //! it reads each series' last whole state and applies the deltas written since.
 
 use chrono::{DateTime, Duration, Utc};
@@ -17,8 +18,8 @@ use crate::types::Fingerprint;
 const PERSIST_EVERY: Duration = Duration::minutes(1);
 
 /// How often a series' whole baseline is written; deltas in between, for detectors
-/// that have them.
-pub const WHOLE_EVERY: Duration = Duration::minutes(10);
+/// that have them. The journal keeps the deltas of one such period (and a minute).
+pub const WHOLE_EVERY: Duration = Duration::minutes(30);
 
 /// When a series' baseline is next written, and, for a detector that does not learn
 /// from every value, a hash of the state last written.
@@ -53,7 +54,7 @@ pub(crate) fn persist_if_due(
     }
     persist.due = Some(
         now + if first {
-            offset_of(fp, PERSIST_EVERY)
+            persist_offset(fp)
         } else {
             PERSIST_EVERY
         },
@@ -117,14 +118,23 @@ fn write_whole(
     });
 }
 
-/// A series' own offset within `period`, from its fingerprint, so the writes are spread
-/// over the ticks of the period instead of all falling on one. It rises with the
-/// fingerprint, so a tick's writes are one range of fingerprints: the store writes rows
-/// in fingerprint order, which keeps each tick's rows on few pages.
+/// A series' own offset within [`WHOLE_EVERY`], from its fingerprint: its whole state
+/// falls due then. It rises with the fingerprint, so the whole states a tick writes are
+/// one range of fingerprints, which the store writes in order onto few pages.
 fn offset_of(fp: &Fingerprint, period: Duration) -> Duration {
     let n = u64::from_str_radix(&fp.as_str()[..8], 16).unwrap_or(0);
     let period = period.num_milliseconds().max(1) as u64;
     Duration::milliseconds(((n * period) >> 32) as i64)
+}
+
+/// A series' offset within the minute of [`PERSIST_EVERY`]: its whole offset modulo the
+/// minute, so the minute in which its whole state falls due is one of its own minutely
+/// writes. Each minute then writes a tenth of the series whole, spread over that
+/// minute's ticks (an offset of its own within the minute put the whole writes of a
+/// minute, a ninth of the series, into one tick).
+fn persist_offset(fp: &Fingerprint) -> Duration {
+    let whole = offset_of(fp, WHOLE_EVERY).num_milliseconds();
+    Duration::milliseconds(whole % PERSIST_EVERY.num_milliseconds())
 }
 
 fn hash_of(state: &str) -> u64 {
@@ -132,4 +142,33 @@ fn hash_of(state: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     state.hash(&mut h);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{fingerprint, Labels};
+
+    /// A series' whole state falls due on one of its minutely writes, and a minute's
+    /// whole writes spread over its ticks instead of falling on one.
+    #[test]
+    fn whole_writes_fall_on_minutely_writes_spread_over_the_ticks() {
+        let tick_ms = 10_000;
+        let mut per_tick = vec![0u32; (WHOLE_EVERY.num_milliseconds() / tick_ms) as usize];
+        for i in 0..6_000 {
+            let fp = fingerprint("r", &Labels::new().with("series", format!("s{i}")));
+            let (whole, minutely) = (offset_of(&fp, WHOLE_EVERY), persist_offset(&fp));
+            assert_eq!(
+                whole.num_milliseconds() % PERSIST_EVERY.num_milliseconds(),
+                minutely.num_milliseconds()
+            );
+            per_tick[(whole.num_milliseconds() / tick_ms) as usize] += 1;
+        }
+        let mean = 6_000 / per_tick.len() as u32;
+        let busiest = *per_tick.iter().max().unwrap();
+        assert!(
+            busiest < 2 * mean,
+            "{busiest} whole writes in one tick, {mean} on average"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The baseline journal through a real store, SQLite and PostgreSQL: a rule's evaluations
-//! committed as the service commits them (whole baselines every ten minutes, one packed
+//! committed as the service commits them (whole baselines every half hour, one packed
 //! record of deltas a tick), then read back as a restart reads them: every series resumes
-//! from its last write, and the journal holds no more than the last eleven minutes.
+//! from its last write, and the journal holds no more than the last 31 minutes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ async fn journal_resumes_every_series(backend: Backend) {
     let mut live = runtime();
     let mut last_written = HashMap::new();
     let start = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-    let ticks = 6 * 25;
+    let ticks = 6 * 45;
     for t in 0..ticks {
         let at = start + Duration::seconds(10 * t);
         let batch = tick(&mut live, at, t);
@@ -96,8 +96,8 @@ async fn journal_resumes_every_series(backend: Backend) {
     let (records, oldest): (i64, i64) = (row.get("n"), row.get("oldest"));
     let end = start + Duration::seconds(10 * (ticks - 1));
     assert!(
-        records <= 11 * 6 + 1 && oldest >= (end - Duration::minutes(11)).timestamp_millis(),
-        "the journal is pruned to the last eleven minutes: {records} records"
+        records <= 31 * 6 + 1 && oldest >= (end - Duration::minutes(31)).timestamp_millis(),
+        "the journal is pruned to the last 31 minutes: {records} records"
     );
 
     // A restart: the whole states, then the journal written since.
