@@ -2,7 +2,8 @@
 //! and when one cause shows in several of them, one alert names the slice that explains
 //! it best (the strongest evidence) and lists the others as context, instead of paging
 //! once per slice. An alert already pending or firing keeps carrying its cause while the
-//! best slice is refined, so its fingerprint stays.
+//! best slice is refined, so its fingerprint stays, and moves (group and labels) to a
+//! slice that comes to explain the cause far better.
 
 use std::collections::BTreeMap;
 
