@@ -40,6 +40,22 @@ pub struct AlertSpan {
     pub reason: String,
     /// The summary when it fired.
     pub summary: String,
+    /// The slices a sliced rule's alert moved to while firing, with when (its
+    /// fingerprint stays; `labels` is the slice it fired on). Empty when it never moved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<(DateTime<Utc>, Labels)>,
+}
+
+impl AlertSpan {
+    /// The slices the alert named while firing, each with when it began naming it.
+    pub fn homes(&self) -> impl Iterator<Item = (DateTime<Utc>, &Labels)> {
+        std::iter::once((self.start, &self.labels)).chain(self.moves.iter().map(|(t, l)| (*t, l)))
+    }
+
+    /// The slice it names now.
+    fn named(&self) -> &Labels {
+        self.moves.last().map_or(&self.labels, |(_, l)| l)
+    }
 }
 
 /// One judged value, for plots: (time, value, band).
@@ -123,6 +139,7 @@ impl Collector {
                         peak: t.alert.value.unwrap_or(f64::NAN),
                         reason: t.alert.reason.to_string(),
                         summary: t.alert.summary.clone(),
+                        moves: Vec::new(),
                     });
                 }
                 AlertState::Resolved => {
@@ -136,6 +153,9 @@ impl Collector {
         for a in &outcome.alerts {
             if let Some(i) = self.open.get(&a.fingerprint) {
                 let span = &mut self.report.alerts[*i];
+                if *span.named() != a.group {
+                    span.moves.push((at, a.group.clone()));
+                }
                 // NaN (no value when it fired) is replaced by the first real value.
                 if let Some(v) = a.value {
                     if span.peak.is_nan() || v > span.peak {

@@ -6,7 +6,11 @@
 //! set contains the other); and on one of the incident's metrics or a metric downstream
 //! of one ([`downstream`]); an alert whose metric is unknown (custom SQL) matches on time
 //! and slice alone. A false alert is an alert episode that overlaps (start to end, the
-//! grace included) no incident it could match that way.
+//! grace included) no incident it could match that way. A sliced rule's alert that moved
+//! to another slice while firing (its fingerprint kept) is judged by each slice it named
+//! over the time it named it: it detects an incident from the moment it names one of its
+//! slices (if it started firing after the incident began), and is false only when no
+//! slice it named matched.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -71,12 +75,50 @@ pub struct ScoredAlert<'a> {
 }
 
 impl ScoredAlert<'_> {
-    fn on(&self, i: &LabelledIncident, metrics: &BTreeSet<String>) -> bool {
-        related(&self.span.labels, &i.labels) && self.metric.is_none_or(|m| metrics.contains(m))
+    fn metric_of(&self, metrics: &BTreeSet<String>) -> bool {
+        self.metric.is_none_or(|m| metrics.contains(m))
     }
 
-    fn detects(&self, i: &LabelledIncident, metrics: &BTreeSet<String>) -> bool {
-        self.on(i, metrics) && self.span.start >= i.start && self.span.start <= i.end + GRACE
+    /// Each slice the alert named, from when to when (a sliced alert may move to the
+    /// slice that explains its cause better, keeping its fingerprint).
+    fn homes(&self, end: DateTime<Utc>) -> Vec<(&Labels, DateTime<Utc>, DateTime<Utc>)> {
+        let homes: Vec<(DateTime<Utc>, &Labels)> = self.span.homes().collect();
+        let until = self.span.end.unwrap_or(end);
+        (0..homes.len())
+            .map(|k| {
+                let to = homes.get(k + 1).map_or(until, |h| h.0);
+                (homes[k].1, homes[k].0, to)
+            })
+            .collect()
+    }
+
+    /// When the alert first named a slice of the incident while it lasted (None: never).
+    fn detected_at(
+        &self,
+        i: &LabelledIncident,
+        metrics: &BTreeSet<String>,
+        end: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        if !self.metric_of(metrics) || self.span.start < i.start {
+            return None;
+        }
+        self.homes(end)
+            .into_iter()
+            .find(|(l, from, _)| related(l, &i.labels) && *from <= i.end + GRACE)
+            .map(|(_, from, _)| from)
+    }
+
+    /// True when, while it named a slice of the incident, the two overlapped in time.
+    fn matches(
+        &self,
+        i: &LabelledIncident,
+        metrics: &BTreeSet<String>,
+        end: DateTime<Utc>,
+    ) -> bool {
+        self.metric_of(metrics)
+            && self.homes(end).into_iter().any(|(l, from, to)| {
+                related(l, &i.labels) && from <= i.end + GRACE && to >= i.start
+            })
     }
 
     fn overlaps(&self, i: &LabelledIncident, end: DateTime<Utc>) -> bool {
@@ -165,7 +207,7 @@ pub fn score_labelled(
         .incidents
         .iter()
         .zip(&metrics)
-        .map(|(i, m)| incident_result(alerts, i, m))
+        .map(|(i, m)| incident_result(alerts, i, m, to))
         .collect();
     let false_list: Vec<FalseAlert> = alerts
         .iter()
@@ -174,7 +216,7 @@ pub fn score_labelled(
                 .incidents
                 .iter()
                 .zip(&metrics)
-                .any(|(i, m)| a.on(i, m) && a.overlaps(i, to))
+                .any(|(i, m)| a.matches(i, m, to))
         })
         .map(|a| FalseAlert {
             rule: a.span.rule.clone(),
@@ -216,10 +258,14 @@ fn incident_result(
     alerts: &[ScoredAlert<'_>],
     i: &LabelledIncident,
     metrics: &BTreeSet<String>,
+    end: DateTime<Utc>,
 ) -> IncidentResult {
-    let hits: Vec<&ScoredAlert<'_>> = alerts.iter().filter(|a| a.detects(i, metrics)).collect();
-    let first = hits.iter().map(|a| a.span.start).min();
-    let rules: BTreeSet<String> = hits.iter().map(|a| a.span.rule.clone()).collect();
+    let hits: Vec<(&ScoredAlert<'_>, DateTime<Utc>)> = alerts
+        .iter()
+        .filter_map(|a| Some((a, a.detected_at(i, metrics, end)?)))
+        .collect();
+    let first = hits.iter().map(|(_, t)| *t).min();
+    let rules: BTreeSet<String> = hits.iter().map(|(a, _)| a.span.rule.clone()).collect();
     IncidentResult {
         name: i.name.clone(),
         kind: i.kind,
@@ -279,6 +325,7 @@ mod tests {
             peak: 1.0,
             reason: String::new(),
             summary: String::new(),
+            moves: Vec::new(),
         }
     }
 
@@ -434,5 +481,41 @@ mod tests {
         assert!(!affected(&["workflow.duration".to_owned()]).contains("step.duration"));
         assert!(affected(&["llm.tokens".to_owned()]).contains("workflow.cost"));
         assert_eq!(median(vec![3.0, 1.0, 2.0, 10.0]), Some(2.5));
+    }
+
+    #[test]
+    fn an_alert_that_moves_to_the_incidents_slice_detects_it_from_the_move_and_is_not_false() {
+        let one_shot = Labels::from([("mode", "one_shot")]);
+        let labels = file(vec![incident(
+            Kind::CostJump,
+            one_shot.clone(),
+            "llm.cost",
+            100,
+            300,
+            100,
+        )]);
+        // Fired on a sibling slice (the first expensive run was agent a's), moved to the
+        // incident's slice 20 minutes later, then to another sibling.
+        let mut moved = span("cost", Labels::from([("agent", "a")]), 105, 200);
+        moved.moves = vec![
+            (t(125), one_shot.clone()),
+            (t(150), Labels::from([("agent", "b")])),
+        ];
+        // Never on the incident's slice: false, and no detection.
+        let mut stray = span("cost", Labels::from([("agent", "a")]), 105, 200);
+        stray.moves = vec![(t(125), Labels::from([("agent", "b")]))];
+        let score = |s: &AlertSpan| {
+            let alerts = [ScoredAlert {
+                span: s,
+                metric: Some("llm.cost"),
+            }];
+            score_labelled(&alerts, &labels, t(0), t(7 * 1440))
+        };
+        let d = score(&moved);
+        assert_eq!(d.incidents[0].delay_seconds, Some(1500.0));
+        assert_eq!(d.false_alerts, 0, "{:?}", d.false_alert_list);
+        let d = score(&stray);
+        assert_eq!(d.incidents[0].delay_seconds, None);
+        assert_eq!(d.false_alerts, 1);
     }
 }

@@ -118,6 +118,7 @@ mod tests {
             peak: 1.0,
             reason: String::new(),
             summary: String::new(),
+            moves: Vec::new(),
         }
     }
 

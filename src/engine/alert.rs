@@ -145,6 +145,17 @@ impl Alert {
         }
     }
 
+    /// Names another slice as the alert's group (a sliced rule's cause is refined to the
+    /// slice that explains it better), keeping its fingerprint: receivers and silences
+    /// see one alert whose labels move, not a resolve and a new page.
+    pub fn rehome(&mut self, group: Labels, extra: &Labels) {
+        self.labels = group
+            .merged(extra)
+            .with("rule", &self.rule)
+            .with("severity", self.severity.as_str());
+        self.group = group;
+    }
+
     /// Applies one judgement at `now`; returns the transition if the state changed.
     pub fn apply(
         &mut self,

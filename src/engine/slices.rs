@@ -2,7 +2,8 @@
 //! and when one cause shows in several of them, one alert names the slice that explains
 //! it best (the strongest evidence) and lists the others as context, instead of paging
 //! once per slice. An alert already pending or firing keeps carrying its cause while the
-//! best slice is refined, so its fingerprint stays.
+//! best slice is refined, so its fingerprint stays, and moves (group and labels) to a
+//! slice that comes to explain the cause far better.
 
 use std::collections::BTreeMap;
 
@@ -366,11 +367,20 @@ impl RuleRuntime {
         else {
             return;
         };
+        let best_is_other_alert = best_at != holder && active(&best_at);
+        let holder_active = active(&holder);
+        self.rehome(
+            judged,
+            &members,
+            holder,
+            best_at,
+            holder_active && !best_is_other_alert,
+        );
         let best = slice_name(&judged[best_at].labels);
         if !judged[holder].verdict.anomalous {
             // The cause moved to a sibling slice, or is most concentrated on a slice not
             // yet significant on its own: the alert names where it is concentrated.
-            let reason = if active(&holder) {
+            let reason = if holder_active {
                 format!(
                     "(the cause now shows on {best} {})",
                     judged[best_at].verdict.reason
@@ -394,7 +404,7 @@ impl RuleRuntime {
             .filter(|i| judged[**i].verdict.anomalous)
             .map(|i| judged[*i].labels.clone())
             .collect();
-        let on = slice_name(&judged[holder].labels);
+        let on = slice_name(&self.groups[&judged[holder].fingerprint].alert.group);
         for &m in &members {
             if m != holder {
                 let v = &mut judged[m].verdict;
@@ -404,6 +414,54 @@ impl RuleRuntime {
         }
         if let Some(g) = self.groups.get_mut(&judged[holder].fingerprint) {
             g.alert.slices = slices;
+        }
+    }
+}
+
+/// How much rarer by chance (the log of the ratio of the two counts' binomial tails) the
+/// best slice's count must be than that of the slice an active alert names, for the
+/// alert to move there: a hundred times, so it does not flap between slices that
+/// explain the cause about as well.
+const REHOME_MARGIN: f64 = 4.6;
+
+impl RuleRuntime {
+    /// Names the slice that explains the cause on its alert: an active alert moves to
+    /// the best slice once that explains the cause far better than the one it names
+    /// (the first expensive calls were one run's, alike in agent, mode and model; later
+    /// runs show which of them it is), keeping its fingerprint; an alert that starts
+    /// names its own slice again. `may_move` is false when the best slice has an alert
+    /// of its own, so two alerts never name one slice.
+    fn rehome(
+        &mut self,
+        judged: &[Judged],
+        members: &[usize],
+        holder: usize,
+        best_at: usize,
+        may_move: bool,
+    ) {
+        let extra = self.rule.labels.clone();
+        let Some(g) = self.groups.get_mut(&judged[holder].fingerprint) else {
+            return;
+        };
+        let starting = !matches!(g.alert.state, AlertState::Pending | AlertState::Firing);
+        if starting {
+            // Only active alerts are absent entries, so these are the series' own labels.
+            if g.alert.group != judged[holder].labels {
+                g.alert.rehome(judged[holder].labels.clone(), &extra);
+            }
+            return;
+        }
+        let best = &judged[best_at].labels;
+        if !may_move || *best == g.alert.group {
+            return;
+        }
+        let named = members
+            .iter()
+            .filter(|i| judged[**i].labels == g.alert.group)
+            .map(|i| rank(&judged[*i].verdict))
+            .fold(0.0, f64::max);
+        if rank(&judged[best_at].verdict) > named + REHOME_MARGIN {
+            g.alert.rehome(best.clone(), &extra);
         }
     }
 }
@@ -732,6 +790,80 @@ mod tests {
         let mut members = vec![1, 0];
         rt.prefer_last_resolved(&series, &mut members);
         assert_eq!(series[members[0]].labels, y);
+    }
+
+    #[test]
+    fn a_firing_alert_moves_to_the_slice_that_explains_its_cause_far_better_keeping_its_fingerprint(
+    ) {
+        let mut rt = pooled_runtime_after_normal_calls();
+        let (x, m1) = (
+            Labels::from([("agent", "x")]),
+            Labels::from([("mode", "m1")]),
+        );
+        let held = fingerprint("cost", &x);
+        rt.groups.get_mut(&held).unwrap().alert.state = AlertState::Firing;
+        let fire = |rt: &mut RuleRuntime, on_x: (u64, u64), on_m1: (u64, u64)| {
+            let mut series = vec![
+                judged(x.clone(), true, on_x.0, on_x.1),
+                judged(m1.clone(), true, on_m1.0, on_m1.1),
+            ];
+            let found = causes(&series, &[true, false]);
+            rt.assign(&mut series, found[0].clone());
+            series
+        };
+        // About as rare on mode m1 as on agent x: the alert stays where it is.
+        fire(&mut rt, (4, 8), (5, 12));
+        assert_eq!(rt.groups[&held].alert.group, x);
+        // Later runs, of other agents in mode m1 too: m1 explains it far better.
+        let series = fire(&mut rt, (4, 8), (12, 14));
+        let alert = &rt.groups[&held].alert;
+        assert_eq!(alert.fingerprint, held, "the same alert");
+        assert_eq!(alert.group, m1, "now named on mode=m1");
+        assert_eq!(alert.labels.get("mode"), Some("m1"));
+        assert_eq!(alert.labels.get("agent"), None);
+        assert_eq!(alert.labels.get("rule"), Some("cost"));
+        assert!(series[0].verdict.anomalous && !series[1].verdict.anomalous);
+        assert!(
+            series[1].verdict.reason.contains("the alert on mode=m1"),
+            "{}",
+            series[1].verdict.reason
+        );
+        assert_eq!(
+            rt.groups[&fingerprint("cost", &m1)].alert.state,
+            AlertState::Inactive,
+            "no second alert on m1"
+        );
+        // Once it has resolved, a new cause on agent x starts on agent x's own slice.
+        rt.groups.get_mut(&held).unwrap().alert.state = AlertState::Resolved;
+        let mut series = vec![judged(x.clone(), true, 5, 5)];
+        rt.assign(&mut series, vec![0]);
+        assert_eq!(rt.groups[&held].alert.group, x);
+        assert_eq!(rt.groups[&held].alert.labels.get("agent"), Some("x"));
+    }
+
+    #[test]
+    fn when_the_better_slice_has_an_alert_of_its_own_it_carries_the_cause_and_the_other_stays() {
+        let mut rt = pooled_runtime_after_normal_calls();
+        let (x, m1) = (
+            Labels::from([("agent", "x")]),
+            Labels::from([("mode", "m1")]),
+        );
+        for l in [&x, &m1] {
+            rt.groups
+                .get_mut(&fingerprint("cost", l))
+                .unwrap()
+                .alert
+                .state = AlertState::Firing;
+        }
+        let mut series = vec![
+            judged(x.clone(), true, 4, 8),
+            judged(m1.clone(), true, 12, 14),
+        ];
+        let found = causes(&series, &[true, true]);
+        rt.assign(&mut series, found[0].clone());
+        assert!(series[1].verdict.anomalous && !series[0].verdict.anomalous);
+        assert_eq!(rt.groups[&fingerprint("cost", &x)].alert.group, x);
+        assert_eq!(rt.groups[&fingerprint("cost", &m1)].alert.group, m1);
     }
 
     #[test]
