@@ -5,8 +5,9 @@
 //! A 7-day window's whole state is ~0.8 KB and its minute's change one bucket of ~20
 //! bytes: writing every series' whole state every minute made the store's writes half
 //! of a tick over 10,000 series, and every ten minutes still a third of the service's
-//! evaluation time (serializing and upserting 1,000 rows a minute). A restart still loses at most a minute of learning:
-//! it reads each series' last whole state and applies the deltas written since.
+//! evaluation time (serializing and upserting 1,000 rows a minute). A restart still
+//! loses at most a minute of learning: it reads each series' last whole state and
+//! applies the deltas written since.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -129,9 +130,9 @@ fn offset_of(fp: &Fingerprint, period: Duration) -> Duration {
 
 /// A series' offset within the minute of [`PERSIST_EVERY`]: its whole offset modulo the
 /// minute, so the minute in which its whole state falls due is one of its own minutely
-/// writes. Each minute then writes a tenth of the series whole, spread over that
-/// minute's ticks (an offset of its own within the minute put the whole writes of a
-/// minute, a ninth of the series, into one tick).
+/// writes. Each minute then writes a thirtieth of the series whole, spread over that
+/// minute's ticks (an offset of its own within the minute had put a minute's whole
+/// writes, a ninth of the series when they were every ten minutes, into one tick).
 fn persist_offset(fp: &Fingerprint) -> Duration {
     let whole = offset_of(fp, WHOLE_EVERY).num_milliseconds();
     Duration::milliseconds(whole % PERSIST_EVERY.num_milliseconds())
