@@ -230,6 +230,21 @@ fn evaluate(c: &mut Criterion) {
     group.finish();
 }
 
+/// What counting alert states by visiting every group cost, per evaluation, before the
+/// evaluation counted them as it judged (the `driftwatch_alerts` gauge's walk).
+fn alert_state_walk(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scale");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(5));
+    for (name, n) in [("10k", 10_000), ("100k", 100_000)] {
+        let (rt, ..) = warm(n, 2, false);
+        group.bench_function(format!("alert_state_walk_{name}_series"), |b| {
+            b.iter(|| rt.alert_states_by_walk())
+        });
+    }
+    group.finish();
+}
+
 /// Resident set size of this process, in bytes (Linux).
 fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -256,5 +271,11 @@ fn one_million(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, evaluate, bench_commits, one_million);
+criterion_group!(
+    benches,
+    evaluate,
+    alert_state_walk,
+    bench_commits,
+    one_million
+);
 criterion_main!(benches);

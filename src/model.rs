@@ -185,6 +185,16 @@ pub enum AlertState {
 }
 
 impl AlertState {
+    /// Its position in (inactive, pending, firing, resolved), for counts by state.
+    pub fn index(self) -> usize {
+        match self {
+            AlertState::Inactive => 0,
+            AlertState::Pending => 1,
+            AlertState::Firing => 2,
+            AlertState::Resolved => 3,
+        }
+    }
+
     /// The lowercase name used in the store, payloads and metrics.
     pub fn as_str(self) -> &'static str {
         match self {

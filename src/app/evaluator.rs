@@ -361,7 +361,7 @@ impl Evaluator {
                     "evaluated"
                 );
                 self.count_series(&rule, &outcome);
-                self.count_alerts(&rule.name, &task.runtime);
+                self.count_alerts(&rule.name, outcome.alert_states);
                 self.fill_batch(&mut batch, task, outcome, now);
                 self.record_health(&mut batch, source.name(), None);
                 EvalResult::Ok {
@@ -577,11 +577,9 @@ impl Evaluator {
         }
     }
 
-    fn count_alerts(&self, rule: &str, runtime: &RuleRuntime) {
-        let mut per_state = [0i64; 4];
-        for g in runtime.groups.values() {
-            per_state[state_index(&g.alert)] += 1;
-        }
+    /// Publishes the rule's alerts by state (as its evaluation counted them) in the
+    /// totals over every rule.
+    fn count_alerts(&self, rule: &str, per_state: [i64; 4]) {
         let mut counts = self.counts.lock().expect("counts lock");
         counts.insert(rule.to_owned(), per_state);
         let mut totals = [0i64; 4];
@@ -611,15 +609,6 @@ fn log_transition(t: &Transition) {
         summary = %t.alert.summary,
         "alert state changed"
     );
-}
-
-fn state_index(a: &Alert) -> usize {
-    match a.state {
-        AlertState::Inactive => 0,
-        AlertState::Pending => 1,
-        AlertState::Firing => 2,
-        AlertState::Resolved => 3,
-    }
 }
 
 /// The text a panic carried (`panic!("…")` gives a `&str` or a `String`).

@@ -83,6 +83,10 @@ pub struct EvaluationOutcome {
     pub dropped_series: usize,
     /// Observations in the window.
     pub observations: usize,
+    /// The rule's groups by alert state after this evaluation, at
+    /// [`AlertState::index`]: counted as each group is judged or found absent, so the
+    /// metric needs no second walk over every group (a cache miss each).
+    pub alert_states: [i64; 4],
 }
 
 /// A rule and everything the engine remembers about it between evaluations.
@@ -187,13 +191,36 @@ impl RuleRuntime {
             for_duration: rule.for_duration,
             keep_firing_for: rule.keep_firing_for,
         };
-        let mut out = EvaluationOutcome {
+        let out = EvaluationOutcome {
             observations: self.window.len(),
             ..Default::default()
         };
-        if !rule.slices.is_empty() {
-            return self.evaluate_sliced(now, timing, out);
+        let out = if rule.slices.is_empty() {
+            self.evaluate_grouped(now, timing, out)
+        } else {
+            self.evaluate_sliced(now, timing, out)
+        };
+        debug_assert_eq!(out.alert_states, self.alert_states_by_walk());
+        out
+    }
+
+    /// The groups by alert state, counted by visiting every one.
+    pub fn alert_states_by_walk(&self) -> [i64; 4] {
+        let mut counts = [0; 4];
+        for g in self.groups.values() {
+            counts[g.alert.state.index()] += 1;
         }
+        counts
+    }
+
+    /// Evaluates a rule judged by its `group_by` groups only.
+    fn evaluate_grouped(
+        &mut self,
+        now: DateTime<Utc>,
+        timing: Timing,
+        mut out: EvaluationOutcome,
+    ) -> EvaluationOutcome {
+        let rule = Arc::clone(&self.rule);
         let mut grouped = self.window.take_grouped();
         if grouped.spans.len() > rule.max_series {
             out.dropped_series = grouped.spans.len() - rule.max_series;
@@ -312,6 +339,7 @@ impl RuleRuntime {
             if self.collect_baselines {
                 persist_absent(&fp, runtime, now, out);
             }
+            out.alert_states[runtime.alert.state.index()] += 1;
             let quiet = matches!(
                 runtime.alert.state,
                 AlertState::Inactive | AlertState::Resolved
@@ -321,7 +349,9 @@ impl RuleRuntime {
             }
         }
         for fp in forget {
-            self.groups.remove(&fp);
+            if let Some(gone) = self.groups.remove(&fp) {
+                out.alert_states[gone.alert.state.index()] -= 1;
+            }
             out.forgotten.push(fp);
         }
         if self.collect_baselines {
@@ -477,6 +507,7 @@ pub(super) fn conclude(
         reason: verdict.reason,
     };
     let transition = runtime.alert.apply(&judgement, now, ctx.timing);
+    out.alert_states[runtime.alert.state.index()] += 1;
     let active = matches!(
         runtime.alert.state,
         AlertState::Pending | AlertState::Firing
