@@ -185,7 +185,15 @@ pub enum AlertState {
 }
 
 impl AlertState {
-    /// Its position in (inactive, pending, firing, resolved), for counts by state.
+    /// Every state, each at its [`AlertState::index`].
+    pub const ALL: [AlertState; 4] = [
+        AlertState::Inactive,
+        AlertState::Pending,
+        AlertState::Firing,
+        AlertState::Resolved,
+    ];
+
+    /// Its position in [`AlertState::ALL`], for counts by state.
     pub fn index(self) -> usize {
         match self {
             AlertState::Inactive => 0,

@@ -588,14 +588,11 @@ impl Evaluator {
                 totals[i] += c[i];
             }
         }
-        for (i, state) in ["inactive", "pending", "firing", "resolved"]
-            .iter()
-            .enumerate()
-        {
+        for state in AlertState::ALL {
             self.metrics
                 .alerts
-                .with_label_values(&[state])
-                .set(totals[i]);
+                .with_label_values(&[state.as_str()])
+                .set(totals[state.index()]);
         }
     }
 }
